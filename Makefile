@@ -1,0 +1,122 @@
+# mosaic-relayer - top-level Makefile.
+#
+#   make            build build/mosaic-relayer and build/libmosaiceth.a
+#   make test       build and run the unit/integration suite
+#   make asan       the whole suite under AddressSanitizer (+ LeakSanitizer)
+#   make ubsan      the whole suite under UndefinedBehaviorSanitizer
+#   make check      test + asan + ubsan: what CI and the README run
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench      benchmarks (numbers, not pass/fail)
+#   make deps       install Debian packages and the pinned npm tools
+#   make clean
+#
+# Variables: BUILDDIR (default build), CC, EXTRA_CFLAGS, SAN (sanitizer
+# flags for the variant), FUZZ_SECONDS, VECTORS (default ../shared/vectors).
+
+CC        ?= cc
+BUILDDIR  ?= build
+SAN       ?=
+OPT       ?= -O2
+VECTORS   ?= $(abspath ../shared/vectors)
+FUZZ_SECONDS ?= 60
+FUZZ_CC   ?= clang
+
+WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+         -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Werror
+CSTD   = -std=c11 -D_DEFAULT_SOURCE
+CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -I. $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS_ALL = $(SAN) $(EXTRA_LDFLAGS)
+
+# Primitives: pure code, libsecp256k1 and OpenSSL only.
+ETH_SRC  = $(sort $(wildcard eth/*.c))
+ETH_OBJ  = $(ETH_SRC:%.c=$(BUILDDIR)/obj/%.o)
+ETH_LIB  = $(BUILDDIR)/libmosaiceth.a
+ETH_LIBS = -lsecp256k1 -lcrypto
+
+# The daemon and the operators' CLI.
+APP_SRC  = $(sort $(wildcard relayer/*.c))
+APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o)
+APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
+APP_LIBS = -ljansson
+BIN      = $(BUILDDIR)/mosaic-relayer
+
+# Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
+TLIB_SRC = $(sort $(wildcard tests/lib/*.c))
+TLIB_OBJ = $(TLIB_SRC:%.c=$(BUILDDIR)/obj/%.o)
+TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
+TEST_LIBS = -lcmocka -ljansson
+
+# Benchmarks.
+BENCH_SRC = $(sort $(wildcard bench/bench_*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILDDIR)/bench/%)
+
+# Fuzzers (clang + libFuzzer), always in their own tree.
+FUZZ_DIR = build/fuzz
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_FLAGS = $(CSTD) -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=all -Wall -Wextra -Werror
+
+.SECONDARY:
+
+.PHONY: all test check asan ubsan fuzz fuzz-build bench deps clean contracts
+
+all: $(BIN) $(ETH_LIB)
+
+$(BUILDDIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(ETH_LIB): $(ETH_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(APP_OBJ) $(ETH_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(APP_OBJ) $(ETH_LIB) $(APP_LIBS) $(ETH_LIBS)
+
+# Tests may use the CLI's pure helpers (everything in relayer/ but main.o).
+$(BUILDDIR)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(ETH_LIB) $(filter-out $(APP_MAIN),$(APP_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -o $@ $< $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) \
+	    $(ETH_LIB) $(TEST_LIBS) $(APP_LIBS) $(ETH_LIBS) $(LDFLAGS_ALL)
+
+$(BUILDDIR)/bench/%: bench/%.c $(ETH_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -O3 -march=native -o $@ $< $(ETH_LIB) $(ETH_LIBS) $(LDFLAGS_ALL)
+
+test: $(BIN) $(TEST_BIN)
+	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) \
+	    sh tests/run-tests.sh "$(BUILDDIR)" $(TEST_BIN)
+
+asan:
+	$(MAKE) BUILDDIR=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address -fno-omit-frame-pointer" test
+
+ubsan:
+	$(MAKE) BUILDDIR=build/ubsan OPT=-O1 \
+	    SAN="-fsanitize=undefined -fno-sanitize-recover=all" test
+
+check: test asan ubsan
+
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(ETH_SRC) $(wildcard eth/*.h) $(filter-out relayer/main.c,$(APP_SRC))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(ETH_SRC) $(filter-out relayer/main.c,$(APP_SRC)) \
+	    $(APP_LIBS) $(ETH_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@VECTORS=$(VECTORS) sh tests/fuzz/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do MOSAIC_VECTORS=$(VECTORS) $$b || exit 1; done
+
+deps:
+	sh deploy/install-deps.sh
+
+clean:
+	rm -rf build
+
+-include $(ETH_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d)

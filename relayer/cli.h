@@ -1,0 +1,45 @@
+/*
+ * cli.h - the operators' command groups and the helpers they share.
+ *
+ * Every command: `--help` prints its usage on stdout and exits 0; bad usage
+ * or bad input prints one line "mosaic-relayer CMD: reason" on stderr and
+ * exits CLI_EXIT_USAGE; a check that fails (a proof that does not verify)
+ * exits CLI_EXIT_FAIL.
+ */
+#ifndef MR_CLI_H
+#define MR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eth/error.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+};
+
+int cli_keccak(int argc, char **argv);
+int cli_message_hash(int argc, char **argv);
+int cli_keys(int argc, char **argv);
+int cli_proof(int argc, char **argv);
+
+/* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
+ * CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) MR_PRINTF(2, 3);
+
+/* Reads a whole file into a new malloc'd, NUL-terminated buffer of at most
+ * `cap` bytes (a larger file is an error).  Out: *buf (caller frees), *len.
+ * On failure fills err with the path and the reason. */
+int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct mr_error *err);
+
+/* Parses a 20-byte address (0x + 40 hex digits) or a 32-byte hash. */
+int cli_parse_address(const char *s, uint8_t out[20], struct mr_error *err);
+int cli_parse_hash(const char *s, uint8_t out[32], struct mr_error *err);
+
+#endif /* MR_CLI_H */

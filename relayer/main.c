@@ -1,0 +1,50 @@
+/*
+ * main.c - the mosaic-relayer command: dispatches to the command groups.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "relayer/cli.h"
+
+static const struct cli_command commands[] = {
+    {"keccak", "keccak-256 of hex data or of text", cli_keccak},
+    {"message-hash", "Mosaic intent and message hashes, outbox/inbox storage keys", cli_message_hash},
+    {"keys", "create a keystore, print a keystore's address", cli_keys},
+    {"proof", "verify an eth_getProof answer against a state root", cli_proof},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mosaic-relayer COMMAND [ARGS...]\n"
+            "\n"
+            "A relayer (facilitator) for Mosaic gateways between Ethereum and auxiliary chains.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\n"
+            "Run 'mosaic-relayer COMMAND --help' for a command's options.\n"
+            "Exit status: 0 success, 1 a check failed (e.g. a proof does not verify),\n"
+            "2 bad usage or bad input.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "mosaic-relayer: unknown command '%s' (try --help)\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,208 @@
+/*
+ * testlib.c - see testlib.h.
+ */
+#include "testlib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tv_dir(void)
+{
+    static char dir[4096];
+    const char *env = getenv("MOSAIC_VECTORS");
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s", env != NULL && env[0] != '\0' ? env : "../shared/vectors");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "note: test vectors directory %s is absent\n", dir);
+        return NULL;
+    }
+    return dir;
+}
+
+json_t *tv_load(const char *rel)
+{
+    const char *dir = tv_dir();
+    char path[8192];
+    json_error_t jerr;
+    json_t *root;
+
+    if (dir == NULL)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    root = json_load_file(path, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (root == NULL)
+        fail_msg("cannot load vector file %s: %s (line %d)", path, jerr.text, jerr.line);
+    return root;
+}
+
+uint8_t *tv_hex(const char *s, size_t *len)
+{
+    size_t n;
+    uint8_t *out;
+
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2;
+    n = strlen(s);
+    if (n % 2 != 0)
+        fail_msg("odd-length hex in a test vector: %s", s);
+    out = malloc(n / 2 + 1);
+    assert_non_null(out);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1)
+            fail_msg("bad hex in a test vector: %s", s);
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return out;
+}
+
+char *tv_tohex(const uint8_t *data, size_t len)
+{
+    char *out = malloc(2 * len + 3);
+
+    assert_non_null(out);
+    out[0] = '0';
+    out[1] = 'x';
+    for (size_t i = 0; i < len; i++)
+        sprintf(out + 2 + 2 * i, "%02x", data[i]);
+    out[2 + 2 * len] = '\0';
+    return out;
+}
+
+void tv_assert_hex(const uint8_t *data, size_t len, const char *hex)
+{
+    char *got = tv_tohex(data, len);
+    const char *want = hex;
+
+    if (want[0] == '0' && (want[1] == 'x' || want[1] == 'X'))
+        want += 2;
+    if (strcasecmp(got + 2, want) != 0) {
+        print_error("want 0x%s\n got %s\n", want, got);
+        free(got);
+        fail();
+    }
+    free(got);
+}
+
+/* Appends what is readable on fd to *buf. */
+static int drain(int fd, char **buf, size_t *len)
+{
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof(tmp));
+
+    if (n <= 0)
+        return (int)n;
+    *buf = realloc(*buf, *len + (size_t)n + 1);
+    assert_non_null(*buf);
+    memcpy(*buf + *len, tmp, (size_t)n);
+    *len += (size_t)n;
+    (*buf)[*len] = '\0';
+    return 1;
+}
+
+int tv_run_cli(const char *const *argv, const char *input, char **out, char **errout)
+{
+    const char *bin = getenv("MR_BIN");
+    int pin[2], pout[2], perr[2], status;
+    char *obuf = calloc(1, 1), *ebuf = calloc(1, 1);
+    size_t olen = 0, elen = 0;
+    pid_t pid;
+
+    if (bin == NULL || bin[0] == '\0')
+        bin = "build/mosaic-relayer";
+    assert_int_equal(pipe(pin), 0);
+    assert_int_equal(pipe(pout), 0);
+    assert_int_equal(pipe(perr), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t argc = 0;
+        const char *args[64];
+        dup2(pin[0], 0);
+        dup2(pout[1], 1);
+        dup2(perr[1], 2);
+        close(pin[1]);
+        close(pout[0]);
+        close(perr[0]);
+        args[argc++] = bin;
+        for (size_t i = 0; argv[i] != NULL && argc < 63; i++)
+            args[argc++] = argv[i];
+        args[argc] = NULL;
+        execv(bin, (char *const *)(uintptr_t)args);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(pin[0]);
+    close(pout[1]);
+    close(perr[1]);
+    if (input != NULL) {
+        size_t left = strlen(input);
+        const char *p = input;
+        signal(SIGPIPE, SIG_IGN);
+        while (left > 0) {
+            ssize_t n = write(pin[1], p, left);
+            if (n <= 0)
+                break;
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    close(pin[1]);
+    for (int open_fds = 2; open_fds > 0;) {
+        struct pollfd pf[2] = {{pout[0], POLLIN, 0}, {perr[0], POLLIN, 0}};
+        if (poll(pf, 2, 30000) <= 0)
+            break;
+        if (pf[0].fd >= 0 && (pf[0].revents & (POLLIN | POLLHUP)) && drain(pout[0], &obuf, &olen) <= 0) {
+            pout[0] = -1 - pout[0];
+            open_fds--;
+        }
+        if (pf[1].fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP)) && drain(perr[0], &ebuf, &elen) <= 0) {
+            perr[0] = -1 - perr[0];
+            open_fds--;
+        }
+        if (pout[0] < 0 && perr[0] < 0)
+            break;
+    }
+    close(pout[0] < 0 ? -1 - pout[0] : pout[0]);
+    close(perr[0] < 0 ? -1 - perr[0] : perr[0]);
+    waitpid(pid, &status, 0);
+    if (out != NULL)
+        *out = obuf;
+    else
+        free(obuf);
+    if (errout != NULL)
+        *errout = ebuf;
+    else
+        free(ebuf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *tv_tmpdir(void)
+{
+    char tmpl[] = "/tmp/mrtest.XXXXXX";
+    char *d = mkdtemp(tmpl);
+
+    assert_non_null(d);
+    return strdup(d);
+}
+
+void tv_rmtree(const char *path)
+{
+    char cmd[4200];
+
+    if (path == NULL || strncmp(path, "/tmp/mrtest.", 12) != 0)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", path);
+}

@@ -1,0 +1,58 @@
+/*
+ * testlib.h - helpers shared by the cmocka test programs: locating and
+ * loading the shared test vectors, hex conversion, running the CLI.
+ *
+ * Vectors are read in place from $MOSAIC_VECTORS (set by `make test`), else
+ * ../shared/vectors.  When they are absent a test skips with a message that
+ * says where it looked; it never passes silently.
+ */
+#ifndef MR_TESTLIB_H
+#define MR_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+/* The vectors directory, or NULL (and a note on stderr) when it is absent. */
+const char *tv_dir(void);
+
+/* Loads <vectors>/<rel> as JSON.  Returns a new reference, or NULL when the
+ * vectors directory is absent (the caller skips).  A file that is missing
+ * while the directory exists, or that does not parse, fails the test. */
+json_t *tv_load(const char *rel);
+
+/* Loads or skips the current test with a clear message. */
+#define TV_LOAD_OR_SKIP(var, rel)                                              \
+    do {                                                                       \
+        (var) = tv_load(rel);                                                  \
+        if ((var) == NULL) {                                                   \
+            print_message("SKIP: test vectors %s not found (set MOSAIC_VECTORS)\n", (rel)); \
+            skip();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* Decodes hex (with or without 0x, any case, even length) into a new malloc'd
+ * buffer; *len gets its size.  Fails the test on bad hex.  Caller frees. */
+uint8_t *tv_hex(const char *s, size_t *len);
+
+/* Hex of data[len] as a new malloc'd "0x..." string.  Caller frees. */
+char *tv_tohex(const uint8_t *data, size_t len);
+
+/* Asserts that data[len] equals the hex string `hex` (0x optional). */
+void tv_assert_hex(const uint8_t *data, size_t len, const char *hex);
+
+/* Runs the CLI ($MR_BIN, else build/mosaic-relayer) with argv (NULL-ended),
+ * feeding `input` (may be NULL) on stdin.  Out: captured stdout and stderr as
+ * new malloc'd strings (caller frees; either may be NULL to discard).
+ * Returns the exit status, or -1 if it died by a signal. */
+int tv_run_cli(const char *const *argv, const char *input, char **out, char **errout);
+
+/* A new temporary directory (malloc'd path); removed by tv_rmtree(). */
+char *tv_tmpdir(void);
+void tv_rmtree(const char *path);
+
+#endif /* MR_TESTLIB_H */
