@@ -16,6 +16,7 @@
 CC        ?= cc
 BUILDDIR  ?= build
 SAN       ?=
+SUMMARY   ?=
 OPT       ?= -O2
 VECTORS   ?= $(abspath ../shared/vectors)
 FUZZ_SECONDS ?= 60
@@ -87,7 +88,7 @@ $(BUILDDIR)/bench/%: bench/%.c $(ETH_LIB)
 	$(CC) $(CFLAGS_ALL) -O3 -march=native -o $@ $< $(ETH_LIB) $(ETH_LIBS) $(LDFLAGS_ALL)
 
 test: $(BIN) $(TEST_BIN)
-	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) \
+	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) SUMMARY=$(SUMMARY) \
 	    sh tests/run-tests.sh "$(BUILDDIR)" $(TEST_BIN)
 
 asan:
@@ -98,7 +99,15 @@ ubsan:
 	$(MAKE) BUILDDIR=build/ubsan OPT=-O1 \
 	    SAN="-fsanitize=undefined -fno-sanitize-recover=all" test
 
-check: test asan ubsan
+# The suite three times (plain, ASan, UBSan), then one closing line with the
+# totals of all three.
+check:
+	@mkdir -p build && rm -f build/check-summary.txt
+	$(MAKE) test SUMMARY=$(abspath build/check-summary.txt)
+	$(MAKE) asan SUMMARY=$(abspath build/check-summary.txt)
+	$(MAKE) ubsan SUMMARY=$(abspath build/check-summary.txt)
+	@awk '{p+=$$2; f+=$$4; s+=$$6} END {print "(plain, asan, ubsan)"; \
+	    printf "tests: %d passed, %d failed, %d skipped\n", p, f, s}' build/check-summary.txt
 
 $(FUZZ_DIR)/%: tests/fuzz/%.c $(ETH_SRC) $(wildcard eth/*.h) $(filter-out relayer/main.c,$(APP_SRC))
 	@mkdir -p $(dir $@)

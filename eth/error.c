@@ -73,7 +73,18 @@ int mr_error_prefix(struct mr_error *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
-    snprintf(err->msg, sizeof(err->msg), "%s%s", pre, old);
+    {
+        /* pre + old, truncated to the buffer (explicit to keep the
+         * truncation visible to the reader and to -Wformat-truncation). */
+        size_t pl = strlen(pre), ol = strlen(old);
+        if (pl > sizeof(err->msg) - 1)
+            pl = sizeof(err->msg) - 1;
+        if (ol > sizeof(err->msg) - 1 - pl)
+            ol = sizeof(err->msg) - 1 - pl;
+        memcpy(err->msg, pre, pl);
+        memcpy(err->msg + pl, old, ol);
+        err->msg[pl + ol] = '\0';
+    }
     if (err->code == MR_OK)
         err->code = code;
     return err->code;

@@ -24,4 +24,5 @@ rm -f "$log"
 [ -n "$crashed" ] && echo "crashed:$crashed"
 echo "($builddir)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ -n "${SUMMARY:-}" ] && echo "tests: $passed passed, $failed failed, $skipped skipped" >>"$SUMMARY"
 [ "$failed" -eq 0 ]
