@@ -5,6 +5,7 @@
 #   make asan       the whole suite under AddressSanitizer (+ LeakSanitizer)
 #   make ubsan      the whole suite under UndefinedBehaviorSanitizer
 #   make check      test + asan + ubsan: what CI and the README run
+#   make valgrind   the suite under valgrind memcheck
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make deps       install Debian packages and the pinned npm tools
@@ -61,7 +62,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. -fsanitize=fuzzer,address,undefined \
 
 .SECONDARY:
 
-.PHONY: all test check asan ubsan fuzz fuzz-build bench deps clean contracts
+.PHONY: all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -101,6 +102,11 @@ ubsan:
 
 # The suite three times (plain, ASan, UBSan), then one closing line with the
 # totals of all three.
+# The suite under valgrind's memcheck (slow; not part of check).
+valgrind: $(BIN) $(TEST_BIN)
+	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) MR_VALGRIND=1 \
+	    sh tests/run-tests.sh "$(BUILDDIR) under valgrind" $(TEST_BIN)
+
 check:
 	@mkdir -p build && rm -f build/check-summary.txt
 	$(MAKE) test SUMMARY=$(abspath build/check-summary.txt)

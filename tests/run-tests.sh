@@ -7,7 +7,12 @@ log=$(mktemp)
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     name=$(basename "$t")
-    "$t" >"$log" 2>&1
+    if [ -n "${MR_VALGRIND:-}" ]; then
+        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --trace-children=no "$t" >"$log" 2>&1
+    else
+        "$t" >"$log" 2>&1
+    fi
     rc=$?
     cat "$log"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
