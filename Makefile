@@ -26,7 +26,8 @@ FUZZ_CC   ?= clang
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef -Werror
 CSTD   = -std=c11 -D_DEFAULT_SOURCE
-CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -I. $(SAN) $(EXTRA_CFLAGS)
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -I. $(PQ_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS_ALL = $(SAN) $(EXTRA_LDFLAGS)
 
 # Primitives: pure code, libsecp256k1 and OpenSSL only.
@@ -35,11 +36,14 @@ ETH_OBJ  = $(ETH_SRC:%.c=$(BUILDDIR)/obj/%.o)
 ETH_LIB  = $(BUILDDIR)/libmosaiceth.a
 ETH_LIBS = -lsecp256k1 -lcrypto
 
-# The daemon and the operators' CLI.
-APP_SRC  = $(sort $(wildcard relayer/*.c))
-APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o)
+# The database layer, the daemon and the operators' CLI.  The SQL
+# migrations are embedded into the binary (db/embed-migrations.sh).
+MIGRATIONS = $(sort $(wildcard db/migrations/*.sql))
+GEN_MIGR = $(BUILDDIR)/gen/migrations.c
+APP_SRC  = $(sort $(wildcard db/*.c relayer/*.c))
+APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -ljansson
+APP_LIBS = -ljansson -lpq -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
@@ -47,7 +51,7 @@ TLIB_SRC = $(sort $(wildcard tests/lib/*.c))
 TLIB_OBJ = $(TLIB_SRC:%.c=$(BUILDDIR)/obj/%.o)
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
-TEST_LIBS = -lcmocka -ljansson
+TEST_LIBS = -lcmocka -ljansson -lpq
 
 # Benchmarks.
 BENCH_SRC = $(sort $(wildcard bench/bench_*.c))
@@ -57,7 +61,7 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILDDIR)/bench/%)
 FUZZ_DIR = build/fuzz
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
-FUZZ_FLAGS = $(CSTD) -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=all -Wall -Wextra -Werror
 
 .SECONDARY:
@@ -69,6 +73,14 @@ all: $(BIN) $(ETH_LIB)
 $(BUILDDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(GEN_MIGR): $(MIGRATIONS) db/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh db/embed-migrations.sh $@ $(MIGRATIONS)
+
+$(BUILDDIR)/obj/gen/migrations.o: $(GEN_MIGR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
 
 $(ETH_LIB): $(ETH_OBJ)
 	@mkdir -p $(dir $@)
@@ -115,10 +127,15 @@ check:
 	@awk '{p+=$$2; f+=$$4; s+=$$6} END {print "(plain, asan, ubsan)"; \
 	    printf "tests: %d passed, %d failed, %d skipped\n", p, f, s}' build/check-summary.txt
 
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(ETH_SRC) $(wildcard eth/*.h) $(filter-out relayer/main.c,$(APP_SRC))
+$(FUZZ_DIR)/gen/migrations.c: $(MIGRATIONS) db/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh db/embed-migrations.sh $@ $(MIGRATIONS)
+
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(ETH_SRC) $(wildcard eth/*.h db/*.h relayer/*.h) \
+               $(filter-out relayer/main.c,$(APP_SRC)) $(FUZZ_DIR)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(ETH_SRC) $(filter-out relayer/main.c,$(APP_SRC)) \
-	    $(APP_LIBS) $(ETH_LIBS)
+	    $(FUZZ_DIR)/gen/migrations.c $(APP_LIBS) $(ETH_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -134,4 +151,4 @@ deps:
 clean:
 	rm -rf build
 
--include $(ETH_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(ETH_OBJ:.o=.d) $(filter-out %/gen/migrations.d,$(APP_OBJ:.o=.d)) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d)

@@ -4,6 +4,20 @@
 # Usage: tests/run-tests.sh BUILDDIR PROGRAM...
 builddir=$1; shift
 log=$(mktemp)
+
+# One throwaway PostgreSQL for the whole run (tests that need none ignore it;
+# tests that need one skip with the harness's reason when it cannot start).
+pgdir=$(mktemp -d /tmp/mrpg.XXXXXX)
+if pgenv=$(sh tests/pg-harness.sh start "$pgdir" 2>"$pgdir.err"); then
+    eval "$pgenv"
+    export MR_TEST_PG MR_TEST_PGDATA MR_TEST_PGCTL MR_TEST_PGPORT
+    trap 'sh tests/pg-harness.sh stop "$pgdir"' EXIT INT TERM
+else
+    MR_TEST_PG_SKIP="$(cat "$pgdir.err")"
+    export MR_TEST_PG_SKIP
+    echo "note: no test database: $MR_TEST_PG_SKIP"
+fi
+rm -f "$pgdir.err"
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     name=$(basename "$t")

@@ -206,3 +206,58 @@ void tv_rmtree(const char *path)
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
+
+/* ---- PostgreSQL ---- */
+
+#include <libpq-fe.h>
+#include <time.h>
+
+const char *tv_pg_base(void)
+{
+    const char *s = getenv("MR_TEST_PG");
+
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+const char *tv_pg_skip_reason(void)
+{
+    const char *s = getenv("MR_TEST_PG_SKIP");
+
+    return s != NULL ? s : "MR_TEST_PG is not set (run the tests through make test)";
+}
+
+char *tv_pg_newdb(void)
+{
+    static unsigned counter;
+    char name[64], sql[128], *out;
+    PGconn *c = PQconnectdb(tv_pg_base());
+    PGresult *r;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect to the test PostgreSQL: %s", PQerrorMessage(c));
+    snprintf(name, sizeof(name), "t_%d_%ld_%u", (int)getpid(), (long)time(NULL), counter++);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("CREATE DATABASE failed: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    out = malloc(strlen(tv_pg_base()) + 80);
+    assert_non_null(out);
+    /* Later key=value pairs override earlier ones in a libpq conninfo. */
+    sprintf(out, "%s dbname=%s", tv_pg_base(), name);
+    return out;
+}
+
+int tv_pg_ctl(const char *args)
+{
+    const char *ctl = getenv("MR_TEST_PGCTL");
+    char cmd[2048];
+    int st;
+
+    if (ctl == NULL)
+        return -1;
+    snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", ctl, args);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -56,3 +56,25 @@ char *tv_tmpdir(void);
 void tv_rmtree(const char *path);
 
 #endif /* MR_TESTLIB_H */
+
+/* ---- PostgreSQL (the cluster started by tests/pg-harness.sh) ---- */
+
+/* Skips the current test (with the harness's reason) when no test database
+ * is available. */
+#define TV_REQUIRE_PG()                                                        \
+    do {                                                                       \
+        if (tv_pg_base() == NULL) {                                            \
+            print_message("SKIP: no test PostgreSQL: %s\n", tv_pg_skip_reason()); \
+            skip();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* The harness's conninfo, or NULL. */
+const char *tv_pg_base(void);
+const char *tv_pg_skip_reason(void);
+/* Creates a fresh, empty database and returns a new malloc'd conninfo for
+ * it (caller frees). */
+char *tv_pg_newdb(void);
+/* Runs pg_ctl with `args` ("stop -m immediate", "start") on the harness's
+ * cluster; returns its exit status. */
+int tv_pg_ctl(const char *args);
