@@ -1,0 +1,595 @@
+/*
+ * worker.c - the queue's worker runtime (see worker.h).
+ */
+#include "db/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+
+/* The advisory lock that lets one process at a time run maintenance. */
+#define MAINT_LOCK_KEY 7886458299386380290 /* 0x6d6f736169630002 */
+#define MR_STR2(x) #x
+#define MR_STR(x) MR_STR2(x)
+
+struct result {
+    struct queue_job job;     /* args already freed */
+    enum queue_outcome outcome;
+    char error[256];
+};
+
+struct worker {
+    struct queue_worker_opts o;
+    char owner[QUEUE_OWNER_MAX + 1];
+    queue_handler_fn fn;
+    void *ctx;
+    const volatile sig_atomic_t *stop;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct queue_job *pending;   /* claimed, not started (FIFO) */
+    size_t npending, pending_head;
+    struct result *results;      /* finished, not yet written */
+    size_t nresults, results_cap;
+    int64_t first_result_ms;
+    int busy;                    /* pending + running */
+    int stopping;
+    int wake[2];                 /* handler threads -> fetch thread */
+
+    PGconn *conn;                /* the fetch thread's connection */
+    unsigned rng;
+    struct queue_worker_stats st;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double rand01(unsigned *seed)
+{
+    return (double)(rand_r(seed) % 1000000) / 1000000.0;
+}
+
+static void wlog(struct worker *w, const char *fmt, ...) MR_PRINTF(2, 3);
+static void wlog(struct worker *w, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (w->o.log == NULL)
+        return;
+    va_start(ap, fmt);
+    fprintf(w->o.log, "worker=%s ", w->owner);
+    vfprintf(w->o.log, fmt, ap);
+    fputc('\n', w->o.log);
+    fflush(w->o.log);
+    va_end(ap);
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void defaults(struct queue_worker_opts *o)
+{
+    if (o->slots <= 0) o->slots = 4;
+    if (o->poll_ms <= 0) o->poll_ms = 1000;
+    if (o->heartbeat_ms <= 0) o->heartbeat_ms = 1000;
+    if (o->dead_after_ms <= 0) o->dead_after_ms = 10000;
+    if (o->maintenance_ms <= 0) o->maintenance_ms = 200;
+    if (o->complete_batch <= 0) o->complete_batch = 100;
+    if (o->complete_flush_ms <= 0) o->complete_flush_ms = 2;
+    if (o->trailing_claim_ms <= 0) o->trailing_claim_ms = 3;
+    if (o->retention_s <= 0) o->retention_s = 86400;
+    if (o->backoff_base_ms <= 0) o->backoff_base_ms = 1000;
+    if (o->backoff_cap_ms <= 0) o->backoff_cap_ms = 3600000;
+}
+
+static void poke(struct worker *w)
+{
+    char c = 1;
+
+    if (write(w->wake[1], &c, 1) < 0 && errno != EAGAIN)
+        return;
+}
+
+/* Whether no job is pending or running. */
+static int idle(struct worker *w)
+{
+    int busy;
+
+    pthread_mutex_lock(&w->mu);
+    busy = w->busy;
+    pthread_mutex_unlock(&w->mu);
+    return busy == 0;
+}
+
+/* Connects with capped, jittered backoff until it works or stop is asked
+ * (returns NULL then).  `listen` subscribes to the wake-up channel;
+ * `handler` says a handler thread asks. */
+static PGconn *connect_retry(struct worker *w, int listen, int handler, unsigned *seed)
+{
+    struct db_session_opts so = {"mosaic-relayer worker", 0, 0};
+    int64_t delay = 100;
+
+    for (;;) {
+        struct mr_error err;
+        PGconn *c = db_connect(w->o.conninfo, &so, &err);
+        if (c != NULL && (!listen || db_exec(c, "LISTEN " QUEUE_CHANNEL, &err) == MR_OK))
+            return c;
+        if (c != NULL)
+            PQfinish(c);
+        wlog(w, "database unavailable, retrying in %lld ms: %s", (long long)delay, err.msg);
+        /* At stop, a handler gives up (its job returns through the
+         * reaper); the fetch thread waits for the handlers first. */
+        if (*w->stop && (handler || idle(w)))
+            return NULL;
+        sleep_ms((int64_t)((double)delay * (0.5 + rand01(seed))));
+        if (*w->stop && (handler || idle(w)))
+            return NULL;
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+}
+
+/* ---- handler threads ---- */
+
+static void *handler_main(void *arg)
+{
+    struct worker *w = arg;
+    PGconn *conn = NULL;
+    unsigned seed = (unsigned)(uintptr_t)&conn ^ (unsigned)now_ms();
+
+    for (;;) {
+        struct result r;
+        struct queue_job job;
+
+        pthread_mutex_lock(&w->mu);
+        while (w->npending == 0 && !w->stopping)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->npending == 0 || w->stopping) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        job = w->pending[w->pending_head];
+        w->pending_head = (w->pending_head + 1) % (size_t)w->o.slots;
+        w->npending--;
+        pthread_mutex_unlock(&w->mu);
+
+        if (conn == NULL || db_conn_lost(conn)) {
+            if (conn != NULL)
+                PQfinish(conn);
+            conn = connect_retry(w, 0, 1, &seed);
+        }
+        memset(&r, 0, sizeof(r));
+        r.outcome = conn != NULL ? w->fn(w->ctx, conn, &job, r.error, sizeof(r.error))
+                                 : QUEUE_RETRY;
+        if (conn == NULL)
+            snprintf(r.error, sizeof(r.error), "no database connection");
+        free(job.args);
+        job.args = NULL;
+        r.job = job;
+
+        pthread_mutex_lock(&w->mu);
+        if (w->nresults == w->results_cap) {
+            size_t cap = w->results_cap ? w->results_cap * 2 : 64;
+            struct result *nr = realloc(w->results, cap * sizeof(*nr));
+            if (nr != NULL) {
+                w->results = nr;
+                w->results_cap = cap;
+            }
+        }
+        if (w->nresults < w->results_cap) {
+            if (w->nresults == 0)
+                w->first_result_ms = now_ms();
+            w->results[w->nresults++] = r;
+        }
+        /* else: out of memory; the job stays running and the reaper
+         * returns it (at-least-once). */
+        w->busy--;
+        pthread_mutex_unlock(&w->mu);
+        poke(w);
+    }
+    if (conn != NULL)
+        PQfinish(conn);
+    return NULL;
+}
+
+/* ---- the fetch thread ---- */
+
+static void lost_connection(struct worker *w)
+{
+    if (w->conn != NULL && db_conn_lost(w->conn)) {
+        PQfinish(w->conn);
+        w->conn = NULL;
+        w->st.reconnects++;
+    }
+}
+
+/* Writes the finished results.  Keeps them when the database is away. */
+static void flush_results(struct worker *w)
+{
+    struct result *rs;
+    struct queue_done *done;
+    size_t n, nd = 0, completed = 0;
+    struct mr_error err;
+
+    pthread_mutex_lock(&w->mu);
+    n = w->nresults;
+    rs = n ? malloc(n * sizeof(*rs)) : NULL;
+    if (rs != NULL)
+        memcpy(rs, w->results, n * sizeof(*rs));
+    pthread_mutex_unlock(&w->mu);
+    if (rs == NULL || w->conn == NULL) {
+        free(rs);
+        return;
+    }
+    done = malloc(n * sizeof(*done));
+    if (done == NULL) {
+        free(rs);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].outcome == QUEUE_DONE)
+            done[nd++] = (struct queue_done){rs[i].job.id, rs[i].job.attempt};
+    }
+    if (queue_complete(w->conn, w->owner, done, nd, &completed, &err) != MR_OK) {
+        wlog(w, "completing %zu jobs: %s", nd, err.msg);
+        lost_connection(w);
+        free(done);
+        free(rs);
+        return;
+    }
+    w->st.completed += completed;
+    w->st.fenced_out += nd - completed;
+    for (size_t i = 0; i < n; i++) {
+        const struct result *r = &rs[i];
+        int dead = 0, rc = MR_OK;
+        switch (r->outcome) {
+        case QUEUE_DONE:
+            break;
+        case QUEUE_DONE_IN_TX:
+            w->st.completed++;
+            break;
+        case QUEUE_LOST:
+            w->st.fenced_out++;
+            break;
+        case QUEUE_CANCEL:
+            rc = queue_cancel_owned(w->conn, &r->job, r->error[0] ? r->error : NULL, &err);
+            if (rc == MR_OK)
+                w->st.cancelled++;
+            break;
+        case QUEUE_RETRY:
+        case QUEUE_DEAD:
+            rc = queue_fail(w->conn, &r->job, r->error[0] ? r->error : "failed",
+                            r->outcome == QUEUE_DEAD,
+                            queue_backoff_ms(r->job.attempt, w->o.backoff_base_ms,
+                                             w->o.backoff_cap_ms, rand01(&w->rng)),
+                            &dead, &err);
+            if (rc == MR_OK) {
+                w->st.retried += !dead;
+                w->st.dead += dead;
+                wlog(w, "job=%lld kind=%s attempt=%d %s: %s", (long long)r->job.id, r->job.kind,
+                     r->job.attempt, dead ? "dead-lettered" : "will retry", r->error);
+            }
+            break;
+        }
+        if (rc == MR_ERR_NOTFOUND) {
+            w->st.fenced_out++;
+            rc = MR_OK;
+        }
+        if (rc != MR_OK) {
+            /* Keep this one and the rest for the next flush. */
+            lost_connection(w);
+            pthread_mutex_lock(&w->mu);
+            memmove(w->results, w->results + i, (w->nresults - i) * sizeof(*rs));
+            w->nresults -= i;
+            pthread_mutex_unlock(&w->mu);
+            free(done);
+            free(rs);
+            return;
+        }
+    }
+    pthread_mutex_lock(&w->mu);
+    memmove(w->results, w->results + n, (w->nresults - n) * sizeof(*rs));
+    w->nresults -= n;
+    if (w->nresults > 0)
+        w->first_result_ms = now_ms();
+    pthread_mutex_unlock(&w->mu);
+    free(done);
+    free(rs);
+}
+
+/* Claims up to the free slots.  Returns the number claimed, -1 on error. */
+static int claim(struct worker *w, int *full)
+{
+    struct queue_job jobs[64];
+    struct mr_error err;
+    size_t want, got = 0;
+
+    pthread_mutex_lock(&w->mu);
+    want = (size_t)(w->o.slots - w->busy);
+    pthread_mutex_unlock(&w->mu);
+    if (want > 64)
+        want = 64;
+    *full = 0;
+    if (want == 0 || w->conn == NULL)
+        return 0;
+    if (queue_claim(w->conn, w->owner, w->o.kinds, w->o.nkinds, jobs, want, &got, &err) != MR_OK) {
+        wlog(w, "claim: %s", err.msg);
+        lost_connection(w);
+        return -1;
+    }
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < got; i++) {
+        size_t tail = (w->pending_head + w->npending) % (size_t)w->o.slots;
+        w->pending[tail] = jobs[i];
+        w->npending++;
+        w->busy++;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->st.claimed += got;
+    *full = got == want;
+    return (int)got;
+}
+
+/* Scheduler, reaper and pruning, by one process at a time. */
+static void maintenance(struct worker *w, int prune)
+{
+    struct mr_error err;
+    int64_t got = 0;
+    size_t n;
+
+    if (w->conn == NULL)
+        return;
+    if (db_exec(w->conn, "BEGIN", &err) != MR_OK) {
+        lost_connection(w);
+        return;
+    }
+    if (db_query_int64(w->conn, "SELECT pg_try_advisory_xact_lock(" MR_STR(MAINT_LOCK_KEY)
+                       ")::int", &got, &err) == MR_OK && got == 1) {
+        int rc = queue_reap(w->conn, w->o.dead_after_ms, &n, &err);
+        if (rc == MR_OK && n > 0)
+            wlog(w, "reaped %zu jobs of silent workers or past their timeout", n);
+        if (rc == MR_OK)
+            rc = queue_schedule(w->conn, &n, &err);
+        if (rc == MR_OK && prune)
+            rc = queue_prune(w->conn, w->o.retention_s, 1000, &n, &err);
+        if (rc != MR_OK)
+            wlog(w, "maintenance: %s", err.msg);
+    }
+    if (db_exec(w->conn, "COMMIT", &err) != MR_OK) {
+        PQclear(PQexec(w->conn, "ROLLBACK"));
+        lost_connection(w);
+    }
+}
+
+/* Puts back the jobs claimed but not started (at stop). */
+static void release_pending(struct worker *w)
+{
+    struct mr_error err;
+
+    pthread_mutex_lock(&w->mu);
+    while (w->npending > 0) {
+        struct queue_job job = w->pending[w->pending_head];
+        w->pending_head = (w->pending_head + 1) % (size_t)w->o.slots;
+        w->npending--;
+        w->busy--;
+        pthread_mutex_unlock(&w->mu);
+        if (w->conn != NULL && queue_release(w->conn, &job, &err) == MR_OK)
+            w->st.released++;
+        free(job.args);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits for a notification, a poke, or the timeout.  Returns 1 if a
+ * notification arrived. */
+static int wait_events(struct worker *w, int64_t timeout_ms)
+{
+    struct pollfd pf[2];
+    int n = 0, notified = 0;
+    char buf[64];
+
+    pf[n].fd = w->wake[0];
+    pf[n++].events = POLLIN;
+    if (w->conn != NULL) {
+        pf[n].fd = PQsocket(w->conn);
+        pf[n++].events = POLLIN;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (poll(pf, (nfds_t)n, (int)timeout_ms) > 0) {
+        if (pf[0].revents & POLLIN)
+            while (read(w->wake[0], buf, sizeof(buf)) > 0)
+                ;
+        if (n > 1 && (pf[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+            PGnotify *nt;
+            if (PQconsumeInput(w->conn) == 0) {
+                lost_connection(w);
+                return 0;
+            }
+            while ((nt = PQnotifies(w->conn)) != NULL) {
+                notified = 1;
+                PQfreemem(nt);
+            }
+        }
+    }
+    return notified;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static void fetch_loop(struct worker *w)
+{
+    int64_t now = now_ms();
+    int64_t next_poll = now, next_hb = now, next_maint = now, next_prune = now;
+    int64_t trailing = -1;
+    int more = 1, full;
+    unsigned seed = w->rng;
+    struct mr_error err;
+
+    for (;;) {
+        int stopping = *w->stop != 0, busy, nres;
+
+        if (w->conn == NULL) {
+            w->conn = connect_retry(w, 1, 0, &seed);
+            if (w->conn == NULL)
+                break;
+            (void)queue_heartbeat(w->conn, w->owner, w->o.slots, &err);
+            more = 1;
+        }
+        now = now_ms();
+        if (!stopping && (more || now >= next_poll || (trailing >= 0 && now >= trailing))) {
+            if (now >= next_poll)
+                next_poll = now + (int64_t)((double)w->o.poll_ms * (0.5 + rand01(&seed)));
+            if (trailing >= 0 && now >= trailing)
+                trailing = -1;
+            more = claim(w, &full) > 0 && full;
+        }
+        pthread_mutex_lock(&w->mu);
+        nres = (int)w->nresults;
+        busy = w->busy;
+        pthread_mutex_unlock(&w->mu);
+        if (nres > 0 && (stopping || nres >= w->o.complete_batch ||
+                         now - w->first_result_ms >= w->o.complete_flush_ms)) {
+            flush_results(w);
+            more = 1; /* slots freed */
+        }
+        if (now >= next_hb && w->conn != NULL) {
+            if (queue_heartbeat(w->conn, w->owner, w->o.slots, &err) != MR_OK) {
+                wlog(w, "heartbeat: %s", err.msg);
+                lost_connection(w);
+            }
+            next_hb = now + w->o.heartbeat_ms;
+        }
+        if (now >= next_maint) {
+            maintenance(w, now >= next_prune);
+            if (now >= next_prune)
+                next_prune = now + 10000;
+            next_maint = now + w->o.maintenance_ms;
+        }
+        if (stopping) {
+            release_pending(w);
+            pthread_mutex_lock(&w->mu);
+            busy = w->busy;
+            nres = (int)w->nresults;
+            pthread_mutex_unlock(&w->mu);
+            if (busy == 0 && nres == 0)
+                break;
+            if (busy == 0 && w->conn == NULL)
+                break;
+        }
+        if (more && !stopping && busy < w->o.slots && w->conn != NULL)
+            continue;
+        {
+            int64_t t = min64(next_poll, min64(next_hb, next_maint)) - now;
+            if (nres > 0)
+                t = min64(t, w->first_result_ms + w->o.complete_flush_ms - now);
+            if (trailing >= 0)
+                t = min64(t, trailing - now);
+            if (stopping)
+                t = min64(t, 20);
+            if (wait_events(w, t)) {
+                more = 1;
+                trailing = now_ms() + w->o.trailing_claim_ms;
+            }
+        }
+    }
+    w->rng = seed;
+}
+
+int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, void *ctx,
+                     const volatile sig_atomic_t *stop, struct queue_worker_stats *stats,
+                     struct mr_error *err)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    pthread_t *th;
+    int rc = MR_OK, started = 0;
+
+    if (w == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "worker: out of memory");
+    w->o = *opts;
+    defaults(&w->o);
+    w->fn = fn;
+    w->ctx = ctx;
+    w->stop = stop;
+    w->rng = (unsigned)getpid() ^ (unsigned)now_ms();
+    if (opts->owner != NULL) {
+        snprintf(w->owner, sizeof(w->owner), "%s", opts->owner);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(w->owner, sizeof(w->owner), "%s:%d:%04x", host, (int)getpid(),
+                 (unsigned)rand_r(&w->rng) & 0xffff);
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->pending = calloc((size_t)w->o.slots, sizeof(*w->pending));
+    th = calloc((size_t)w->o.slots, sizeof(*th));
+    if (w->pending == NULL || th == NULL || pipe(w->wake) != 0) {
+        rc = mr_fail(err, MR_ERR_NOMEM, "worker: cannot allocate its slots");
+        goto out;
+    }
+    fcntl(w->wake[0], F_SETFL, O_NONBLOCK);
+    fcntl(w->wake[1], F_SETFL, O_NONBLOCK);
+    for (; started < w->o.slots; started++) {
+        if (pthread_create(&th[started], NULL, handler_main, w) != 0) {
+            rc = mr_fail(err, MR_ERR_NOMEM, "worker: cannot start handler thread %d", started);
+            break;
+        }
+    }
+    if (rc == MR_OK) {
+        wlog(w, "started with %d slots", w->o.slots);
+        fetch_loop(w);
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (w->conn != NULL) {
+        flush_results(w);
+        release_pending(w);
+        (void)queue_unregister(w->conn, w->owner, NULL);
+        PQfinish(w->conn);
+    }
+    wlog(w, "stopped: claimed %llu completed %llu retried %llu dead %llu fenced-out %llu",
+         (unsigned long long)w->st.claimed, (unsigned long long)w->st.completed,
+         (unsigned long long)w->st.retried, (unsigned long long)w->st.dead,
+         (unsigned long long)w->st.fenced_out);
+    if (stats != NULL)
+        *stats = w->st;
+out:
+    if (w->wake[0] > 0) {
+        close(w->wake[0]);
+        close(w->wake[1]);
+    }
+    free(w->results);
+    free(w->pending);
+    free(th);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+    return rc;
+}
