@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-events.h>
+
 const char *db_resolve_conninfo(const char *cli, const char *config, const char **source)
 {
     const char *env = getenv("MOSAIC_DATABASE_URL");
@@ -115,6 +117,56 @@ int db_exec(PGconn *conn, const char *sql, struct mr_error *err)
         rc = db_check(res, PGRES_COMMAND_OK, "database", err);
     PQclear(res);
     return rc;
+}
+
+/* libpq event procedure owning the per-connection prepared-statement mask. */
+static int prepared_event(PGEventId id, void *info, void *passthrough)
+{
+    (void)passthrough;
+    if (id == PGEVT_CONNDESTROY) {
+        PGEventConnDestroy *e = info;
+        free(PQinstanceData(e->conn, prepared_event));
+    } else if (id == PGEVT_CONNRESET) {
+        PGEventConnReset *e = info;
+        uint64_t *mask = PQinstanceData(e->conn, prepared_event);
+        if (mask != NULL)
+            *mask = 0;
+    }
+    return 1;
+}
+
+static uint64_t *prepared_mask(PGconn *conn)
+{
+    uint64_t *mask = PQinstanceData(conn, prepared_event);
+
+    if (mask != NULL)
+        return mask;
+    mask = calloc(1, sizeof(*mask));
+    if (mask == NULL)
+        return NULL;
+    if (!PQregisterEventProc(conn, prepared_event, "mosaic-prepared", NULL) ||
+        !PQsetInstanceData(conn, prepared_event, mask)) {
+        free(mask);
+        return NULL;
+    }
+    return mask;
+}
+
+PGresult *db_exec_prepared(PGconn *conn, unsigned id, const char *name, const char *sql,
+                           int nparams, const char *const *params)
+{
+    uint64_t *mask = id < 64 ? prepared_mask(conn) : NULL;
+
+    if (mask == NULL)
+        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!(*mask & (1ULL << id))) {
+        PGresult *res = PQprepare(conn, name, sql, nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res;
+        PQclear(res);
+        *mask |= 1ULL << id;
+    }
+    return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 }
 
 int db_conn_lost(const PGconn *conn)

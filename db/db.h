@@ -61,6 +61,13 @@ int db_check(const PGresult *res, ExecStatusType want, const char *what, struct 
  * shutdown, crash, network): the caller should reconnect. */
 int db_conn_lost(const PGconn *conn);
 
+/* Statements prepared once per connection.  Each has a small id
+ * (0..63) unique in the program; db_exec_prepared() prepares it on its
+ * first use on a connection (tracked with libpq instance data, freed with
+ * the connection), so it is safe inside a transaction. */
+PGresult *db_exec_prepared(PGconn *conn, unsigned id, const char *name, const char *sql,
+                           int nparams, const char *const *params);
+
 /* Refuses unsafe durability: fsync must be on, and synchronous_commit must
  * not be off for this session (db_connect sets it on).  MR_ERR_INVALID with
  * a message that says which setting to fix. */

@@ -48,23 +48,31 @@ void queue_job_clear(struct queue_job *job)
     memset(job, 0, sizeof(*job));
 }
 
-/* Executes a statement prepared under `name`, preparing it on first use on
- * this connection (SQLSTATE 26000 = the name is unknown here). */
+/* Prepared statement ids (db_exec_prepared): unique within the program. */
+enum {
+    PS_ENQUEUE = 1, PS_ENQUEUE_BATCH, PS_CLAIM, PS_COMPLETE, PS_FAIL, PS_HEARTBEAT,
+    PS_CANCEL_OWNED, PS_RELEASE
+};
+
+static const struct {
+    const char *name;
+    unsigned id;
+} ps_ids[] = {
+    {"mr_enqueue", PS_ENQUEUE}, {"mr_enqueue_batch", PS_ENQUEUE_BATCH}, {"mr_claim", PS_CLAIM},
+    {"mr_complete", PS_COMPLETE}, {"mr_fail", PS_FAIL}, {"mr_heartbeat", PS_HEARTBEAT},
+    {"mr_cancel_owned", PS_CANCEL_OWNED}, {"mr_release", PS_RELEASE},
+};
+
 static PGresult *exec_prepared(PGconn *conn, const char *name, const char *sql, int nparams,
                                const char *const *params)
 {
-    PGresult *res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    unsigned id = 64;
 
-    if (res != NULL && state != NULL && strcmp(state, "26000") == 0) {
-        PQclear(res);
-        res = PQprepare(conn, name, sql, nparams, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            return res;
-        PQclear(res);
-        res = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+    for (size_t i = 0; i < sizeof(ps_ids) / sizeof(ps_ids[0]); i++) {
+        if (strcmp(ps_ids[i].name, name) == 0)
+            id = ps_ids[i].id;
     }
-    return res;
+    return db_exec_prepared(conn, id, name, sql, nparams, params);
 }
 
 static int check_kind(const char *kind, struct mr_error *err)
