@@ -43,7 +43,7 @@ GEN_MIGR = $(BUILDDIR)/gen/migrations.c
 APP_SRC  = $(sort $(wildcard db/*.c relayer/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -ljansson -lpq -lpthread
+APP_LIBS = -ljansson -lyaml -lpq -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.

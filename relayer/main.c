@@ -11,6 +11,8 @@ static const struct cli_command commands[] = {
     {"message-hash", "Mosaic intent and message hashes, outbox/inbox storage keys", cli_message_hash},
     {"keys", "create a keystore, print a keystore's address", cli_keys},
     {"proof", "verify an eth_getProof answer against a state root", cli_proof},
+    {"migrate", "apply the database schema migrations (or --status)", cli_migrate},
+    {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
 };
 
 static void usage(FILE *f)

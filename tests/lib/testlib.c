@@ -257,7 +257,13 @@ int tv_pg_ctl(const char *args)
 
     if (ctl == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", ctl, args);
+    snprintf(cmd, sizeof(cmd), "%s %s >/tmp/mrtest-pgctl.log 2>&1", ctl, args);
     st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    st = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (st != 0) {
+        print_error("pg_ctl %s failed with status %d:\n", args, st);
+        if (system("cat /tmp/mrtest-pgctl.log >&2") != 0)
+            print_error("(no pg_ctl output)\n");
+    }
+    return st;
 }

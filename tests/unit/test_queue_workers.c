@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,13 +57,34 @@ static enum queue_outcome ledger_handler(void *ctx, PGconn *c, const struct queu
     return QUEUE_DONE_IN_TX;
 }
 
+/* Every worker started, so that a failed test leaves none behind. */
+static pid_t spawned[64];
+static size_t nspawned;
+
+static int reap_all(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nspawned; i++) {
+        if (kill(spawned[i], 0) == 0) {
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+        }
+    }
+    nspawned = 0;
+    return 0;
+}
+
 static pid_t spawn_worker(const char *ci, const char *name, int slots, int sleep_ms)
 {
     pid_t pid = fork();
 
     assert_true(pid >= 0);
+    if (pid > 0 && nspawned < sizeof(spawned) / sizeof(spawned[0]))
+        spawned[nspawned++] = pid;
     if (pid == 0) {
         struct queue_worker_opts o = {0};
+        /* Die with the test program, even if an assertion ends it early. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         struct mr_error err;
         static int sl;
         sl = sleep_ms;
@@ -288,10 +310,10 @@ static void test_sigstop_past_heartbeat(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_many_workers_many_jobs),
-        cmocka_unit_test(test_kill9_worker),
-        cmocka_unit_test(test_postgres_crash_restart),
-        cmocka_unit_test(test_sigstop_past_heartbeat),
+        cmocka_unit_test_teardown(test_many_workers_many_jobs, reap_all),
+        cmocka_unit_test_teardown(test_kill9_worker, reap_all),
+        cmocka_unit_test_teardown(test_postgres_crash_restart, reap_all),
+        cmocka_unit_test_teardown(test_sigstop_past_heartbeat, reap_all),
     };
     return cmocka_run_group_tests_name("queue: workers under faults", tests, NULL, NULL);
 }

@@ -1,0 +1,328 @@
+/*
+ * cli_db.c - `mosaic-relayer migrate` and `mosaic-relayer jobs`.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/migrate.h"
+#include "db/queue.h"
+#include "relayer/cli.h"
+#include "relayer/config.h"
+
+#define DB_OPTIONS_HELP                                                                    \
+    "Database options (every database command finds the database the same way):\n"      \
+    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
+    "                       string; else --config FILE's database.url; else\n"           \
+    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
+    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
+
+/* Connects by the resolution rules; prints one line and returns NULL on
+ * failure. */
+static PGconn *connect_for(const char *cmd, const char *database, const char *config)
+{
+    char url[2048];
+    const char *conninfo, *source;
+    struct mr_error err;
+    PGconn *c;
+
+    url[0] = '\0';
+    if ((database == NULL || database[0] == '\0') && config != NULL) {
+        int rc = config_database_url(config, url, sizeof(url), &err);
+        if (rc != MR_OK && rc != MR_ERR_NOTFOUND) {
+            cli_usage_error(cmd, "%s", err.msg);
+            return NULL;
+        }
+    }
+    conninfo = db_resolve_conninfo(database, url, &source);
+    c = db_connect(conninfo, NULL, &err);
+    if (c == NULL)
+        cli_usage_error(cmd, "%s (from %s)", err.msg, source);
+    return c;
+}
+
+/* ---- migrate ---- */
+
+static void migrate_usage(void)
+{
+    printf("usage: mosaic-relayer migrate [--status] [--database CONNINFO | --config FILE]\n"
+           "\n"
+           "Applies the pending schema migrations (db/migrations/NNNN_name.sql, embedded in\n"
+           "this binary) in order, each in its own transaction, under an advisory lock so\n"
+           "that two instances cannot race. Migrations are forward-only: a database whose\n"
+           "schema is newer than this binary, or whose applied migration differs from the\n"
+           "embedded text, is refused.\n"
+           "\n"
+           "  --status             list the migrations and whether each is applied; change nothing\n"
+           "\n" DB_OPTIONS_HELP
+           "\n"
+           "Exit status: 0 done, 1 a migration failed (file:line and the server's reason on\n"
+           "stderr; nothing of it is left behind), 2 bad usage or no database.\n");
+}
+
+int cli_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"status", no_argument, NULL, 's'},
+        {"database", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *database = NULL, *config = NULL;
+    int status = 0, ch, applied = 0, rc;
+    struct mr_error err;
+    PGconn *c;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': status = 1; break;
+        case 'd': database = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': migrate_usage(); return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("migrate", "unknown or incomplete option '%s' (see --help)",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
+    c = connect_for("migrate", database, config);
+    if (c == NULL)
+        return CLI_EXIT_USAGE;
+    if (status)
+        rc = db_migrate_status(c, db_migrations, db_migrations_count, stdout, &err);
+    else
+        rc = db_migrate(c, db_migrations, db_migrations_count, stdout, &applied, &err);
+    PQfinish(c);
+    if (rc != MR_OK) {
+        fprintf(stderr, "mosaic-relayer migrate: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (!status)
+        printf("%d migration%s applied; schema at version %d\n", applied, applied == 1 ? "" : "s",
+               db_schema_known_version());
+    return CLI_EXIT_OK;
+}
+
+/* ---- jobs ---- */
+
+static void jobs_usage(void)
+{
+    printf("usage: mosaic-relayer jobs list [--state S] [--kind K] [--limit N]\n"
+           "       mosaic-relayer jobs show ID\n"
+           "       mosaic-relayer jobs retry ID...\n"
+           "       mosaic-relayer jobs cancel ID...\n"
+           "\n"
+           "Inspects and steers the job queue.\n"
+           "  list    newest jobs first; --state is one of available, scheduled, running,\n"
+           "          retryable, completed, failed, cancelled; --limit defaults to 50\n"
+           "  show    every field of one job, with its arguments and last error\n"
+           "  retry   puts failed, cancelled, retryable or scheduled jobs back to available\n"
+           "          now (a dead-lettered job gets one more attempt)\n"
+           "  cancel  cancels jobs that have not finished; a running job's worker cannot\n"
+           "          complete it afterwards\n"
+           "\n" DB_OPTIONS_HELP
+           "\n"
+           "Exit status: 0 done, 1 some job was not found or not in a state that allows the\n"
+           "action, 2 bad usage or no database.\n");
+}
+
+static int parse_id(const char *s, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+
+    if (*s == '\0' || *end != '\0' || v <= 0)
+        return MR_ERR_INVALID;
+    *id = v;
+    return MR_OK;
+}
+
+static int jobs_list(PGconn *c, const char *state, const char *kind, const char *limit)
+{
+    const char *params[3] = {state, kind, limit};
+    PGresult *res = PQexecParams(
+        c,
+        "SELECT id, kind, state, attempt || '/' || max_attempts, priority,"
+        " to_char(run_at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(owner, '-'),"
+        " coalesce(left(replace(last_error, E'\\n', ' '), 60), '')"
+        " FROM " DB_SCHEMA ".jobs WHERE ($1::text IS NULL OR state = $1)"
+        " AND ($2::text IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3::int",
+        3, NULL, params, NULL, NULL, 0);
+    struct mr_error err;
+
+    if (db_check(res, PGRES_TUPLES_OK, "jobs list", &err) != MR_OK) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer jobs: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    printf("%-8s %-20s %-10s %-7s %-4s %-19s %-22s %s\n", "ID", "KIND", "STATE", "TRIES", "PRIO",
+           "RUN AT", "OWNER", "LAST ERROR");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-8s %-20s %-10s %-7s %-4s %-19s %-22s %s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 7));
+    printf("(%d job%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    PQclear(res);
+    return CLI_EXIT_OK;
+}
+
+static int jobs_show(PGconn *c, int64_t id)
+{
+    static const char *const names[] = {
+        "id", "kind", "state", "priority", "attempt", "max_attempts", "timeout_ms",
+        "run_at", "created_at", "attempted_at", "finished_at", "owner", "dedup_key",
+        "args", "last_error"};
+    char p[24];
+    const char *params[1] = {p};
+    PGresult *res;
+    struct mr_error err;
+
+    snprintf(p, sizeof(p), "%lld", (long long)id);
+    res = PQexecParams(c,
+                       "SELECT id, kind, state, priority, attempt, max_attempts, timeout_ms,"
+                       " run_at, created_at, attempted_at, finished_at, owner, dedup_key,"
+                       " jsonb_pretty(args), last_error FROM " DB_SCHEMA ".jobs WHERE id = $1::bigint",
+                       1, NULL, params, NULL, NULL, 0);
+    if (db_check(res, PGRES_TUPLES_OK, "jobs show", &err) != MR_OK) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer jobs: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer jobs: no job %lld\n", (long long)id);
+        return CLI_EXIT_FAIL;
+    }
+    for (int f = 0; f < PQnfields(res); f++)
+        printf("%-13s %s\n", names[f], PQgetisnull(res, 0, f) ? "-" : PQgetvalue(res, 0, f));
+    PQclear(res);
+    return CLI_EXIT_OK;
+}
+
+static int jobs_act(PGconn *c, int retry, int n, char **ids)
+{
+    int status = CLI_EXIT_OK;
+
+    for (int i = 0; i < n; i++) {
+        struct mr_error err;
+        int64_t id = 0;
+        int changed = 0;
+        int rc;
+        if (parse_id(ids[i], &id) != MR_OK)
+            return cli_usage_error("jobs", "'%s' is not a job id", ids[i]);
+        rc = retry ? queue_retry(c, id, &changed, &err) : queue_cancel(c, id, &changed, &err);
+        if (rc != MR_OK) {
+            fprintf(stderr, "mosaic-relayer jobs: job %lld: %s\n", (long long)id, err.msg);
+            return CLI_EXIT_FAIL;
+        }
+        if (changed) {
+            printf("job %lld: %s\n", (long long)id, retry ? "back to available" : "cancelled");
+        } else {
+            fprintf(stderr, "mosaic-relayer jobs: job %lld: not found or not in a state that "
+                    "can be %s\n", (long long)id, retry ? "retried" : "cancelled");
+            status = CLI_EXIT_FAIL;
+        }
+    }
+    return status;
+}
+
+int cli_jobs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'k'},
+        {"limit", required_argument, NULL, 'l'},
+        {"database", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const states[] = {"available", "scheduled", "running", "retryable",
+                                         "completed", "failed", "cancelled"};
+    const char *state = NULL, *kind = NULL, *limit = "50", *database = NULL, *config = NULL;
+    const char *sub;
+    int ch, rc, nargs;
+    int64_t id;
+    PGconn *c;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (ch == 'h') {
+            jobs_usage();
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("jobs", "options go after the subcommand (see --help)");
+    }
+    if (optind >= argc)
+        return cli_usage_error("jobs", "expected list, show, retry or cancel (see --help)");
+    sub = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0; /* 0: glibc re-initializes getopt (the first scan used "+") */
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': state = optarg; break;
+        case 'k': kind = optarg; break;
+        case 'l': limit = optarg; break;
+        case 'd': database = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': jobs_usage(); return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("jobs", "unknown or incomplete option '%s' (see --help)",
+                                   argv[optind - 1]);
+        }
+    }
+    nargs = argc - optind;
+    if (state != NULL) {
+        size_t i = 0;
+        while (i < sizeof(states) / sizeof(states[0]) && strcmp(states[i], state) != 0)
+            i++;
+        if (i == sizeof(states) / sizeof(states[0]))
+            return cli_usage_error("jobs", "unknown state '%s' (one of available, scheduled, "
+                                   "running, retryable, completed, failed, cancelled)", state);
+    }
+    if (parse_id(limit, &id) != MR_OK || id > 100000)
+        return cli_usage_error("jobs", "--limit must be a number from 1 to 100000");
+    if (strcmp(sub, "list") == 0) {
+        if (nargs != 0)
+            return cli_usage_error("jobs", "list takes no arguments");
+    } else if (strcmp(sub, "show") == 0) {
+        if (nargs != 1 || parse_id(argv[optind], &id) != MR_OK)
+            return cli_usage_error("jobs", "show takes one job id (a positive number)");
+    } else if (strcmp(sub, "retry") == 0 || strcmp(sub, "cancel") == 0) {
+        if (nargs < 1)
+            return cli_usage_error("jobs", "%s takes one or more job ids", sub);
+        for (int i = optind; i < argc; i++) {
+            if (parse_id(argv[i], &id) != MR_OK)
+                return cli_usage_error("jobs", "'%s' is not a job id", argv[i]);
+        }
+    } else {
+        return cli_usage_error("jobs", "unknown subcommand '%s' (list, show, retry, cancel)", sub);
+    }
+    c = connect_for("jobs", database, config);
+    if (c == NULL)
+        return CLI_EXIT_USAGE;
+    {
+        struct mr_error err;
+        if (db_check_schema(c, &err) != MR_OK) {
+            PQfinish(c);
+            return cli_usage_error("jobs", "%s", err.msg);
+        }
+    }
+    if (strcmp(sub, "list") == 0)
+        rc = jobs_list(c, state, kind, limit);
+    else if (strcmp(sub, "show") == 0)
+        rc = jobs_show(c, id);
+    else
+        rc = jobs_act(c, strcmp(sub, "retry") == 0, nargs, argv + optind);
+    PQfinish(c);
+    return rc;
+}
