@@ -8,6 +8,7 @@
 #   make valgrind   the suite under valgrind memcheck
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
+#   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
 #   make deps       install Debian packages and the pinned npm tools
 #   make clean
 #
@@ -66,7 +67,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: bench-queue all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -127,15 +128,32 @@ check:
 	@awk '{p+=$$2; f+=$$4; s+=$$6} END {print "(plain, asan, ubsan)"; \
 	    printf "tests: %d passed, %d failed, %d skipped\n", p, f, s}' build/check-summary.txt
 
+# Everything but main.c is compiled once with the fuzzing flags into one
+# archive; each target links it with its own LLVMFuzzerTestOneInput.
+FUZZ_DEPS_SRC = $(ETH_SRC) $(filter-out relayer/main.c,$(APP_SRC))
+FUZZ_DEPS_OBJ = $(FUZZ_DEPS_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/gen/migrations.o
+FUZZ_DEPS_LIB = $(FUZZ_DIR)/libfuzzdeps.a
+FUZZ_OBJ_FLAGS = $(filter-out -fsanitize=fuzzer%,$(FUZZ_FLAGS)) -fsanitize=fuzzer-no-link
+
 $(FUZZ_DIR)/gen/migrations.c: $(MIGRATIONS) db/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh db/embed-migrations.sh $@ $(MIGRATIONS)
 
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(ETH_SRC) $(wildcard eth/*.h db/*.h relayer/*.h) \
-               $(filter-out relayer/main.c,$(APP_SRC)) $(FUZZ_DIR)/gen/migrations.c
+$(FUZZ_DIR)/obj/gen/migrations.o: $(FUZZ_DIR)/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(ETH_SRC) $(filter-out relayer/main.c,$(APP_SRC)) \
-	    $(FUZZ_DIR)/gen/migrations.c $(APP_LIBS) $(ETH_LIBS)
+	$(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -fsanitize=address,undefined -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -fsanitize=address,undefined -MMD -MP -c $< -o $@
+
+$(FUZZ_DEPS_LIB): $(FUZZ_DEPS_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS_LIB) $(APP_LIBS) $(ETH_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -145,10 +163,20 @@ fuzz: fuzz-build
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do MOSAIC_VECTORS=$(VECTORS) $$b || exit 1; done
 
+# The job queue next to graphile-worker on one throwaway PostgreSQL
+# (bench/queue/run.sh installs graphile-worker from bench/queue's lockfile).
+$(BUILDDIR)/bench-queue: bench/queue/bench_queue.c $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) $(APP_LIBS) \
+	    $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-queue: $(BIN) $(BUILDDIR)/bench-queue
+	sh bench/queue/run.sh $(abspath $(BUILDDIR))
+
 deps:
 	sh deploy/install-deps.sh
 
 clean:
 	rm -rf build
 
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d)
 -include $(ETH_OBJ:.o=.d) $(filter-out %/gen/migrations.d,$(APP_OBJ:.o=.d)) $(TLIB_OBJ:.o=.d) $(TEST_BIN:=.d)

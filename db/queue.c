@@ -453,6 +453,40 @@ int queue_release(PGconn *conn, const struct queue_job *job, struct mr_error *er
                        job, NULL, err);
 }
 
+int queue_release_unknown(PGconn *conn, const char *owner, const int64_t *known, size_t n,
+                          size_t *released, struct mr_error *err)
+{
+    struct sbuf ids = {0};
+    const char *params[2];
+    PGresult *res;
+    int rc;
+
+    sb_str(&ids, "{");
+    for (size_t i = 0; i < n; i++)
+        sb_int(&ids, known[i], i == 0);
+    sb_str(&ids, "}");
+    if (ids.oom) {
+        free(ids.p);
+        return mr_fail(err, MR_ERR_NOMEM, "release: out of memory");
+    }
+    params[0] = owner;
+    params[1] = ids.p;
+    res = PQexecParams(conn,
+                       "UPDATE " DB_SCHEMA ".jobs SET"
+                       " state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'retryable' END,"
+                       " finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
+                       " owner = NULL, run_at = now(),"
+                       " last_error = 'claimed by ' || owner || ' but the answer was lost with the connection'"
+                       " WHERE owner = $1 AND state = 'running' AND NOT (id = ANY($2::bigint[]))",
+                       2, NULL, params, NULL, NULL, 0);
+    rc = db_check(res, PGRES_COMMAND_OK, "release unknown claims", err);
+    if (rc == MR_OK && released != NULL)
+        *released = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    free(ids.p);
+    return rc;
+}
+
 int64_t queue_backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, double rand01)
 {
     int64_t d = base_ms > 0 ? base_ms : 1;

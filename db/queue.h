@@ -103,6 +103,14 @@ int queue_cancel_owned(PGconn *conn, const struct queue_job *job, const char *wh
  * the claim's attempt count: used when a worker stops. */
 int queue_release(PGconn *conn, const struct queue_job *job, struct mr_error *err);
 
+/* After a connection failure a claim may have committed without its answer
+ * reaching the worker: such jobs would stay `running` under a live owner.
+ * This takes back every running job of `owner` that is not among the
+ * `n` ids the worker knows it holds (retryable, or failed when out of
+ * attempts).  Out: *released. */
+int queue_release_unknown(PGconn *conn, const char *owner, const int64_t *known, size_t n,
+                          size_t *released, struct mr_error *err);
+
 /* Capped exponential backoff with jitter for the given attempt (1-based):
  * min(cap, base * 2^(attempt-1)) scaled by a factor in [0.75, 1.25) taken
  * from `rand01` in [0,1).  Pure. */

@@ -41,7 +41,12 @@ struct worker {
     size_t nresults, results_cap;
     int64_t first_result_ms;
     int busy;                    /* pending + running */
-    int stopping;
+    int64_t *held;               /* ids this worker holds: claimed, not yet written */
+    size_t nheld, held_cap;
+    int stopping;                /* handler threads: exit */
+    int completer_stop;          /* completer: flush what is left and exit */
+    int completer_done;          /* the completer has exited */
+    pthread_cond_t cv_res;       /* results arrived (completer waits on it) */
     int wake[2];                 /* handler threads -> fetch thread */
 
     PGconn *conn;                /* the fetch thread's connection */
@@ -100,6 +105,12 @@ static void defaults(struct queue_worker_opts *o)
     if (o->backoff_cap_ms <= 0) o->backoff_cap_ms = 3600000;
 }
 
+/* Jobs the worker may hold at once: running plus claimed ahead. */
+static size_t cap_of(const struct worker *w)
+{
+    return (size_t)w->o.slots + (size_t)w->o.prefetch;
+}
+
 static void poke(struct worker *w)
 {
     char c = 1;
@@ -146,6 +157,30 @@ static PGconn *connect_retry(struct worker *w, int listen, int handler, unsigned
     }
 }
 
+/* The set of held job ids (mu held by the caller). */
+static void held_add(struct worker *w, int64_t id)
+{
+    if (w->nheld == w->held_cap) {
+        size_t cap = w->held_cap ? w->held_cap * 2 : 64;
+        int64_t *nh = realloc(w->held, cap * sizeof(*nh));
+        if (nh == NULL)
+            return; /* then a reconnect may release it: at-least-once */
+        w->held = nh;
+        w->held_cap = cap;
+    }
+    w->held[w->nheld++] = id;
+}
+
+static void held_remove(struct worker *w, int64_t id)
+{
+    for (size_t i = 0; i < w->nheld; i++) {
+        if (w->held[i] == id) {
+            w->held[i] = w->held[--w->nheld];
+            return;
+        }
+    }
+}
+
 /* ---- handler threads ---- */
 
 static void *handler_main(void *arg)
@@ -157,6 +192,7 @@ static void *handler_main(void *arg)
     for (;;) {
         struct result r;
         struct queue_job job;
+        int need_poke;
 
         pthread_mutex_lock(&w->mu);
         while (w->npending == 0 && !w->stopping)
@@ -166,7 +202,7 @@ static void *handler_main(void *arg)
             break;
         }
         job = w->pending[w->pending_head];
-        w->pending_head = (w->pending_head + 1) % (size_t)w->o.slots;
+        w->pending_head = (w->pending_head + 1) % cap_of(w);
         w->npending--;
         pthread_mutex_unlock(&w->mu);
 
@@ -201,8 +237,15 @@ static void *handler_main(void *arg)
         /* else: out of memory; the job stays running and the reaper
          * returns it (at-least-once). */
         w->busy--;
+        /* The completer wakes for the first result (it starts the flush
+         * timer) and for a full batch; the fetch thread only when the local
+         * queue ran dry and a claim is due. */
+        if (w->nresults == 1 || w->nresults >= (size_t)w->o.complete_batch)
+            pthread_cond_signal(&w->cv_res);
+        need_poke = w->npending == 0;
         pthread_mutex_unlock(&w->mu);
-        poke(w);
+        if (need_poke)
+            poke(w);
     }
     if (conn != NULL)
         PQfinish(conn);
@@ -211,17 +254,28 @@ static void *handler_main(void *arg)
 
 /* ---- the fetch thread ---- */
 
+static void drop_if_lost(struct worker *w, PGconn **connp);
+
 static void lost_connection(struct worker *w)
 {
-    if (w->conn != NULL && db_conn_lost(w->conn)) {
-        PQfinish(w->conn);
-        w->conn = NULL;
+    drop_if_lost(w, &w->conn);
+}
+
+/* Closes *connp if the server is gone, so that the owner reconnects. */
+static void drop_if_lost(struct worker *w, PGconn **connp)
+{
+    if (*connp != NULL && db_conn_lost(*connp)) {
+        PQfinish(*connp);
+        *connp = NULL;
+        pthread_mutex_lock(&w->mu);
         w->st.reconnects++;
+        pthread_mutex_unlock(&w->mu);
     }
 }
 
-/* Writes the finished results.  Keeps them when the database is away. */
-static void flush_results(struct worker *w)
+/* Writes the finished results on *connp.  Keeps them when the database is
+ * away (and closes the lost connection). */
+static void flush_results(struct worker *w, PGconn **connp, unsigned *seed)
 {
     struct result *rs;
     struct queue_done *done;
@@ -234,7 +288,7 @@ static void flush_results(struct worker *w)
     if (rs != NULL)
         memcpy(rs, w->results, n * sizeof(*rs));
     pthread_mutex_unlock(&w->mu);
-    if (rs == NULL || w->conn == NULL) {
+    if (rs == NULL || *connp == NULL) {
         free(rs);
         return;
     }
@@ -247,9 +301,9 @@ static void flush_results(struct worker *w)
         if (rs[i].outcome == QUEUE_DONE)
             done[nd++] = (struct queue_done){rs[i].job.id, rs[i].job.attempt};
     }
-    if (queue_complete(w->conn, w->owner, done, nd, &completed, &err) != MR_OK) {
+    if (queue_complete(*connp, w->owner, done, nd, &completed, &err) != MR_OK) {
         wlog(w, "completing %zu jobs: %s", nd, err.msg);
-        lost_connection(w);
+        drop_if_lost(w, connp);
         free(done);
         free(rs);
         return;
@@ -269,16 +323,16 @@ static void flush_results(struct worker *w)
             w->st.fenced_out++;
             break;
         case QUEUE_CANCEL:
-            rc = queue_cancel_owned(w->conn, &r->job, r->error[0] ? r->error : NULL, &err);
+            rc = queue_cancel_owned(*connp, &r->job, r->error[0] ? r->error : NULL, &err);
             if (rc == MR_OK)
                 w->st.cancelled++;
             break;
         case QUEUE_RETRY:
         case QUEUE_DEAD:
-            rc = queue_fail(w->conn, &r->job, r->error[0] ? r->error : "failed",
+            rc = queue_fail(*connp, &r->job, r->error[0] ? r->error : "failed",
                             r->outcome == QUEUE_DEAD,
                             queue_backoff_ms(r->job.attempt, w->o.backoff_base_ms,
-                                             w->o.backoff_cap_ms, rand01(&w->rng)),
+                                             w->o.backoff_cap_ms, rand01(seed)),
                             &dead, &err);
             if (rc == MR_OK) {
                 w->st.retried += !dead;
@@ -294,8 +348,10 @@ static void flush_results(struct worker *w)
         }
         if (rc != MR_OK) {
             /* Keep this one and the rest for the next flush. */
-            lost_connection(w);
+            drop_if_lost(w, connp);
             pthread_mutex_lock(&w->mu);
+            for (size_t k = 0; k < i; k++)
+                held_remove(w, rs[k].job.id);
             memmove(w->results, w->results + i, (w->nresults - i) * sizeof(*rs));
             w->nresults -= i;
             pthread_mutex_unlock(&w->mu);
@@ -305,6 +361,8 @@ static void flush_results(struct worker *w)
         }
     }
     pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n; i++)
+        held_remove(w, rs[i].job.id);
     memmove(w->results, w->results + n, (w->nresults - n) * sizeof(*rs));
     w->nresults -= n;
     if (w->nresults > 0)
@@ -314,18 +372,69 @@ static void flush_results(struct worker *w)
     free(rs);
 }
 
+/* The completer thread: writes results in batches (complete_batch, or
+ * complete_flush_ms after the first), on its own connection, so that
+ * completing overlaps with claiming. */
+static void *completer_main(void *arg)
+{
+    struct worker *w = arg;
+    PGconn *conn = NULL;
+    unsigned seed = (unsigned)now_ms() ^ 0x5bd1e995u;
+
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->completer_stop && w->nresults < (size_t)w->o.complete_batch) {
+            if (w->nresults > 0) {
+                int64_t due = w->first_result_ms + w->o.complete_flush_ms;
+                struct timespec ts;
+                if (now_ms() >= due)
+                    break;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += (time_t)((due - now_ms()) / 1000);
+                ts.tv_nsec += (long)((due - now_ms()) % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&w->cv_res, &w->mu, &ts);
+            } else {
+                pthread_cond_wait(&w->cv_res, &w->mu);
+            }
+        }
+        if (w->completer_stop && w->nresults == 0) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (conn == NULL) {
+            conn = connect_retry(w, 0, 0, &seed);
+            if (conn == NULL)
+                break; /* stopping with the database away: the reaper returns them */
+        }
+        flush_results(w, &conn, &seed);
+        poke(w); /* slots are free: the fetch thread may claim */
+    }
+    if (conn != NULL)
+        PQfinish(conn);
+    pthread_mutex_lock(&w->mu);
+    w->completer_done = 1;
+    pthread_mutex_unlock(&w->mu);
+    poke(w);
+    return NULL;
+}
+
 /* Claims up to the free slots.  Returns the number claimed, -1 on error. */
 static int claim(struct worker *w, int *full)
 {
-    struct queue_job jobs[64];
+    struct queue_job jobs[256];
     struct mr_error err;
     size_t want, got = 0;
 
     pthread_mutex_lock(&w->mu);
-    want = (size_t)(w->o.slots - w->busy);
+    want = cap_of(w) - (size_t)w->busy;
     pthread_mutex_unlock(&w->mu);
-    if (want > 64)
-        want = 64;
+    if (want > 256)
+        want = 256;
     *full = 0;
     if (want == 0 || w->conn == NULL)
         return 0;
@@ -336,10 +445,11 @@ static int claim(struct worker *w, int *full)
     }
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < got; i++) {
-        size_t tail = (w->pending_head + w->npending) % (size_t)w->o.slots;
+        size_t tail = (w->pending_head + w->npending) % cap_of(w);
         w->pending[tail] = jobs[i];
         w->npending++;
         w->busy++;
+        held_add(w, jobs[i].id);
     }
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -387,26 +497,40 @@ static void release_pending(struct worker *w)
     pthread_mutex_lock(&w->mu);
     while (w->npending > 0) {
         struct queue_job job = w->pending[w->pending_head];
-        w->pending_head = (w->pending_head + 1) % (size_t)w->o.slots;
+        w->pending_head = (w->pending_head + 1) % cap_of(w);
         w->npending--;
         w->busy--;
         pthread_mutex_unlock(&w->mu);
         if (w->conn != NULL && queue_release(w->conn, &job, &err) == MR_OK)
             w->st.released++;
+        pthread_mutex_lock(&w->mu);
+        held_remove(w, job.id);
+        pthread_mutex_unlock(&w->mu);
         free(job.args);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Waits for a notification, a poke, or the timeout.  Returns 1 if a
- * notification arrived. */
+/* Waits for a notification, a poke, or the timeout.  Returns a mask: 1 a
+ * notification arrived, 2 a thread poked (slots were freed). */
 static int wait_events(struct worker *w, int64_t timeout_ms)
 {
     struct pollfd pf[2];
     int n = 0, notified = 0;
     char buf[64];
 
+    /* A notification that arrived during another command on this connection
+     * is already in libpq's queue: the socket will not wake us for it. */
+    if (w->conn != NULL) {
+        PGnotify *nt;
+        while ((nt = PQnotifies(w->conn)) != NULL) {
+            notified = 1;
+            PQfreemem(nt);
+        }
+        if (notified)
+            return 1;
+    }
     pf[n].fd = w->wake[0];
     pf[n++].events = POLLIN;
     if (w->conn != NULL) {
@@ -416,9 +540,11 @@ static int wait_events(struct worker *w, int64_t timeout_ms)
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (poll(pf, (nfds_t)n, (int)timeout_ms) > 0) {
-        if (pf[0].revents & POLLIN)
+        if (pf[0].revents & POLLIN) {
             while (read(w->wake[0], buf, sizeof(buf)) > 0)
                 ;
+            notified |= 2;
+        }
         if (n > 1 && (pf[1].revents & (POLLIN | POLLERR | POLLHUP))) {
             PGnotify *nt;
             if (PQconsumeInput(w->conn) == 0) {
@@ -426,12 +552,34 @@ static int wait_events(struct worker *w, int64_t timeout_ms)
                 return 0;
             }
             while ((nt = PQnotifies(w->conn)) != NULL) {
-                notified = 1;
+                notified |= 1;
                 PQfreemem(nt);
             }
         }
     }
     return notified;
+}
+
+/* After (re)connecting: take back claims whose answer was lost. */
+static void reconcile(struct worker *w)
+{
+    struct mr_error err;
+    int64_t *ids;
+    size_t n, released = 0;
+
+    pthread_mutex_lock(&w->mu);
+    n = w->nheld;
+    ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (ids != NULL && n > 0)
+        memcpy(ids, w->held, n * sizeof(*ids));
+    pthread_mutex_unlock(&w->mu);
+    if (ids == NULL)
+        return;
+    if (queue_release_unknown(w->conn, w->owner, ids, n, &released, &err) != MR_OK)
+        lost_connection(w);
+    else if (released > 0)
+        wlog(w, "took back %zu jobs whose claim answer was lost", released);
+    free(ids);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -456,6 +604,7 @@ static void fetch_loop(struct worker *w)
             if (w->conn == NULL)
                 break;
             (void)queue_heartbeat(w->conn, w->owner, w->o.slots, &err);
+            reconcile(w);
             more = 1;
         }
         now = now_ms();
@@ -470,11 +619,6 @@ static void fetch_loop(struct worker *w)
         nres = (int)w->nresults;
         busy = w->busy;
         pthread_mutex_unlock(&w->mu);
-        if (nres > 0 && (stopping || nres >= w->o.complete_batch ||
-                         now - w->first_result_ms >= w->o.complete_flush_ms)) {
-            flush_results(w);
-            more = 1; /* slots freed */
-        }
         if (now >= next_hb && w->conn != NULL) {
             if (queue_heartbeat(w->conn, w->owner, w->o.slots, &err) != MR_OK) {
                 wlog(w, "heartbeat: %s", err.msg);
@@ -494,25 +638,23 @@ static void fetch_loop(struct worker *w)
             busy = w->busy;
             nres = (int)w->nresults;
             pthread_mutex_unlock(&w->mu);
-            if (busy == 0 && nres == 0)
-                break;
-            if (busy == 0 && w->conn == NULL)
+            if (busy == 0 && (nres == 0 || w->conn == NULL || w->completer_done))
                 break;
         }
-        if (more && !stopping && busy < w->o.slots && w->conn != NULL)
+        if (more && !stopping && (size_t)busy < cap_of(w) && w->conn != NULL)
             continue;
         {
             int64_t t = min64(next_poll, min64(next_hb, next_maint)) - now;
-            if (nres > 0)
-                t = min64(t, w->first_result_ms + w->o.complete_flush_ms - now);
+            int ev;
             if (trailing >= 0)
                 t = min64(t, trailing - now);
             if (stopping)
                 t = min64(t, 20);
-            if (wait_events(w, t)) {
-                more = 1;
+            ev = wait_events(w, t);
+            if (ev & 1)
                 trailing = now_ms() + w->o.trailing_claim_ms;
-            }
+            if (ev)
+                more = 1;
         }
     }
     w->rng = seed;
@@ -523,8 +665,8 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
                      struct mr_error *err)
 {
     struct worker *w = calloc(1, sizeof(*w));
-    pthread_t *th;
-    int rc = MR_OK, started = 0;
+    pthread_t *th, completer;
+    int rc = MR_OK, started = 0, completer_started = 0;
 
     if (w == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "worker: out of memory");
@@ -544,7 +686,16 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->pending = calloc((size_t)w->o.slots, sizeof(*w->pending));
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->cv_res, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (w->o.prefetch < 0)
+        w->o.prefetch = 0;
+    w->pending = calloc(cap_of(w), sizeof(*w->pending));
     th = calloc((size_t)w->o.slots, sizeof(*th));
     if (w->pending == NULL || th == NULL || pipe(w->wake) != 0) {
         rc = mr_fail(err, MR_ERR_NOMEM, "worker: cannot allocate its slots");
@@ -559,7 +710,13 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
         }
     }
     if (rc == MR_OK) {
-        wlog(w, "started with %d slots", w->o.slots);
+        if (pthread_create(&completer, NULL, completer_main, w) != 0)
+            rc = mr_fail(err, MR_ERR_NOMEM, "worker: cannot start the completer thread");
+        else
+            completer_started = 1;
+    }
+    if (rc == MR_OK) {
+        wlog(w, "started with %d slots, prefetch %d", w->o.slots, w->o.prefetch);
         fetch_loop(w);
     }
     pthread_mutex_lock(&w->mu);
@@ -568,8 +725,13 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    pthread_mutex_lock(&w->mu);
+    w->completer_stop = 1;
+    pthread_cond_broadcast(&w->cv_res);
+    pthread_mutex_unlock(&w->mu);
+    if (completer_started)
+        pthread_join(completer, NULL);
     if (w->conn != NULL) {
-        flush_results(w);
         release_pending(w);
         (void)queue_unregister(w->conn, w->owner, NULL);
         PQfinish(w->conn);
@@ -586,10 +748,12 @@ out:
         close(w->wake[1]);
     }
     free(w->results);
+    free(w->held);
     free(w->pending);
     free(th);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->cv_res);
     free(w);
     return rc;
 }

@@ -31,6 +31,9 @@ struct queue_worker_opts {
     const char *conninfo;
     const char *owner;          /* worker id; NULL: "host:pid:random" */
     int slots;                  /* handler threads; 0: 4 */
+    int prefetch;               /* jobs claimed ahead of free slots (a local queue,
+                                   as graphile-worker's); 0: claims are sized to
+                                   the free slots exactly */
     const char *const *kinds;   /* NULL: every kind */
     size_t nkinds;
     int poll_ms;                /* fallback poll, jittered +-50%; 0: 1000 */

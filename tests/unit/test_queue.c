@@ -344,6 +344,33 @@ static void test_release_and_prune(void **state)
     queue_job_clear(&j[0]);
 }
 
+/* A claim whose answer was lost with the connection is taken back when the
+ * worker reconnects and reconciles what it knows it holds. */
+static void test_release_unknown(void **state)
+{
+    struct queue_job j[2];
+    size_t n, released;
+    int64_t a, b;
+    FX();
+
+    enq(f->c, "x", 0, 0, NULL, &a);
+    enq(f->c, "x", 0, 0, NULL, &b);
+    assert_int_equal(queue_claim(f->c, "w", NULL, 0, j, 2, &n, &err), MR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(queue_release_unknown(f->c, "w", &a, 1, &released, &err), MR_OK);
+    assert_int_equal(released, 1);
+    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
+    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable' AND "
+                               "last_error LIKE '%answer was lost%'"), 1);
+    /* Knowing nothing releases everything of that owner, and only of it. */
+    assert_int_equal(queue_release_unknown(f->c, "other", NULL, 0, &released, &err), MR_OK);
+    assert_int_equal(released, 0);
+    assert_int_equal(queue_release_unknown(f->c, "w", NULL, 0, &released, &err), MR_OK);
+    assert_int_equal(released, 1);
+    queue_job_clear(&j[0]);
+    queue_job_clear(&j[1]);
+}
+
 static void test_schema_checks(void **state)
 {
     FX();
@@ -383,6 +410,7 @@ int main(void)
         T(test_retry_backoff_dead_letter),
         cmocka_unit_test(test_backoff_function),
         T(test_release_and_prune),
+        T(test_release_unknown),
         T(test_schema_checks),
     };
     return cmocka_run_group_tests_name("queue: SQL state machine", tests, NULL, NULL);
