@@ -20,6 +20,9 @@
 #define MR_STR2(x) #x
 #define MR_STR(x) MR_STR2(x)
 
+/* Most results written by one flush. */
+#define FLUSH_MAX 1000
+
 struct result {
     struct queue_job job;     /* args already freed */
     enum queue_outcome outcome;
@@ -284,6 +287,8 @@ static void flush_results(struct worker *w, PGconn **connp, unsigned *seed)
 
     pthread_mutex_lock(&w->mu);
     n = w->nresults;
+    if (n > FLUSH_MAX)
+        n = FLUSH_MAX; /* bounded statements; the completer loops for the rest */
     rs = n ? malloc(n * sizeof(*rs)) : NULL;
     if (rs != NULL)
         memcpy(rs, w->results, n * sizeof(*rs));
@@ -432,6 +437,9 @@ static int claim(struct worker *w, int *full)
 
     pthread_mutex_lock(&w->mu);
     want = cap_of(w) - (size_t)w->busy;
+    /* Backpressure: claims wait while results pile up unwritten. */
+    if (w->nresults > FLUSH_MAX)
+        want = want > w->nresults - FLUSH_MAX ? want - (w->nresults - FLUSH_MAX) : 0;
     pthread_mutex_unlock(&w->mu);
     if (want > 256)
         want = 256;

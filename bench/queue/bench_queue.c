@@ -96,6 +96,7 @@ static pid_t spawn(const char *ci, int slots, int prefetch, int k)
         o.owner = name;
         o.slots = slots;
         o.prefetch = prefetch;
+        o.log = getenv("BENCH_LOG") ? stderr : NULL;
         _exit(queue_worker_run(&o, noop, NULL, &stop_flag, NULL, &err) == MR_OK ? 0 : 1);
     }
     return pid;
