@@ -55,6 +55,7 @@ struct worker {
     PGconn *conn;                /* the fetch thread's connection */
     unsigned rng;
     struct queue_worker_stats st;
+    struct mr_error fatal;       /* why the fetch loop gave up, if it did */
 };
 
 static int64_t now_ms(void)
@@ -611,6 +612,12 @@ static void fetch_loop(struct worker *w)
             w->conn = connect_retry(w, 1, 0, &seed);
             if (w->conn == NULL)
                 break;
+            /* Jobs precede sending transactions: refuse a server that could
+             * lose their records in a crash (RELIABILITY.md row 20). */
+            if (db_check_durability(w->conn, &w->fatal) != MR_OK) {
+                wlog(w, "refusing to run: %s", w->fatal.msg);
+                break;
+            }
             (void)queue_heartbeat(w->conn, w->owner, w->o.slots, &err);
             reconcile(w);
             more = 1;
@@ -673,7 +680,7 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
                      struct mr_error *err)
 {
     struct worker *w = calloc(1, sizeof(*w));
-    pthread_t *th, completer;
+    pthread_t *th = NULL, completer;
     int rc = MR_OK, started = 0, completer_started = 0;
 
     if (w == NULL)
@@ -750,6 +757,11 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
          (unsigned long long)w->st.fenced_out);
     if (stats != NULL)
         *stats = w->st;
+    if (w->fatal.code != MR_OK) {
+        if (err != NULL)
+            *err = w->fatal;
+        rc = w->fatal.code;
+    }
 out:
     if (w->wake[0] > 0) {
         close(w->wake[0]);

@@ -71,8 +71,10 @@ struct queue_worker_stats {
 };
 
 /* Runs until *stop is non-zero.  Out: *stats (may be NULL).  Returns MR_OK
- * after a clean stop, or an error if it could not start (bad options, no
- * threads). */
+ * after a clean stop, or an error if it could not start (no memory, no
+ * threads) or if the server runs with fsync off (checked at every connect:
+ * jobs precede sending transactions, and their records must survive a
+ * crash; the sessions themselves force synchronous_commit on). */
 int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, void *ctx,
                      const volatile sig_atomic_t *stop, struct queue_worker_stats *stats,
                      struct mr_error *err);

@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/queue.h"
+#include "db/worker.h"
 
 struct fx {
     char *ci;
@@ -371,6 +372,42 @@ static void test_release_unknown(void **state)
     queue_job_clear(&j[1]);
 }
 
+static enum queue_outcome never(void *ctx, PGconn *c, const struct queue_job *j, char *e, size_t n)
+{
+    (void)ctx;
+    (void)c;
+    (void)j;
+    (void)e;
+    (void)n;
+    fail_msg("a worker refusing to run must not run jobs");
+    return QUEUE_DEAD;
+}
+
+/* A server with fsync off is refused before any job runs. */
+static void test_worker_refuses_fsync_off(void **state)
+{
+    static volatile sig_atomic_t stop;
+    struct queue_worker_opts o = {0};
+    int64_t id;
+    int rc;
+    FX();
+
+    enq(f->c, "x", 0, 0, NULL, &id);
+    /* (ALTER SYSTEM must be a statement of its own.) */
+    assert_int_equal(db_exec(f->c, "ALTER SYSTEM SET fsync = off", &err), MR_OK);
+    assert_int_equal(db_exec(f->c, "SELECT pg_reload_conf()", &err), MR_OK);
+    usleep(300000);
+    o.conninfo = f->ci;
+    o.slots = 1;
+    rc = queue_worker_run(&o, never, NULL, &stop, NULL, &err);
+    assert_int_equal(db_exec(f->c, "ALTER SYSTEM RESET fsync", &err), MR_OK);
+    assert_int_equal(db_exec(f->c, "SELECT pg_reload_conf()", &err), MR_OK);
+    usleep(300000);
+    assert_int_equal(rc, MR_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "fsync"));
+    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'available'"), 1);
+}
+
 static void test_schema_checks(void **state)
 {
     FX();
@@ -411,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_backoff_function),
         T(test_release_and_prune),
         T(test_release_unknown),
+        T(test_worker_refuses_fsync_off),
         T(test_schema_checks),
     };
     return cmocka_run_group_tests_name("queue: SQL state machine", tests, NULL, NULL);

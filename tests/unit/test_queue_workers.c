@@ -74,6 +74,9 @@ static int reap_all(void **state)
     return 0;
 }
 
+/* Local queue size for the next spawned workers. */
+static int spawn_prefetch;
+
 static pid_t spawn_worker(const char *ci, const char *name, int slots, int sleep_ms)
 {
     pid_t pid = fork();
@@ -92,6 +95,7 @@ static pid_t spawn_worker(const char *ci, const char *name, int slots, int sleep
         o.conninfo = ci;
         o.owner = name;
         o.slots = slots;
+        o.prefetch = spawn_prefetch;
         o.poll_ms = 200;
         o.heartbeat_ms = 200;
         o.dead_after_ms = 1000;
@@ -307,6 +311,32 @@ static void test_sigstop_past_heartbeat(void **state)
     free(ci);
 }
 
+/* Workers with a local queue; one is stopped gracefully mid-run: it must
+ * hand back what it claimed but did not start, and finish what it runs. */
+static void test_prefetch_graceful_stop(void **state)
+{
+    char *ci;
+    pid_t w[2];
+    (void)state;
+
+    TV_REQUIRE_PG();
+    ci = prepare_db();
+    enqueue_n(ci, 600, "{\"sleep_ms\": 2}");
+    spawn_prefetch = 100;
+    w[0] = spawn_worker(ci, "p0", 2, 0);
+    w[1] = spawn_worker(ci, "p1", 2, 0);
+    spawn_prefetch = 0;
+    while (probe(ci, "SELECT count(*) FROM ledger WHERE worker = 'p0'") < 50)
+        usleep(5000);
+    assert_true(probe(ci, "SELECT count(*) FROM jobs WHERE state = 'running' AND owner = 'p0'") > 2);
+    stop_workers(&w[0], 1); /* SIGTERM: graceful */
+    assert_int_equal(probe(ci, "SELECT count(*) FROM jobs WHERE owner = 'p0'"), 0);
+    assert_int_equal(wait_for(ci, PENDING, 0, 120), 0);
+    stop_workers(&w[1], 1);
+    assert_exactly_once(ci, 600);
+    free(ci);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +344,7 @@ int main(void)
         cmocka_unit_test_teardown(test_kill9_worker, reap_all),
         cmocka_unit_test_teardown(test_postgres_crash_restart, reap_all),
         cmocka_unit_test_teardown(test_sigstop_past_heartbeat, reap_all),
+        cmocka_unit_test_teardown(test_prefetch_graceful_stop, reap_all),
     };
     return cmocka_run_group_tests_name("queue: workers under faults", tests, NULL, NULL);
 }
