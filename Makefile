@@ -41,10 +41,10 @@ ETH_LIBS = -lsecp256k1 -lcrypto
 # migrations are embedded into the binary (db/embed-migrations.sh).
 MIGRATIONS = $(sort $(wildcard db/migrations/*.sql))
 GEN_MIGR = $(BUILDDIR)/gen/migrations.c
-APP_SRC  = $(sort $(wildcard db/*.c relayer/*.c))
+APP_SRC  = $(sort $(wildcard chain/*.c db/*.c relayer/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -ljansson -lyaml -lpq -lpthread
+APP_LIBS = -lcurl -ljansson -lyaml -lpq -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.

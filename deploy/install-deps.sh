@@ -8,7 +8,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-PKGS="gcc make pkg-config clang libclang-rt-14-dev valgrind \
+PKGS="gcc make pkg-config curl clang libclang-rt-14-dev valgrind \
 libsecp256k1-dev libssl-dev libjansson-dev libcurl4-openssl-dev libwebsockets-dev \
 libpq-dev libyaml-dev libcmocka-dev postgresql nodejs npm"
 

@@ -18,6 +18,20 @@ else
     echo "note: no test database: $MR_TEST_PG_SKIP"
 fi
 rm -f "$pgdir.err"
+
+# Two real EVM chains (anvil), an origin and an auxiliary one.
+anvildir=$(mktemp -d /tmp/mranvil.XXXXXX)
+if a1=$(sh tests/anvil-harness.sh start "$anvildir" ORIGIN 31337 2>"$anvildir.err") &&
+   a2=$(sh tests/anvil-harness.sh start "$anvildir" AUX 1405 2>>"$anvildir.err"); then
+    eval "$a1"; eval "$a2"
+    export MR_TEST_ANVIL_ORIGIN_URL MR_TEST_ANVIL_ORIGIN_PID MR_TEST_ANVIL_AUX_URL MR_TEST_ANVIL_AUX_PID
+else
+    MR_TEST_ANVIL_SKIP="$(cat "$anvildir.err")"
+    export MR_TEST_ANVIL_SKIP
+    echo "note: no test chains: $MR_TEST_ANVIL_SKIP"
+fi
+rm -f "$anvildir.err"
+trap 'sh tests/anvil-harness.sh stop "$anvildir"; [ -n "${MR_TEST_PG:-}" ] && sh tests/pg-harness.sh stop "$pgdir"' EXIT INT TERM
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     name=$(basename "$t")

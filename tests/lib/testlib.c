@@ -267,3 +267,22 @@ int tv_pg_ctl(const char *args)
     }
     return st;
 }
+
+/* ---- anvil ---- */
+
+const char *tv_anvil_url(const char *name)
+{
+    char var[64];
+    const char *v;
+
+    snprintf(var, sizeof(var), "MR_TEST_ANVIL_%s_URL", name);
+    v = getenv(var);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+const char *tv_anvil_skip_reason(void)
+{
+    const char *s = getenv("MR_TEST_ANVIL_SKIP");
+
+    return s != NULL ? s : "MR_TEST_ANVIL_ORIGIN_URL is not set (run the tests through make test)";
+}

@@ -55,6 +55,21 @@ int tv_run_cli(const char *const *argv, const char *input, char **out, char **er
 char *tv_tmpdir(void);
 void tv_rmtree(const char *path);
 
+/* ---- anvil (the chains started by tests/anvil-harness.sh) ---- */
+
+/* Skips the current test when the test chains are not running. */
+#define TV_REQUIRE_ANVIL()                                                     \
+    do {                                                                       \
+        if (tv_anvil_url("ORIGIN") == NULL) {                                  \
+            print_message("SKIP: no test chains: %s\n", tv_anvil_skip_reason()); \
+            skip();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* URL of the test chain NAME ("ORIGIN", "AUX"), or NULL. */
+const char *tv_anvil_url(const char *name);
+const char *tv_anvil_skip_reason(void);
+
 #endif /* MR_TESTLIB_H */
 
 /* ---- PostgreSQL (the cluster started by tests/pg-harness.sh) ---- */
