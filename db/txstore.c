@@ -1,0 +1,353 @@
+/*
+ * txstore.c - the transaction manager's records (see txstore.h).
+ */
+#include "db/txstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+
+/* Postgres text form of a bytea: "\x" + hex.  Caller frees. */
+static char *bytea_text(const uint8_t *b, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 3);
+
+    if (s == NULL)
+        return NULL;
+    s[0] = '\\';
+    s[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = hx[b[i] >> 4];
+        s[3 + 2 * i] = hx[b[i] & 15];
+    }
+    s[2 + 2 * n] = '\0';
+    return s;
+}
+
+/* Parses "\x..." into out[cap]; returns the length or -1. */
+static long bytea_parse(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n;
+
+    if (s[0] != '\\' || s[1] != 'x')
+        return -1;
+    n = strlen(s + 2) / 2;
+    if (n > cap)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return (long)n;
+}
+
+static PGresult *exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+static void rollback(PGconn *c)
+{
+    PQclear(PQexec(c, "ROLLBACK"));
+}
+
+int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
+                      uint64_t *nonce, struct mr_error *err)
+{
+    char cn[24], job[24], gas[24], val[U256_DEC_MAX];
+    char *sender = bytea_text(in->sender, 20), *to = bytea_text(in->to, 20);
+    char *data = bytea_text(in->calldata, in->calldata_len);
+    const char *p[9];
+    PGresult *res = NULL;
+    int64_t next = -1;
+    int rc;
+
+    if (sender == NULL || to == NULL || data == NULL) {
+        rc = mr_fail(err, MR_ERR_NOMEM, "intent: out of memory");
+        goto out;
+    }
+    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    rc = db_exec(conn, "BEGIN", err);
+    if (rc != MR_OK)
+        goto out;
+    p[0] = in->chain_key;
+    p[1] = sender;
+    p[2] = cn;
+    res = exec(conn, "INSERT INTO " DB_SCHEMA ".signer_nonces (chain_key, sender, next_nonce)"
+                     " VALUES ($1, $2::bytea, $3::bigint) ON CONFLICT DO NOTHING", 3, p);
+    rc = db_check(res, PGRES_COMMAND_OK, "allocating a nonce", err);
+    PQclear(res);
+    if (rc == MR_OK) {
+        res = exec(conn, "SELECT next_nonce FROM " DB_SCHEMA ".signer_nonces WHERE chain_key = $1"
+                         " AND sender = $2::bytea FOR UPDATE", 2, p);
+        rc = db_check(res, PGRES_TUPLES_OK, "allocating a nonce", err);
+        if (rc == MR_OK && PQntuples(res) == 1)
+            next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    if (rc == MR_OK && (next < 0 || chain_nonce > (uint64_t)next))
+        rc = mr_fail(err, MR_ERR_PERM,
+                     "chain %s: the key's nonce on chain (%llu) is ahead of ours (%lld): the key "
+                     "was used by someone else; stop sending from it", in->chain_key,
+                     (unsigned long long)chain_nonce, (long long)next);
+    if (rc == MR_OK) {
+        res = exec(conn, "UPDATE " DB_SCHEMA ".signer_nonces SET next_nonce = next_nonce + 1,"
+                         " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
+        rc = db_check(res, PGRES_COMMAND_OK, "allocating a nonce", err);
+        PQclear(res);
+    }
+    if (rc == MR_OK) {
+        char nn[24];
+        snprintf(nn, sizeof(nn), "%lld", (long long)next);
+        snprintf(job, sizeof(job), "%lld", (long long)in->job_id);
+        snprintf(gas, sizeof(gas), "%llu", (unsigned long long)in->gas_limit);
+        u256_to_dec(&in->value, val, sizeof(val));
+        p[2] = nn;
+        p[3] = in->job_id > 0 ? job : NULL;
+        p[4] = in->purpose;
+        p[5] = to;
+        p[6] = data;
+        p[7] = val;
+        p[8] = gas;
+        res = exec(conn, "INSERT INTO " DB_SCHEMA ".transactions (chain_key, sender, nonce, job_id,"
+                         " purpose, to_address, calldata, value, gas_limit) VALUES ($1, $2::bytea,"
+                         " $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric, $9::bigint)"
+                         " RETURNING id", 9, p);
+        rc = db_check(res, PGRES_TUPLES_OK, "recording the intent", err);
+        if (rc == MR_OK) {
+            *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            *nonce = (uint64_t)next;
+        }
+        PQclear(res);
+    }
+    if (rc == MR_OK)
+        rc = db_exec(conn, "COMMIT", err);
+    else
+        rollback(conn);
+out:
+    free(sender);
+    free(to);
+    free(data);
+    return rc;
+}
+
+int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const uint8_t *raw,
+                       size_t raw_len, const struct u256 *max_fee, const struct u256 *tip,
+                       int *attempt, struct mr_error *err)
+{
+    char ids[24], fee[U256_DEC_MAX], tp[U256_DEC_MAX];
+    char *h = bytea_text(hash, 32), *r = bytea_text(raw, raw_len);
+    const char *p[5];
+    PGresult *res;
+    int rc;
+
+    if (h == NULL || r == NULL) {
+        free(h);
+        free(r);
+        return mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
+    }
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    u256_to_dec(max_fee, fee, sizeof(fee));
+    u256_to_dec(tip, tp, sizeof(tp));
+    p[0] = ids;
+    p[1] = h;
+    p[2] = r;
+    p[3] = fee;
+    p[4] = tp;
+    /* One statement: the state check, the attempt number and the insert
+     * happen atomically (the row lock serializes concurrent signers). */
+    res = exec(conn,
+               "WITH t AS (UPDATE " DB_SCHEMA ".transactions SET state = 'signed', updated_at = now()"
+               " WHERE id = $1::bigint AND state IN ('intent', 'signed', 'broadcast') RETURNING id),"
+               " a AS (INSERT INTO " DB_SCHEMA ".tx_attempts (tx_id, attempt, tx_hash, raw, max_fee,"
+               " max_priority_fee) SELECT t.id, (SELECT coalesce(max(attempt), 0) + 1 FROM "
+               DB_SCHEMA ".tx_attempts WHERE tx_id = t.id), $2::bytea, $3::bytea, $4::numeric,"
+               " $5::numeric FROM t RETURNING attempt) SELECT attempt FROM a",
+               5, p);
+    rc = db_check(res, PGRES_TUPLES_OK, "recording a signed attempt", err);
+    if (rc == MR_OK) {
+        if (PQntuples(res) != 1)
+            rc = mr_fail(err, MR_ERR_INVALID,
+                         "transaction %lld cannot take a new signed attempt in its state",
+                         (long long)id);
+        else if (attempt != NULL)
+            *attempt = atoi(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    free(h);
+    free(r);
+    return rc;
+}
+
+/* Runs a one-row transition; MR_ERR_INVALID naming the current state when
+ * the row is not in a state that allows it. */
+static int transition(PGconn *conn, int64_t id, const char *what, const char *sql, int n,
+                      const char *const *p, struct mr_error *err)
+{
+    PGresult *res = exec(conn, sql, n, p);
+    int rc = db_check(res, PGRES_COMMAND_OK, what, err);
+
+    if (rc == MR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
+        char sql2[128];
+        PQclear(res);
+        snprintf(sql2, sizeof(sql2), "SELECT state FROM " DB_SCHEMA ".transactions WHERE id = %lld",
+                 (long long)id);
+        res = PQexec(conn, sql2);
+        rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: cannot %s from state %s", (long long)id,
+                     what, PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                               ? PQgetvalue(res, 0, 0) : "(no such transaction)");
+    }
+    PQclear(res);
+    return rc;
+}
+
+int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)
+{
+    char ids[24], at[16];
+    const char *p[2] = {ids, at};
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(at, sizeof(at), "%d", attempt);
+    return transition(conn, id, "mark broadcast",
+                      "WITH a AS (UPDATE " DB_SCHEMA ".tx_attempts SET broadcast_at = coalesce("
+                      "broadcast_at, now()) WHERE tx_id = $1::bigint AND attempt = $2::int RETURNING 1)"
+                      " UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', updated_at = now()"
+                      " WHERE id = $1::bigint AND state IN ('signed', 'broadcast')"
+                      " AND EXISTS (SELECT 1 FROM a)", 2, p, err);
+}
+
+int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
+                      int status, uint64_t gas_used, struct mr_error *err)
+{
+    char ids[24], bn[24], st[4], gu[24];
+    char *bh = bytea_text(block_hash, 32);
+    const char *p[5] = {ids, bn, bh, st, gu};
+    int rc;
+
+    if (bh == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(bn, sizeof(bn), "%llu", (unsigned long long)block);
+    snprintf(st, sizeof(st), "%d", status ? 1 : 0);
+    snprintf(gu, sizeof(gu), "%llu", (unsigned long long)gas_used);
+    rc = transition(conn, id, "mark included",
+                    "UPDATE " DB_SCHEMA ".transactions SET state = 'included', included_block ="
+                    " $2::bigint, included_block_hash = $3::bytea, receipt_status = $4::smallint,"
+                    " gas_used = $5::bigint, updated_at = now() WHERE id = $1::bigint"
+                    " AND state IN ('signed', 'broadcast')", 5, p, err);
+    free(bh);
+    return rc;
+}
+
+int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err)
+{
+    char ids[24];
+    const char *p[1] = {ids};
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    return transition(conn, id, "mark reorged",
+                      "UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', included_block = NULL,"
+                      " included_block_hash = NULL, receipt_status = NULL, gas_used = NULL,"
+                      " updated_at = now() WHERE id = $1::bigint AND state = 'included'", 1, p, err);
+}
+
+int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err)
+{
+    char ids[24];
+    const char *p[1] = {ids};
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    return transition(conn, id, "mark final",
+                      "UPDATE " DB_SCHEMA ".transactions SET state = 'final', updated_at = now()"
+                      " WHERE id = $1::bigint AND state = 'included'", 1, p, err);
+}
+
+static int mark_end(PGconn *conn, int64_t id, const char *state, const char *from, const char *why,
+                    struct mr_error *err)
+{
+    char ids[24], sql[320];
+    const char *p[2] = {ids, why != NULL ? why : state};
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(sql, sizeof(sql),
+             "UPDATE " DB_SCHEMA ".transactions SET state = '%s', error = $2, updated_at = now()"
+             " WHERE id = $1::bigint AND state IN (%s)", state, from);
+    return transition(conn, id, state[0] == 'f' ? "mark failed" : "mark aborted", sql, 2, p, err);
+}
+
+int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err)
+{
+    return mark_end(conn, id, "failed", "'intent', 'signed', 'broadcast'", why, err);
+}
+
+int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error *err)
+{
+    return mark_end(conn, id, "aborted", "'intent', 'signed'", why, err);
+}
+
+int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                     struct txs_pending **list, size_t *n, struct mr_error *err)
+{
+    char *s = bytea_text(sender, 20);
+    const char *p[2] = {chain_key, s};
+    PGresult *res;
+    int rc;
+
+    *list = NULL;
+    *n = 0;
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    res = exec(conn,
+               "SELECT t.id, t.nonce, t.state, coalesce(a.attempt, 0), a.tx_hash, a.raw FROM "
+               DB_SCHEMA ".transactions t LEFT JOIN LATERAL (SELECT attempt, tx_hash, raw FROM "
+               DB_SCHEMA ".tx_attempts WHERE tx_id = t.id ORDER BY attempt DESC LIMIT 1) a ON true"
+               " WHERE t.chain_key = $1 AND t.sender = $2::bytea"
+               " AND t.state IN ('intent', 'signed', 'broadcast', 'included') ORDER BY t.nonce",
+               2, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "loading pending transactions", err);
+    if (rc == MR_OK && PQntuples(res) > 0) {
+        size_t rows = (size_t)PQntuples(res);
+        struct txs_pending *l = calloc(rows, sizeof(*l));
+        if (l == NULL) {
+            PQclear(res);
+            return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < rows; i++) {
+            const char *raw = PQgetvalue(res, (int)i, 5);
+            l[i].id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+            l[i].nonce = strtoull(PQgetvalue(res, (int)i, 1), NULL, 10);
+            snprintf(l[i].state, sizeof(l[i].state), "%s", PQgetvalue(res, (int)i, 2));
+            l[i].attempt = atoi(PQgetvalue(res, (int)i, 3));
+            if (l[i].attempt > 0) {
+                size_t cap = strlen(raw) / 2;
+                l[i].raw = malloc(cap ? cap : 1);
+                if (l[i].raw == NULL ||
+                    bytea_parse(PQgetvalue(res, (int)i, 4), l[i].hash, 32) != 32) {
+                    txs_pending_free(l, rows);
+                    PQclear(res);
+                    return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad attempt", i);
+                }
+                l[i].raw_len = (size_t)bytea_parse(raw, l[i].raw, cap);
+            }
+        }
+        *list = l;
+        *n = rows;
+    }
+    PQclear(res);
+    return rc;
+}
+
+void txs_pending_free(struct txs_pending *list, size_t n)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i].raw);
+    free(list);
+}

@@ -1,0 +1,84 @@
+/*
+ * txstore.h - the transaction manager's records in Postgres (tables
+ * signer_nonces, transactions, tx_attempts of 0001_core.sql).
+ *
+ * The life of one transaction, one row per nonce:
+ *   intent -> signed -> broadcast -> included -> final
+ *                 \         \          \-> broadcast (reorged out)
+ *                  \         \-> failed (classified revert, dropped for good)
+ *                   \-> aborted (never broadcast and given up)
+ * A nonce is allocated in the same transaction that records the intent, so
+ * nonces have no gaps and are never reused for another payload.  Every
+ * signed attempt (the first and each fee-bumped replacement) is stored with
+ * its raw bytes and hash BEFORE it is broadcast: after a crash the same
+ * bytes are sent again (RELIABILITY.md rows 9 and 17).
+ */
+#ifndef MR_TXSTORE_H
+#define MR_TXSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "eth/error.h"
+#include "eth/u256.h"
+
+/* "Call `to` with `calldata` on `chain_key` from `sender`, for job J." */
+struct txs_intent {
+    const char *chain_key;
+    const uint8_t *sender;       /* 20 bytes */
+    int64_t job_id;              /* 0: none */
+    const char *purpose;         /* e.g. "confirmStakeIntent" */
+    const uint8_t *to;           /* 20 bytes */
+    const uint8_t *calldata;
+    size_t calldata_len;
+    struct u256 value;
+    uint64_t gas_limit;
+};
+
+/* One unfinished transaction, for resuming after a restart.  raw is
+ * malloc'd (free with txs_pending_free). */
+struct txs_pending {
+    int64_t id;
+    uint64_t nonce;
+    char state[16];
+    int attempt;                 /* 0: no signed attempt yet */
+    uint8_t hash[32];
+    uint8_t *raw;
+    size_t raw_len;
+};
+
+/* Allocates the next nonce of (chain, sender) and records the intent, in
+ * one database transaction of its own.  `chain_nonce` is the account's
+ * nonce on chain (eth_getTransactionCount "pending"): it seeds the
+ * allocator the first time; if it is ever ahead of the allocator, someone
+ * else used the key, and MR_ERR_PERM is returned (stop sending from it and
+ * alert: RELIABILITY.md row 13).  Out: *id, *nonce. */
+int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
+                      uint64_t *nonce, struct mr_error *err);
+
+/* Stores a signed attempt before it is broadcast (intent|signed|broadcast
+ * -> signed for a new attempt).  Out: *attempt (1 for the first). */
+int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const uint8_t *raw,
+                       size_t raw_len, const struct u256 *max_fee, const struct u256 *tip,
+                       int *attempt, struct mr_error *err);
+
+/* Transitions; each refuses (MR_ERR_INVALID) from a state that does not
+ * allow it, so a late or repeated step cannot corrupt the record. */
+int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err);
+int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
+                      int status, uint64_t gas_used, struct mr_error *err);
+int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err);
+int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err);
+int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
+int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
+
+/* The unfinished transactions of (chain, sender), lowest nonce first, each
+ * with its newest signed attempt.  Out: *list (array of *n, free with
+ * txs_pending_free). */
+int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                     struct txs_pending **list, size_t *n, struct mr_error *err);
+void txs_pending_free(struct txs_pending *list, size_t n);
+
+#endif /* MR_TXSTORE_H */
