@@ -326,3 +326,192 @@ int cli_jobs(int argc, char **argv)
     PQfinish(c);
     return rc;
 }
+
+/* ---- tx ---- */
+
+static void tx_usage(void)
+{
+    printf("usage: mosaic-relayer tx list [--status S] [--chain C] [--limit N]\n"
+           "       mosaic-relayer tx show ID|HASH\n"
+           "\n"
+           "The transaction manager's records: one row per nonce used, and every signed\n"
+           "attempt (the first and each fee-bumped replacement), stored before broadcast.\n"
+           "  list    newest first; --status is one of intent, signed, broadcast, included,\n"
+           "          final, failed, aborted; --limit defaults to 50\n"
+           "  show    one transaction by id, or by the hash of any of its attempts, with\n"
+           "          its attempts (hash, fees, when broadcast); raw bytes are not printed\n"
+           "\n" DB_OPTIONS_HELP
+           "\n"
+           "Exit status: 0 done, 1 not found, 2 bad usage or no database.\n");
+}
+
+static int tx_list(PGconn *c, const char *status, const char *chain, const char *limit)
+{
+    const char *params[3] = {status, chain, limit};
+    struct mr_error err;
+    PGresult *res = PQexecParams(
+        c,
+        "SELECT t.id, t.chain_key, '0x' || encode(t.sender, 'hex'), t.nonce, t.purpose, t.state,"
+        " coalesce((SELECT '0x' || encode(tx_hash, 'hex') FROM " DB_SCHEMA ".tx_attempts a"
+        " WHERE a.tx_id = t.id ORDER BY attempt DESC LIMIT 1), '-'),"
+        " coalesce(t.included_block::text, '-'), to_char(t.updated_at, 'YYYY-MM-DD HH24:MI:SS')"
+        " FROM " DB_SCHEMA ".transactions t WHERE ($1::text IS NULL OR t.state = $1)"
+        " AND ($2::text IS NULL OR t.chain_key = $2) ORDER BY t.id DESC LIMIT $3::int",
+        3, NULL, params, NULL, NULL, 0);
+
+    if (db_check(res, PGRES_TUPLES_OK, "tx list", &err) != MR_OK) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer tx: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    printf("%-6s %-8s %-42s %-6s %-22s %-9s %-66s %-8s %s\n", "ID", "CHAIN", "SENDER", "NONCE",
+           "PURPOSE", "STATE", "LAST HASH", "BLOCK", "UPDATED");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-6s %-8s %-42s %-6s %-22s %-9s %-66s %-8s %s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 7), PQgetvalue(res, i, 8));
+    printf("(%d transaction%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    PQclear(res);
+    return CLI_EXIT_OK;
+}
+
+static int tx_show(PGconn *c, const char *key)
+{
+    static const char *const names[] = {"id", "chain", "sender", "nonce", "purpose", "to",
+                                        "calldata_bytes", "value", "gas_limit", "state",
+                                        "included_block", "block_hash", "receipt_status",
+                                        "gas_used", "job_id", "error", "created_at", "updated_at"};
+    const char *params[1] = {key};
+    struct mr_error err;
+    PGresult *res;
+    int64_t id;
+
+    res = PQexecParams(
+        c,
+        "SELECT t.id, t.chain_key, '0x' || encode(t.sender, 'hex'), t.nonce, t.purpose,"
+        " '0x' || encode(t.to_address, 'hex'), octet_length(t.calldata), t.value, t.gas_limit,"
+        " t.state, t.included_block, '0x' || encode(t.included_block_hash, 'hex'),"
+        " t.receipt_status, t.gas_used, t.job_id, t.error, t.created_at, t.updated_at"
+        " FROM " DB_SCHEMA ".transactions t WHERE ($1 ~ '^[0-9]+$' AND t.id = $1::numeric)"
+        " OR ($1 ~ '^0x[0-9a-fA-F]{64}$' AND t.id IN (SELECT tx_id FROM " DB_SCHEMA ".tx_attempts"
+        " WHERE tx_hash = decode(substr($1, 3), 'hex')))",
+        1, NULL, params, NULL, NULL, 0);
+    if (db_check(res, PGRES_TUPLES_OK, "tx show", &err) != MR_OK) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer tx: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        fprintf(stderr, "mosaic-relayer tx: no transaction %s\n", key);
+        return CLI_EXIT_FAIL;
+    }
+    for (int f = 0; f < PQnfields(res); f++)
+        printf("%-15s %s\n", names[f], PQgetisnull(res, 0, f) ? "-" : PQgetvalue(res, 0, f));
+    id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    {
+        char ids[24];
+        const char *p2[1] = {ids};
+        snprintf(ids, sizeof(ids), "%lld", (long long)id);
+        res = PQexecParams(c,
+                           "SELECT attempt, '0x' || encode(tx_hash, 'hex'), max_fee, max_priority_fee,"
+                           " coalesce(to_char(broadcast_at, 'YYYY-MM-DD HH24:MI:SS'), 'not broadcast'),"
+                           " octet_length(raw) FROM " DB_SCHEMA ".tx_attempts WHERE tx_id = $1::bigint"
+                           " ORDER BY attempt", 1, NULL, p2, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            for (int i = 0; i < PQntuples(res); i++)
+                printf("attempt %-7s %s max_fee=%s tip=%s %s (%s bytes)\n", PQgetvalue(res, i, 0),
+                       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                       PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+        }
+        PQclear(res);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_tx(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"status", required_argument, NULL, 's'},
+        {"chain", required_argument, NULL, 'C'},
+        {"limit", required_argument, NULL, 'l'},
+        {"database", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const states[] = {"intent", "signed", "broadcast", "included",
+                                         "final", "failed", "aborted"};
+    const char *status = NULL, *chain = NULL, *limit = "50", *database = NULL, *config = NULL;
+    const char *sub;
+    int ch, rc, nargs;
+    int64_t n;
+    PGconn *c;
+    struct mr_error err;
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (ch == 'h') {
+            tx_usage();
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error("tx", "options go after the subcommand (see --help)");
+    }
+    if (optind >= argc)
+        return cli_usage_error("tx", "expected list or show (see --help)");
+    sub = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0; /* 0: glibc re-initializes getopt (the first scan used "+") */
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': status = optarg; break;
+        case 'C': chain = optarg; break;
+        case 'l': limit = optarg; break;
+        case 'd': database = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': tx_usage(); return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("tx", "unknown or incomplete option '%s' (see --help)",
+                                   argv[optind - 1]);
+        }
+    }
+    nargs = argc - optind;
+    if (status != NULL) {
+        size_t i = 0;
+        while (i < sizeof(states) / sizeof(states[0]) && strcmp(states[i], status) != 0)
+            i++;
+        if (i == sizeof(states) / sizeof(states[0]))
+            return cli_usage_error("tx", "unknown status '%s' (one of intent, signed, broadcast, "
+                                   "included, final, failed, aborted)", status);
+    }
+    if (parse_id(limit, &n) != MR_OK || n > 100000)
+        return cli_usage_error("tx", "--limit must be a number from 1 to 100000");
+    if (strcmp(sub, "list") == 0) {
+        if (nargs != 0)
+            return cli_usage_error("tx", "list takes no arguments");
+    } else if (strcmp(sub, "show") == 0) {
+        const char *k = nargs == 1 ? argv[optind] : "";
+        size_t kl = strlen(k);
+        int is_id = parse_id(k, &n) == MR_OK;
+        int is_hash = kl == 66 && k[0] == '0' && k[1] == 'x' && strspn(k + 2,
+                      "0123456789abcdefABCDEF") == 64;
+        if (nargs != 1 || (!is_id && !is_hash))
+            return cli_usage_error("tx", "show takes one id or one 0x-prefixed 32-byte hash");
+    } else {
+        return cli_usage_error("tx", "unknown subcommand '%s' (list, show)", sub);
+    }
+    c = connect_for("tx", database, config);
+    if (c == NULL)
+        return CLI_EXIT_USAGE;
+    if (db_check_schema(c, &err) != MR_OK) {
+        PQfinish(c);
+        return cli_usage_error("tx", "%s", err.msg);
+    }
+    rc = strcmp(sub, "list") == 0 ? tx_list(c, status, chain, limit) : tx_show(c, argv[optind]);
+    PQfinish(c);
+    return rc;
+}

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     {"proof", "verify an eth_getProof answer against a state root", cli_proof},
     {"migrate", "apply the database schema migrations (or --status)", cli_migrate},
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
+    {"tx", "list or show the transaction manager's transactions", cli_tx},
 };
 
 static void usage(FILE *f)

@@ -159,6 +159,42 @@ static void test_nonces_and_lifecycle(void **state)
     assert_int_equal(txs_mark_aborted(f->c, id[1], "given up", &err), MR_OK);
     assert_int_equal(txs_mark_aborted(f->c, 999999, "x", &err), MR_ERR_INVALID);
     assert_non_null(strstr(err.msg, "no such transaction"));
+
+    /* The operators' view of the same records. */
+    {
+        char *out, *er, idt[24];
+        snprintf(idt, sizeof(idt), "%lld", (long long)id[0]);
+        assert_int_equal(tv_run_cli((const char *[]){"tx", "list", "--chain", "origin", "--database",
+                                                     f->ci, NULL}, NULL, &out, &er), 0);
+        assert_non_null(strstr(out, "proveGateway"));
+        assert_non_null(strstr(out, "final"));
+        assert_non_null(strstr(out, "aborted"));
+        assert_non_null(strstr(out, "(3 transactions)"));
+        free(out);
+        free(er);
+        assert_int_equal(tv_run_cli((const char *[]){"tx", "show", idt, "--database", f->ci, NULL},
+                                    NULL, &out, &er), 0);
+        assert_non_null(strstr(out, "attempt 1"));
+        assert_non_null(strstr(out, "attempt 2"));
+        assert_non_null(strstr(out, "max_fee=2200000000"));
+        assert_null(strstr(out, "5a5a5a")); /* raw bytes are not printed */
+        free(out);
+        free(er);
+        assert_int_equal(tv_run_cli((const char *[]){"tx", "show",
+                                    "0xbb00000000000000000000000000000000000000000000000000000000000000",
+                                    "--database", f->ci, NULL}, NULL, &out, &er), 0);
+        assert_non_null(strstr(out, "state           final"));
+        free(out);
+        free(er);
+        assert_int_equal(tv_run_cli((const char *[]){"tx", "show", "0x12", "--database", f->ci, NULL},
+                                    NULL, &out, &er), 2);
+        free(out);
+        free(er);
+        assert_int_equal(tv_run_cli((const char *[]){"tx", "list", "--status", "mined", NULL}, NULL,
+                                    &out, &er), 2);
+        free(out);
+        free(er);
+    }
 }
 
 /* Four processes allocate nonces for one key at once: no duplicates, no
