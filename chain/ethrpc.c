@@ -341,19 +341,21 @@ static int call_nonnull(struct rpc_endpoints *e, const char *method, json_t *par
     if (rc == MR_OK && json_is_null(*res)) {
         json_decref(*res);
         *res = NULL;
-        return mr_fail(err, MR_ERR_NOTFOUND, "%s: null result (not found, or not yet)", method);
+        return mr_fail(err, MR_ERR_NOTFOUND, "%s %s: null result (not found, or not yet)",
+                       rpc_endpoints_last(e), method);
     }
     return rc;
 }
 
-/* Decoder failures name the method. */
-static int decoded(int rc, const char *method, struct rpc_detail *d, struct mr_error *err)
+/* Decoder failures name the endpoint and the method. */
+static int decoded(struct rpc_endpoints *e, int rc, const char *method, struct rpc_detail *d,
+                   struct mr_error *err)
 {
     if (rc != MR_OK && d != NULL) {
         d->cls = RPC_CLASS_PERMANENT;
         d->kind = RPC_KIND_BAD_RESPONSE;
     }
-    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "%s: ", method);
+    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "%s %s: ", rpc_endpoints_last(e), method);
 }
 
 static int call_u64(struct rpc_endpoints *e, const char *method, json_t *params, uint64_t *out,
@@ -363,7 +365,7 @@ static int call_u64(struct rpc_endpoints *e, const char *method, json_t *params,
     int rc = call_nonnull(e, method, params, &res, d, err);
 
     if (rc == MR_OK) {
-        rc = decoded(ethrpc_quantity_u64(res, "result", out, err), method, d, err);
+        rc = decoded(e, ethrpc_quantity_u64(res, "result", out, err), method, d, err);
         json_decref(res);
     }
     return rc;
@@ -376,7 +378,7 @@ static int call_u256(struct rpc_endpoints *e, const char *method, json_t *params
     int rc = call_nonnull(e, method, params, &res, d, err);
 
     if (rc == MR_OK) {
-        rc = decoded(ethrpc_quantity(res, "result", out, err), method, d, err);
+        rc = decoded(e, ethrpc_quantity(res, "result", out, err), method, d, err);
         json_decref(res);
     }
     return rc;
@@ -406,7 +408,7 @@ static int get_block(struct rpc_endpoints *e, const char *method, json_t *params
         return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", method);
     if ((rc = call_nonnull(e, method, params, &res, d, err)) != MR_OK)
         return rc;
-    rc = decoded(ethrpc_decode_block(res, b, err), method, d, err);
+    rc = decoded(e, ethrpc_decode_block(res, b, err), method, d, err);
     json_decref(res);
     return rc;
 }
@@ -456,7 +458,7 @@ int ethrpc_send_raw_transaction(struct rpc_endpoints *e, const uint8_t *raw, siz
         return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", m);
     if ((rc = call_nonnull(e, m, params, &res, d, err)) != MR_OK)
         return rc;
-    rc = decoded(ethrpc_fixed(res, "result", hash, 32, err), m, d, err);
+    rc = decoded(e, ethrpc_fixed(res, "result", hash, 32, err), m, d, err);
     json_decref(res);
     return rc;
 }
@@ -473,7 +475,7 @@ int ethrpc_get_receipt(struct rpc_endpoints *e, const uint8_t hash[32], struct e
         return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", m);
     if ((rc = call_nonnull(e, m, params, &res, d, err)) != MR_OK)
         return rc;
-    rc = decoded(ethrpc_decode_receipt(res, r, err), m, d, err);
+    rc = decoded(e, ethrpc_decode_receipt(res, r, err), m, d, err);
     json_decref(res);
     return rc;
 }
@@ -510,7 +512,7 @@ int ethrpc_call(struct rpc_endpoints *e, const uint8_t *from, const uint8_t to[2
     rc = data_alloc(res, "result", (size_t)1 << 24, out, out_len,
                     err);
     json_decref(res);
-    return decoded(rc, "eth_call", d, err);
+    return decoded(e, rc, "eth_call", d, err);
 }
 
 int ethrpc_estimate_gas(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
@@ -545,7 +547,7 @@ int ethrpc_fee_history(struct rpc_endpoints *e, size_t n_blocks, const char *new
         return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", m);
     if ((rc = call_nonnull(e, m, params, &res, d, err)) != MR_OK)
         return rc;
-    rc = decoded(ethrpc_decode_fee_history(res, fh, err), m, d, err);
+    rc = decoded(e, ethrpc_decode_fee_history(res, fh, err), m, d, err);
     json_decref(res);
     return rc;
 }
@@ -570,7 +572,7 @@ int ethrpc_get_proof(struct rpc_endpoints *e, const uint8_t address[20],
         return mr_fail(err, MR_ERR_NOMEM, "eth_getProof: out of memory");
     if ((rc = call_nonnull(e, "eth_getProof", params, &res, d, err)) != MR_OK)
         return rc;
-    rc = decoded(proofjson_parse_json(res, p, err), "eth_getProof", d, err);
+    rc = decoded(e, proofjson_parse_json(res, p, err), "eth_getProof", d, err);
     json_decref(res);
     return rc;
 }
@@ -630,7 +632,7 @@ static int logs_range(struct rpc_endpoints *e, const struct eth_log_filter *f, u
         return mr_fail(err, MR_ERR_NOMEM, "eth_getLogs: out of memory");
     rc = call_nonnull(e, "eth_getLogs", params, &res, d, err);
     if (rc == MR_OK) {
-        rc = decoded(ethrpc_decode_logs(res, max, logs, err), "eth_getLogs", d, err);
+        rc = decoded(e, ethrpc_decode_logs(res, max, logs, err), "eth_getLogs", d, err);
         json_decref(res);
         return rc;
     }

@@ -357,6 +357,7 @@ struct rpc_endpoints {
     uint64_t chain_id;
     uint64_t next_id;
     uint64_t rng;           /* xorshift64 state for the jitter */
+    const char *last;       /* name of the endpoint of the last call */
     size_t n;
     struct endpoint ep[RPC_MAX_ENDPOINTS];
 };
@@ -578,7 +579,8 @@ static int healthier(const struct rpc_health *a, const struct rpc_health *b, uin
 }
 
 /* The healthiest endpoint not yet tried in this call whose breaker lets a
- * request through (an open one whose cool-down ended goes half-open). */
+ * request through; an open one whose cool-down has ended is chosen as a
+ * half-open trial. */
 static struct endpoint *pick(struct rpc_endpoints *e, const unsigned char *tried)
 {
     uint64_t now = now_ms();
@@ -586,16 +588,13 @@ static struct endpoint *pick(struct rpc_endpoints *e, const unsigned char *tried
 
     for (size_t i = 0; i < e->n; i++) {
         struct endpoint *ep = &e->ep[i];
-        if (tried[i])
+        if (tried[i] || (ep->h.breaker == RPC_BREAKER_OPEN && now < ep->h.open_until_ms))
             continue;
-        if (ep->h.breaker == RPC_BREAKER_OPEN) {
-            if (now < ep->h.open_until_ms)
-                continue;
-            ep->h.breaker = RPC_BREAKER_HALF_OPEN;
-        }
         if (best == NULL || healthier(&ep->h, &best->h, now))
             best = ep;
     }
+    if (best != NULL && best->h.breaker == RPC_BREAKER_OPEN)
+        best->h.breaker = RPC_BREAKER_HALF_OPEN;
     return best;
 }
 
@@ -715,6 +714,7 @@ static int run(struct rpc_endpoints *e, struct exchange *x, struct rpc_detail *d
     while ((ep = pick(e, tried)) != NULL) {
         tried[ep - e->ep] = 1;
         any = 1;
+        e->last = ep->h.name;
         rpc_detail_clear(d);
         mr_error_clear(err);
         rc = ep->h.chain_checked ? MR_OK : check_chain(e, ep, d, err);
@@ -834,6 +834,11 @@ void rpc_endpoints_set_timeouts(struct rpc_endpoints *e, long connect_ms, long t
 void rpc_endpoints_set_max_response(struct rpc_endpoints *e, size_t cap)
 {
     e->opts.max_response = cap;
+}
+
+const char *rpc_endpoints_last(const struct rpc_endpoints *e)
+{
+    return e->last != NULL ? e->last : "";
 }
 
 size_t rpc_endpoints_count(const struct rpc_endpoints *e)

@@ -182,6 +182,10 @@ size_t rpc_endpoints_count(const struct rpc_endpoints *e);
 /* Health of endpoint i (borrowed, valid until the next call). */
 const struct rpc_health *rpc_endpoints_health(const struct rpc_endpoints *e, size_t i);
 
+/* Name (URL without userinfo) of the endpoint that served the last call,
+ * for messages about its answer.  Borrowed; "" before any call. */
+const char *rpc_endpoints_last(const struct rpc_endpoints *e);
+
 /* Calls `method` with `params` (a JSON array, stolen; NULL means []).
  * Out: *result, a new reference on MR_OK (may be JSON null).  *d (may be
  * NULL) classifies a failure.  Returns MR_OK; MR_ERR_IO (transport or HTTP);

@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -683,6 +686,7 @@ static void test_failover(void **state)
         rpc_opts_default(&o);
         o.breaker_threshold = 2;
         o.backoff_base_ms = 1;
+        o.breaker_cooldown_ms = 100;
         assert_int_equal(rpc_endpoints_new(urls, 1, ORIGIN_ID, &o, &e, &err), MR_OK);
     }
     assert_int_equal(ethrpc_block_number(e, &n, &d, &err), MR_ERR_IO);
@@ -694,6 +698,12 @@ static void test_failover(void **state)
     assert_int_equal(ethrpc_block_number(e, &n, &d, &err), MR_ERR_IO);
     assert_int_equal(d.kind, RPC_KIND_UNAVAILABLE);
     assert_int_equal(rpc_endpoints_health(e, 0)->errors, 2); /* not even tried */
+    /* after the cool-down one trial goes through (half-open) and fails */
+    usleep(150000);
+    assert_int_equal(ethrpc_block_number(e, &n, &d, &err), MR_ERR_IO);
+    assert_int_equal(d.kind, RPC_KIND_CONNECT);
+    assert_int_equal(rpc_endpoints_health(e, 0)->errors, 3);
+    assert_int_equal(rpc_endpoints_health(e, 0)->breaker, RPC_BREAKER_OPEN);
     rpc_endpoints_free(e);
 }
 
@@ -764,6 +774,191 @@ static void test_timeout(void **state)
     close(fd);
 }
 
+/* ---- a scripted HTTP server, for what no real node does on demand (429,
+ * 503, a wrong id); it answers eth_chainId as chain ORIGIN ---- */
+
+struct fake {
+    int fd, port;
+    volatile int stop;
+    const char *status;   /* "503 Service Unavailable" */
+    const char *headers;  /* extra header lines, each ending in \r\n */
+    const char *body;     /* "$ID" stands for the request id */
+    long id_delta;        /* added to the id echoed */
+    pthread_t th;
+};
+
+/* Copies tmpl into out[cap] with each "$ID" replaced by id. */
+static void subst_id(const char *tmpl, unsigned long long id, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (const char *p = tmpl; *p != '\0' && n + 24 < cap; p++) {
+        if (strncmp(p, "$ID", 3) == 0) {
+            n += (size_t)snprintf(out + n, cap - n, "%llu", id);
+            p += 2;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+}
+
+static void fake_answer(struct fake *f, int c)
+{
+    char req[8192], body[1024], resp[2048];
+    size_t n = 0;
+    ssize_t r;
+    const char *p;
+    unsigned long long id = 0;
+
+    while (n < sizeof(req) - 1 && (r = read(c, req + n, sizeof(req) - 1 - n)) > 0) {
+        n += (size_t)r;
+        req[n] = '\0';
+        if ((p = strstr(req, "\r\n\r\n")) != NULL && strchr(p, '}') != NULL)
+            break;
+    }
+    req[n] = '\0';
+    if ((p = strstr(req, "\"id\":")) != NULL)
+        id = strtoull(p + 5, NULL, 10);
+    if (strstr(req, "eth_chainId") != NULL)
+        snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"result\":\"0x7a69\"}", id);
+    else
+        subst_id(f->body, (unsigned long long)((long long)id + f->id_delta), body, sizeof(body));
+    snprintf(resp, sizeof(resp),
+             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n%s\r\n%s",
+             strstr(req, "eth_chainId") ? "200 OK" : f->status, strlen(body),
+             strstr(req, "eth_chainId") ? "" : f->headers, body);
+    if (write(c, resp, strlen(resp)) < 0)
+        print_error("fake server: write failed\n");
+}
+
+static void *fake_main(void *arg)
+{
+    struct fake *f = arg;
+
+    while (!f->stop) {
+        struct pollfd pfd = {f->fd, POLLIN, 0};
+        int c;
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        if ((c = accept(f->fd, NULL, NULL)) < 0)
+            continue;
+        fake_answer(f, c);
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_start(struct fake *f, const char *status, const char *headers, const char *body)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    f->stop = 0;
+    f->status = status;
+    f->headers = headers;
+    f->body = body;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(f->fd, 8), 0);
+    assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &len), 0);
+    f->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+    f->stop = 1;
+    pthread_join(f->th, NULL);
+    close(f->fd);
+}
+
+/* One call of eth_blockNumber against a fake answering status/headers/body. */
+static int fake_call(const char *status, const char *headers, const char *body, long id_delta,
+                     struct rpc_detail *d, struct mr_error *err)
+{
+    struct fake f = {0};
+    struct rpc_endpoints *e;
+    char url[64];
+    const char *u = url;
+    uint64_t n;
+    int rc;
+
+    f.id_delta = id_delta;
+    fake_start(&f, status, headers, body);
+    snprintf(url, sizeof(url), "http://user:pw@127.0.0.1:%d", f.port);
+    assert_int_equal(rpc_endpoints_new(&u, 1, ORIGIN_ID, NULL, &e, err), MR_OK);
+    rc = ethrpc_block_number(e, &n, d, err);
+    assert_null(strstr(err->msg, "pw"));
+    if (rc != MR_OK) {
+        assert_non_null(strstr(err->msg, "eth_blockNumber"));
+        if (strstr(err->msg, "http://127.0.0.1:") == NULL)
+            fail_msg("no endpoint in: %s", err->msg);
+    }
+    rpc_endpoints_free(e);
+    fake_stop(&f);
+    return rc;
+}
+
+static void test_http_errors(void **state)
+{
+    const char *ok = "{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":\"0x10\"}";
+    struct rpc_detail d;
+    struct mr_error err;
+    (void)state;
+
+    assert_int_equal(fake_call("200 OK", "", ok, 0, &d, &err), MR_OK);
+    assert_int_equal(fake_call("429 Too Many Requests", "Retry-After: 7\r\n", "{}", 0, &d, &err),
+                     MR_ERR_IO);
+    assert_int_equal(d.cls, RPC_CLASS_TRANSIENT);
+    assert_int_equal(d.kind, RPC_KIND_RATE_LIMITED);
+    assert_int_equal(d.retry_after_ms, 7000);
+    assert_int_equal(fake_call("503 Service Unavailable", "", "{}", 0, &d, &err), MR_ERR_IO);
+    assert_int_equal(d.cls, RPC_CLASS_TRANSIENT);
+    assert_int_equal(d.http_status, 503);
+    assert_non_null(strstr(err.msg, "503"));
+    assert_int_equal(fake_call("403 Forbidden", "", "{}", 0, &d, &err), MR_ERR_IO);
+    assert_int_equal(d.cls, RPC_CLASS_PERMANENT);
+    /* a wrong id over the wire */
+    assert_int_equal(fake_call("200 OK", "", ok, 1, &d, &err), MR_ERR_JSON);
+    assert_int_equal(d.kind, RPC_KIND_BAD_RESPONSE);
+    /* a quantity with a leading zero */
+    assert_int_equal(fake_call("200 OK", "",
+                               "{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":\"0x010\"}", 0,
+                               &d, &err), MR_ERR_JSON);
+    /* a node-side rate limit (EIP-1474 -32005) is transient */
+    assert_int_equal(fake_call("200 OK", "",
+                               "{\"jsonrpc\":\"2.0\",\"id\":$ID,\"error\":{\"code\":-32005,"
+                               "\"message\":\"rate limit\"}}", 0, &d, &err), MR_ERR_RPC);
+    assert_int_equal(d.cls, RPC_CLASS_TRANSIENT);
+}
+
+static void test_failover_http(void **state)
+{
+    struct fake f = {0};
+    char url[64];
+    const char *urls[2];
+    struct rpc_endpoints *e;
+    struct mr_error err;
+    uint64_t n;
+    (void)state;
+
+    TV_REQUIRE_ANVIL();
+    fake_start(&f, "503 Service Unavailable", "", "{}");
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+    urls[0] = url;
+    urls[1] = tv_anvil_url("ORIGIN");
+    assert_int_equal(rpc_endpoints_new(urls, 2, ORIGIN_ID, NULL, &e, &err), MR_OK);
+    assert_int_equal(ethrpc_block_number(e, &n, NULL, &err), MR_OK);
+    assert_int_equal(rpc_endpoints_health(e, 0)->consecutive_errors, 1);
+    assert_true(rpc_endpoints_health(e, 0)->chain_checked);
+    rpc_endpoints_free(e);
+    fake_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -774,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_parse_batch),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_http_errors),
         cmocka_unit_test(test_chain_ids),
         cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_send_transaction),
@@ -783,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_fees),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_failover_http),
         cmocka_unit_test(test_wrong_chain),
         cmocka_unit_test(test_response_cap),
     };
