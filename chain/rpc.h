@@ -3,15 +3,16 @@
  * endpoints of one chain.
  *
  * Layers, bottom up:
- *   - the response parser (rpc_parse_response, rpc_parse_batch): pure, no
- *     I/O, fuzzed; checks the envelope strictly (jsonrpc "2.0", the id we
- *     sent, exactly one of result / error), bounds size and nesting depth,
- *     and classifies node errors (rpc_classify_node_error);
- *   - struct rpc_endpoints: N URLs of one chain, each with one reusable curl
- *     easy handle (keep-alive), health (consecutive errors, last latency),
- *     backoff with jitter and a circuit breaker; a call goes to the
- *     healthiest endpoint and fails over on transient errors only.  The
- *     chain id of an endpoint is checked (eth_chainId) before its first use.
+ *   - the response parser (rpc.c: rpc_parse_response, rpc_parse_batch):
+ *     pure, no I/O, fuzzed; checks the envelope strictly (jsonrpc "2.0", the
+ *     id we sent, exactly one of result / error), bounds size and nesting
+ *     depth, and classifies node errors (rpc_classify_node_error);
+ *   - struct rpc_endpoints (rpc_http.c): N URLs of one chain, each with one
+ *     reusable curl easy handle (keep-alive), health (consecutive errors,
+ *     last latency), backoff with jitter and a circuit breaker; a call goes
+ *     to the healthiest endpoint and fails over on transient errors only.
+ *     The chain id of an endpoint is checked (eth_chainId) before its first
+ *     use.
  *
  * Every error message names the endpoint (its URL without user:pass@) and
  * the method.  Results are jansson values: new references the caller
