@@ -29,6 +29,7 @@ static const char *const mr_errnames[] = {
     "invalid JSON",                         /* MR_ERR_JSON */
     "unsafe file permissions",              /* MR_ERR_PERM */
     "not found",                            /* MR_ERR_NOTFOUND */
+    "the node refused the request",         /* MR_ERR_RPC */
 };
 
 const char *mr_strerror(int code)

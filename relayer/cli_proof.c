@@ -15,7 +15,7 @@
 #include "eth/mpt.h"
 #include "eth/u256.h"
 #include "relayer/cli.h"
-#include "relayer/proofjson.h"
+#include "chain/proofjson.h"
 
 #define CMD "proof"
 

@@ -22,7 +22,7 @@
 #include "eth/keccak.h"
 #include "eth/mpt.h"
 #include "eth/rlp.h"
-#include "relayer/proofjson.h"
+#include "chain/proofjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,7 +17,7 @@
 #include "eth/keccak.h"
 #include "eth/mpt.h"
 #include "eth/rlp.h"
-#include "relayer/proofjson.h"
+#include "chain/proofjson.h"
 
 #define FIXDIR "mosaic/mosaic-contracts-test-data/"
 #define MAXN 80

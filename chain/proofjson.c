@@ -1,7 +1,7 @@
 /*
  * proofjson.c - eth_getProof JSON to mpt structures (see proofjson.h).
  */
-#include "relayer/proofjson.h"
+#include "chain/proofjson.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,9 +216,51 @@ static int parse_result(json_t *r, struct arena *a, struct proofjson *p, struct 
     return MR_OK;
 }
 
-int proofjson_parse(const char *text, size_t len, struct proofjson *p, struct mr_error *err)
+/* Bytes the nodes of one proof array decode to at most (half their hex);
+ * a non-array adds nothing (parse_nodes reports it). */
+static size_t nodes_bound(json_t *arr)
+{
+    size_t i, sum = 0;
+    json_t *v;
+
+    if (!json_is_array(arr) || json_array_size(arr) > MPT_MAX_PROOF_NODES)
+        return 0;
+    json_array_foreach(arr, i, v)
+        if (json_is_string(v))
+            sum += json_string_length(v) / 2 + 1;
+    return sum;
+}
+
+/* Upper bound of the arena a result object needs. */
+static size_t arena_bound(json_t *r)
+{
+    json_t *sp = json_object_get(r, "storageProof"), *o;
+    size_t i, sum = nodes_bound(json_object_get(r, "accountProof")) + 1;
+
+    if (json_is_array(sp) && json_array_size(sp) <= PROOFJSON_MAX_STORAGE)
+        json_array_foreach(sp, i, o)
+            if (json_is_object(o))
+                sum += nodes_bound(json_object_get(o, "proof"));
+    return sum;
+}
+
+int proofjson_parse_json(json_t *result, struct proofjson *p, struct mr_error *err)
 {
     struct arena a = {NULL, 0, 0};
+
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(result))
+        return mr_fail(err, MR_ERR_JSON, "result: expected an object (null: unknown block?)");
+    a.cap = arena_bound(result);
+    a.buf = malloc(a.cap);
+    p->arena = a.buf;
+    if (a.buf == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    return parse_result(result, &a, p, err);
+}
+
+int proofjson_parse(const char *text, size_t len, struct proofjson *p, struct mr_error *err)
+{
     json_error_t jerr;
     json_t *root, *r = NULL;
     int rc;
@@ -231,13 +273,8 @@ int proofjson_parse(const char *text, size_t len, struct proofjson *p, struct mr
     if (root == NULL)
         return mr_fail(err, MR_ERR_JSON, "line %d column %d: %s", jerr.line, jerr.column,
                        jerr.text);
-    a.cap = len / 2 + 1;
-    a.buf = malloc(a.cap);
-    p->arena = a.buf;
-    if (a.buf == NULL)
-        rc = mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    else if ((rc = find_result(root, &r, err)) == MR_OK)
-        rc = parse_result(r, &a, p, err);
+    if ((rc = find_result(root, &r, err)) == MR_OK)
+        rc = proofjson_parse_json(r, p, err);
     json_decref(root);
     return rc;
 }

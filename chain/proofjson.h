@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "eth/error.h"
 #include "eth/mpt.h"
 #include "eth/u256.h"
@@ -55,6 +57,11 @@ struct proofjson {
  * member at fault: "storageProof[1].proof[2]: not 0x-hex data"),
  * MR_ERR_TOOBIG or MR_ERR_NOMEM. */
 int proofjson_parse(const char *text, size_t len, struct proofjson *p, struct mr_error *err);
+
+/* Same from an already parsed result object (borrowed: not kept; the
+ * decoded node bytes are copied into p's arena), as chain/ethrpc.c has it
+ * from a JSON-RPC response. */
+int proofjson_parse_json(json_t *result, struct proofjson *p, struct mr_error *err);
 
 /* Frees what *p owns and zeroes it.  NULL-safe. */
 void proofjson_free(struct proofjson *p);
