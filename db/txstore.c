@@ -303,8 +303,13 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
     if (s == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "out of memory");
     res = exec(conn,
-               "SELECT t.id, t.nonce, t.state, coalesce(a.attempt, 0), a.tx_hash, a.raw FROM "
-               DB_SCHEMA ".transactions t LEFT JOIN LATERAL (SELECT attempt, tx_hash, raw FROM "
+               "SELECT t.id, t.nonce, t.state, coalesce(a.attempt, 0), a.tx_hash, a.raw,"
+               " coalesce(a.max_fee, 0), coalesce(a.max_priority_fee, 0),"
+               " coalesce((extract(epoch FROM now() - a.broadcast_at) * 1000)::bigint, -1),"
+               " t.to_address, t.calldata, t.value, t.gas_limit, coalesce(t.included_block, 0),"
+               " t.included_block_hash FROM "
+               DB_SCHEMA ".transactions t LEFT JOIN LATERAL (SELECT attempt, tx_hash, raw, max_fee,"
+               " max_priority_fee, broadcast_at FROM "
                DB_SCHEMA ".tx_attempts WHERE tx_id = t.id ORDER BY attempt DESC LIMIT 1) a ON true"
                " WHERE t.chain_key = $1 AND t.sender = $2::bytea"
                " AND t.state IN ('intent', 'signed', 'broadcast', 'included') ORDER BY t.nonce",
@@ -335,6 +340,33 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
                 }
                 l[i].raw_len = (size_t)bytea_parse(raw, l[i].raw, cap);
             }
+            if (u256_parse_dec(&l[i].max_fee, PQgetvalue(res, (int)i, 6),
+                               strlen(PQgetvalue(res, (int)i, 6)), 0, NULL) != MR_OK ||
+                u256_parse_dec(&l[i].tip, PQgetvalue(res, (int)i, 7),
+                               strlen(PQgetvalue(res, (int)i, 7)), 0, NULL) != MR_OK ||
+                u256_parse_dec(&l[i].value, PQgetvalue(res, (int)i, 11),
+                               strlen(PQgetvalue(res, (int)i, 11)), 0, NULL) != MR_OK ||
+                bytea_parse(PQgetvalue(res, (int)i, 9), l[i].to, 20) != 20) {
+                txs_pending_free(l, rows);
+                PQclear(res);
+                return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad fields", i);
+            }
+            l[i].age_ms = strtoll(PQgetvalue(res, (int)i, 8), NULL, 10);
+            {
+                const char *cd = PQgetvalue(res, (int)i, 10);
+                size_t cap = strlen(cd) / 2;
+                l[i].calldata = malloc(cap ? cap : 1);
+                if (l[i].calldata == NULL) {
+                    txs_pending_free(l, rows);
+                    PQclear(res);
+                    return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+                }
+                l[i].calldata_len = (size_t)bytea_parse(cd, l[i].calldata, cap);
+            }
+            l[i].gas_limit = strtoull(PQgetvalue(res, (int)i, 12), NULL, 10);
+            l[i].included_block = strtoull(PQgetvalue(res, (int)i, 13), NULL, 10);
+            if (!PQgetisnull(res, (int)i, 14))
+                (void)bytea_parse(PQgetvalue(res, (int)i, 14), l[i].included_hash, 32);
         }
         *list = l;
         *n = rows;
@@ -347,7 +379,32 @@ void txs_pending_free(struct txs_pending *list, size_t n)
 {
     if (list == NULL)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(list[i].raw);
+        free(list[i].calldata);
+    }
     free(list);
+}
+
+int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t max, size_t *n,
+                       struct mr_error *err)
+{
+    char ids[24];
+    const char *p[1] = {ids};
+    PGresult *res;
+    int rc;
+
+    *n = 0;
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    res = exec(conn, "SELECT tx_hash FROM " DB_SCHEMA ".tx_attempts WHERE tx_id = $1::bigint"
+                     " ORDER BY attempt", 1, p);
+    rc = db_check(res, PGRES_TUPLES_OK, "reading attempts", err);
+    for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++) {
+        if (bytea_parse(PQgetvalue(res, i, 0), hashes[i], 32) != 32)
+            rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad attempt hash", (long long)id);
+        else
+            *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return rc;
 }

@@ -45,9 +45,24 @@ struct txs_pending {
     char state[16];
     int attempt;                 /* 0: no signed attempt yet */
     uint8_t hash[32];
-    uint8_t *raw;
+    uint8_t *raw;                /* newest attempt's signed bytes */
     size_t raw_len;
+    struct u256 max_fee, tip;    /* newest attempt's fees */
+    int64_t age_ms;              /* since the newest attempt's broadcast; -1 if never */
+    /* The intent, to sign a replacement of the same payload. */
+    uint8_t to[20];
+    uint8_t *calldata;
+    size_t calldata_len;
+    struct u256 value;
+    uint64_t gas_limit;
+    uint64_t included_block;     /* state included: where */
+    uint8_t included_hash[32];
 };
+
+/* The hashes of every signed attempt of transaction `id` (any of them may
+ * be the one mined).  Out: hashes[max][32], *n. */
+int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t max, size_t *n,
+                       struct mr_error *err);
 
 /* Allocates the next nonce of (chain, sender) and records the intent, in
  * one database transaction of its own.  `chain_nonce` is the account's

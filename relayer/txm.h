@@ -1,0 +1,60 @@
+/*
+ * txm.h - the transaction manager for one key on one chain: never loses a
+ * transaction, never reuses a nonce for another payload, never stays stuck
+ * behind an underpriced one.
+ *
+ * txm_submit() dry-runs the call (a revert is classified and nothing is
+ * sent, no nonce is used), allocates the nonce with the intent in Postgres
+ * (db/txstore.h), signs, stores the signed bytes and hash, and only then
+ * broadcasts.  txm_poll() moves every unfinished transaction on: it sends
+ * stored bytes again after a crash or a reorg (the same bytes, never a new
+ * payload), records receipts of any attempt, marks a transaction final at
+ * the configured depth, notices a receipt whose block left the chain, and
+ * replaces a transaction not mined in time at the same nonce with at least
+ * +bump_percent on both the fee cap and the tip (up to the caps).
+ */
+#ifndef MR_TXM_H
+#define MR_TXM_H
+
+#include <libpq-fe.h>
+
+#include "chain/ethrpc.h"
+#include "db/txstore.h"
+#include "eth/error.h"
+#include "relayer/signer.h"
+
+struct txm_config {
+    const char *chain_key;
+    uint64_t chain_id;
+    uint64_t confirmations;     /* final when head - block >= this */
+    struct u256 max_fee_cap;    /* maxFeePerGas never above this */
+    struct u256 tip_cap;        /* maxPriorityFeePerGas never above this */
+    int64_t stuck_after_ms;     /* replace when not mined this long after broadcast */
+    int bump_percent;           /* >= 10 (geth's rule; anvil takes +1 wei) */
+};
+
+struct txm {
+    struct txm_config cfg;
+    PGconn *db;                 /* borrowed */
+    struct rpc_endpoints *rpc;  /* borrowed */
+    struct signer *signer;      /* borrowed */
+};
+
+/* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
+ * MR_ERR_RANGE when that is above cap (then *out = cap).  Pure. */
+int txm_bump(const struct u256 *old, int pct, const struct u256 *cap, struct u256 *out);
+
+/* Current fees: tip = eth_maxPriorityFeePerGas, fee cap = 2 * latest base
+ * fee + tip, both capped. */
+int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_error *err);
+
+/* Dry-runs, records, signs, stores and broadcasts `in` (its chain_key and
+ * sender are the manager's).  Out: *id.  A revert in the dry run is
+ * MR_ERR_RPC with the reason, and nothing is recorded. */
+int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err);
+
+/* One pass over the unfinished transactions.  Out: *left (may be NULL),
+ * how many are still not final. */
+int txm_poll(struct txm *t, size_t *left, struct mr_error *err);
+
+#endif /* MR_TXM_H */

@@ -1,0 +1,295 @@
+/*
+ * test_txm.c - the transaction manager against a real anvil chain and a
+ * real PostgreSQL: pipelined sends confirmed once each, a reverting call
+ * refused before any nonce is used, a stuck transaction replaced at the
+ * same nonce with bumped fees, a transaction reorged out and sent again,
+ * an intent left by a crash completed, and the bump arithmetic.
+ */
+#include "tests/lib/testlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chain/rpc.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "eth/key.h"
+#include "relayer/keyfile.h"
+#include "relayer/txm.h"
+
+/* anvil's public dev account #1 (test key; #0 is used by test_rpc). */
+static const char *dev_sk = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+struct fx {
+    char *dir, *ci;
+    PGconn *db;
+    struct rpc_endpoints *rpc;
+    struct signer *signer;
+    struct txm t;
+};
+
+static int64_t q64(PGconn *c, const char *sql)
+{
+    struct mr_error err;
+    int64_t v;
+
+    if (db_query_int64(c, sql, &v, &err) != MR_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    return v;
+}
+
+/* Calls an anvil_* / evm_* method with a JSON params text. */
+static void anvil(struct fx *f, const char *method, const char *params)
+{
+    struct mr_error err;
+    json_t *res = NULL;
+
+    if (rpc_call(f->rpc, method, json_loads(params, 0, NULL), &res, NULL, &err) != MR_OK)
+        fail_msg("%s: %s", method, err.msg);
+    json_decref(res);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct mr_error err;
+    struct keyfile kf;
+    char key[512], pw[512];
+    const char *url = tv_anvil_url("ORIGIN");
+    uint8_t seed[32] = {9}, *sk;
+    secp256k1_context *ctx;
+    size_t n;
+    int applied;
+    FILE *fp;
+
+    *state = f;
+    if (tv_pg_base() == NULL || url == NULL)
+        return 0;
+    f->dir = tv_tmpdir();
+    snprintf(key, sizeof(key), "%s/k.json", f->dir);
+    snprintf(pw, sizeof(pw), "%s/k.pass", f->dir);
+    ctx = key_ctx_create(seed);
+    sk = tv_hex(dev_sk, &n);
+    if (keyfile_create(ctx, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
+        keyfile_write_new(key, &kf, &err))
+        fail_msg("keystore: %s", err.msg);
+    free(sk);
+    key_ctx_destroy(ctx);
+    fp = fopen(pw, "w");
+    fputs("pw\n", fp);
+    fclose(fp);
+    chmod(pw, 0600);
+    f->ci = tv_pg_newdb();
+    f->db = db_connect(f->ci, NULL, &err);
+    if (f->db == NULL || db_migrate(f->db, db_migrations, db_migrations_count, NULL, &applied, &err) ||
+        db_exec(f->db, "INSERT INTO chains (chain_key, chain_id, role) VALUES ('origin', 31337, "
+                       "'origin')", &err) ||
+        rpc_endpoints_new(&url, 1, 31337, NULL, &f->rpc, &err) ||
+        signer_open(key, pw, f->ci, &f->signer, &err))
+        fail_msg("setup: %s", err.msg);
+    f->t.cfg.chain_key = "origin";
+    f->t.cfg.chain_id = 31337;
+    f->t.cfg.confirmations = 2;
+    u256_from_u64(&f->t.cfg.max_fee_cap, 500000000000ULL);
+    u256_from_u64(&f->t.cfg.tip_cap, 100000000000ULL);
+    f->t.cfg.stuck_after_ms = 60000;
+    f->t.cfg.bump_percent = 12;
+    f->t.db = f->db;
+    f->t.rpc = f->rpc;
+    f->t.signer = f->signer;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    if (f->rpc != NULL) {
+        anvil(f, "evm_setAutomine", "[true]");
+        rpc_endpoints_free(f->rpc);
+    }
+    signer_close(f->signer);
+    if (f->db != NULL)
+        PQfinish(f->db);
+    if (f->dir != NULL)
+        tv_rmtree(f->dir);
+    free(f->dir);
+    free(f->ci);
+    free(f);
+    return 0;
+}
+
+#define REQUIRE()                                                              \
+    struct fx *f = *state;                                                     \
+    struct mr_error err;                                                       \
+    TV_REQUIRE_PG();                                                           \
+    TV_REQUIRE_ANVIL()
+
+static struct txs_intent plain_call(void)
+{
+    static const uint8_t to[20] = {0x11, 0x11};
+    struct txs_intent in;
+
+    memset(&in, 0, sizeof(in));
+    in.purpose = "test";
+    in.to = to;
+    in.gas_limit = 50000;
+    return in;
+}
+
+/* Polls until nothing is left (mining a block each round). */
+static void drain(struct fx *f, int rounds)
+{
+    struct mr_error err;
+    size_t left = 1;
+
+    for (int i = 0; i < rounds && left > 0; i++) {
+        if (txm_poll(&f->t, &left, &err) != MR_OK)
+            fail_msg("poll: %s", err.msg);
+        if (left > 0)
+            anvil(f, "anvil_mine", "[1]");
+    }
+    assert_int_equal(left, 0);
+}
+
+static void test_bump(void **state)
+{
+    struct u256 old, cap, out;
+    uint64_t v;
+    (void)state;
+
+    u256_from_u64(&cap, 1000);
+    u256_from_u64(&old, 100);
+    assert_int_equal(txm_bump(&old, 10, &cap, &out), MR_OK);
+    assert_int_equal(u256_to_u64(&out, &v), MR_OK);
+    assert_int_equal(v, 110);
+    u256_from_u64(&old, 101); /* 111.1 rounds up: geth wants >= +10% */
+    assert_int_equal(txm_bump(&old, 10, &cap, &out), MR_OK);
+    assert_int_equal(u256_to_u64(&out, &v), MR_OK);
+    assert_int_equal(v, 112);
+    u256_from_u64(&old, 1); /* tiny fees still move by at least 1 wei */
+    assert_int_equal(txm_bump(&old, 10, &cap, &out), MR_OK);
+    assert_int_equal(u256_to_u64(&out, &v), MR_OK);
+    assert_int_equal(v, 2);
+    u256_from_u64(&old, 950); /* past the cap: the cap, and say so */
+    assert_int_equal(txm_bump(&old, 10, &cap, &out), MR_ERR_RANGE);
+    assert_int_equal(u256_to_u64(&out, &v), MR_OK);
+    assert_int_equal(v, 1000);
+}
+
+static void test_pipelined_sends(void **state)
+{
+    int64_t id;
+    REQUIRE();
+
+    for (int i = 0; i < 10; i++) {
+        struct txs_intent in = plain_call();
+        if (txm_submit(&f->t, &in, &id, &err) != MR_OK)
+            fail_msg("submit %d: %s", i, err.msg);
+    }
+    drain(f, 20);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
+                                "receipt_status = 1"), 10);
+    assert_int_equal(q64(f->db, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 10);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM tx_attempts WHERE broadcast_at IS NOT NULL"), 10);
+}
+
+static void test_revert_not_sent(void **state)
+{
+    static const uint8_t reverter[20] = {0xde, 0xad};
+    struct txs_intent in = plain_call();
+    int64_t id;
+    REQUIRE();
+
+    /* Code that always reverts: PUSH1 0 PUSH1 0 REVERT. */
+    anvil(f, "anvil_setCode", "[\"0xdead000000000000000000000000000000000000\", \"0x60006000fd\"]");
+    in.to = reverter;
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_RPC);
+    assert_non_null(strstr(err.msg, "revert"));
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions"), 0);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM signer_nonces"), 0);
+}
+
+static void test_stuck_replaced(void **state)
+{
+    struct txs_intent in = plain_call();
+    int64_t id;
+    REQUIRE();
+
+    anvil(f, "evm_setAutomine", "[false]");
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
+    /* Not mined in time: replaced at the same nonce, both fees bumped. */
+    f->t.cfg.stuck_after_ms = 0;
+    usleep(20000);
+    assert_int_equal(txm_poll(&f->t, NULL, &err), MR_OK);
+    f->t.cfg.stuck_after_ms = 60000;
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM tx_attempts"), 2);
+    assert_int_equal(q64(f->db, "SELECT (b.max_fee * 100 >= a.max_fee * 112 AND b.max_priority_fee"
+                                " * 100 >= a.max_priority_fee * 112)::int FROM tx_attempts a, "
+                                "tx_attempts b WHERE a.attempt = 1 AND b.attempt = 2"), 1);
+    anvil(f, "evm_setAutomine", "[true]");
+    anvil(f, "anvil_mine", "[1]");
+    drain(f, 10);
+    /* One effect: one transaction final, mined once. */
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+}
+
+static void test_reorged_and_resent(void **state)
+{
+    struct txs_intent in = plain_call();
+    int64_t id, first;
+    size_t left;
+    REQUIRE();
+
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
+    first = q64(f->db, "SELECT included_block FROM transactions WHERE state = 'included'");
+    assert_true(first > 0);
+    assert_int_equal(db_exec(f->db, "CREATE TEMP TABLE old_block AS SELECT included_block_hash AS h "
+                                    "FROM transactions", &err), MR_OK);
+    /* Replace the last block: anvil drops the transactions it held. */
+    anvil(f, "anvil_reorg", "[1, []]");
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK); /* notices, resends */
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state IN ('broadcast', "
+                                "'included')"), 1);
+    drain(f, 10);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
+                                "receipt_status = 1"), 1);
+    /* Final in a block of the new chain, not in the orphaned one. */
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions t, old_block o WHERE "
+                                "t.included_block_hash = o.h"), 0);
+}
+
+static void test_intent_after_crash(void **state)
+{
+    struct txs_intent in = plain_call();
+    uint64_t chain_nonce, nonce;
+    int64_t id;
+    REQUIRE();
+
+    /* A crash right after the intent was recorded, before signing. */
+    in.chain_key = "origin";
+    in.sender = signer_address(f->signer);
+    assert_int_equal(ethrpc_get_transaction_count(f->rpc, in.sender, "pending", &chain_nonce, NULL,
+                                                  &err), MR_OK);
+    assert_int_equal(txs_create_intent(f->db, &in, chain_nonce, &id, &nonce, &err), MR_OK);
+    drain(f, 10);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bump),
+        T(test_pipelined_sends),
+        T(test_revert_not_sent),
+        T(test_stuck_replaced),
+        T(test_reorged_and_resent),
+        T(test_intent_after_crash),
+    };
+    return cmocka_run_group_tests_name("txm: sending, replacing, reorgs", tests, NULL, NULL);
+}
