@@ -109,8 +109,14 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
     uint8_t h[32];
     int rc = ethrpc_send_raw_transaction(t->rpc, raw, len, h, &d, err);
 
+    if (rc != MR_OK && d.kind == RPC_KIND_INSUFFICIENT_FUNDS) {
+        t->paused = 1; /* keep the signed bytes; send them again once funded */
+        return rc;
+    }
     if (rc != MR_OK && !(d.kind == RPC_KIND_ALREADY_KNOWN || d.kind == RPC_KIND_NONCE_TOO_LOW))
         return rc; /* transient: txm_poll sends the same bytes again */
+    if (rc == MR_OK)
+        t->paused = 0;
     return txs_mark_broadcast(t->db, id, attempt, err);
 }
 
@@ -126,6 +132,9 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
 
     in->chain_key = t->cfg.chain_key;
     in->sender = from;
+    if (t->paused)
+        return mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is paused: insufficient "
+                       "funds for the transactions already signed", t->cfg.chain_key);
     /* The dry run: a call that would revert is classified, not sent. */
     rc = ethrpc_call(t->rpc, from, in->to, in->calldata, in->calldata_len, "pending", &out,
                      &out_len, &d, err);
@@ -197,7 +206,9 @@ static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *
     return rc;
 }
 
-static int poll_one(struct txm *t, const struct txs_pending *p, uint64_t head, int *final,
+/* A transaction included at a block <= final_at (and still there) is final;
+ * final_at < 0 means nothing is final yet. */
+static int poll_one(struct txm *t, const struct txs_pending *p, int64_t final_at, int *final,
                     struct mr_error *err)
 {
     struct eth_receipt r;
@@ -230,7 +241,7 @@ static int poll_one(struct txm *t, const struct txs_pending *p, uint64_t head, i
                 rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
             return rc;
         }
-        if (rc == MR_OK && head >= p->included_block + t->cfg.confirmations) {
+        if (rc == MR_OK && final_at >= 0 && p->included_block <= (uint64_t)final_at) {
             rc = txs_mark_final(t->db, p->id, err);
             *final = rc == MR_OK;
         }
@@ -261,13 +272,26 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
     struct txs_pending *list = NULL;
     size_t n = 0, done = 0;
     uint64_t head = 0;
+    int64_t final_at = -1;
     int rc = txs_load_pending(t->db, t->cfg.chain_key, signer_address(t->signer), &list, &n, err);
 
-    if (rc == MR_OK && n > 0)
-        rc = ethrpc_block_number(t->rpc, &head, NULL, err);
+    if (rc == MR_OK && n > 0) {
+        if (t->cfg.use_finalized_tag) {
+            struct eth_block fb;
+            rc = ethrpc_get_block(t->rpc, "finalized", &fb, NULL, err);
+            if (rc == MR_OK)
+                final_at = (int64_t)fb.number;
+            else if (rc == MR_ERR_NOTFOUND) /* nothing finalized yet */
+                rc = MR_OK;
+        } else {
+            rc = ethrpc_block_number(t->rpc, &head, NULL, err);
+            if (rc == MR_OK && head >= t->cfg.confirmations)
+                final_at = (int64_t)(head - t->cfg.confirmations);
+        }
+    }
     for (size_t i = 0; rc == MR_OK && i < n; i++) {
         int final = 0;
-        rc = poll_one(t, &list[i], head, &final, err);
+        rc = poll_one(t, &list[i], final_at, &final, err);
         done += (size_t)final;
     }
     txs_pending_free(list, n);

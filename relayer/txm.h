@@ -26,7 +26,8 @@
 struct txm_config {
     const char *chain_key;
     uint64_t chain_id;
-    uint64_t confirmations;     /* final when head - block >= this */
+    uint64_t confirmations;     /* final when head - block >= this ... */
+    int use_finalized_tag;      /* ... or, if set, when block <= the node's "finalized" */
     struct u256 max_fee_cap;    /* maxFeePerGas never above this */
     struct u256 tip_cap;        /* maxPriorityFeePerGas never above this */
     int64_t stuck_after_ms;     /* replace when not mined this long after broadcast */
@@ -38,6 +39,7 @@ struct txm {
     PGconn *db;                 /* borrowed */
     struct rpc_endpoints *rpc;  /* borrowed */
     struct signer *signer;      /* borrowed */
+    int paused;                 /* the key lacks funds: no new intents (no nonce burned) */
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
@@ -50,7 +52,10 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
 
 /* Dry-runs, records, signs, stores and broadcasts `in` (its chain_key and
  * sender are the manager's).  Out: *id.  A revert in the dry run is
- * MR_ERR_RPC with the reason, and nothing is recorded. */
+ * MR_ERR_RPC with the reason, and nothing is recorded.  While the key lacks
+ * funds for what it already signed (the node said "insufficient funds"),
+ * new intents are refused with MR_ERR_PERM so that no nonce is used up;
+ * txm_poll lifts the pause once a send goes through. */
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err);
 
 /* One pass over the unfinished transactions.  Out: *left (may be NULL),

@@ -280,6 +280,49 @@ static void test_intent_after_crash(void **state)
     assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 }
 
+/* Finality by the node's "finalized" tag (anvil --slots-in-an-epoch 1:
+ * head - 2), and the pause when the key cannot pay. */
+static void test_finalized_tag_and_pause(void **state)
+{
+    struct txs_intent in = plain_call();
+    int64_t id;
+    size_t left;
+    char params[160];
+    REQUIRE();
+
+    f->t.cfg.use_finalized_tag = 1;
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK); /* included, not yet finalized */
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'included'"), 1);
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
+    assert_int_equal(left, 1);
+    anvil(f, "anvil_mine", "[3]");
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
+    assert_int_equal(left, 0);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+
+    /* Broke: the signed transaction waits, new intents are refused and use
+     * no nonce; funded again, it goes through. */
+    snprintf(params, sizeof(params), "[\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\", \"0x1\"]");
+    anvil(f, "evm_setAutomine", "[false]");
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK); /* pending in the pool */
+    anvil(f, "anvil_dropAllTransactions", "[]");
+    anvil(f, "anvil_setBalance", params);
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_ERR_RPC);
+    assert_true(f->t.paused);
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_PERM);
+    assert_non_null(strstr(err.msg, "insufficient funds"));
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions"), 2);
+    anvil(f, "anvil_setBalance", "[\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\", "
+                                 "\"0x3635c9adc5dea00000\"]");
+    anvil(f, "evm_setAutomine", "[true]");
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
+    assert_false(f->t.paused);
+    anvil(f, "anvil_mine", "[3]");
+    drain(f, 10);
+    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -290,6 +333,7 @@ int main(void)
         T(test_stuck_replaced),
         T(test_reorged_and_resent),
         T(test_intent_after_crash),
+        T(test_finalized_tag_and_pause),
     };
     return cmocka_run_group_tests_name("txm: sending, replacing, reorgs", tests, NULL, NULL);
 }
