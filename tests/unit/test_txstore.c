@@ -213,13 +213,15 @@ static void test_concurrent_allocation(void **state)
             struct mr_error err;
             PGconn *c = db_connect(f->ci, NULL, &err);
             struct txs_intent in = intent("origin");
-            for (int k = 0; c != NULL && k < 50; k++) {
+            int ok = c != NULL;
+            for (int k = 0; ok && k < 50; k++) {
                 int64_t id;
                 uint64_t nonce;
-                if (txs_create_intent(c, &in, 0, &id, &nonce, &err) != MR_OK)
-                    _exit(1);
+                ok = txs_create_intent(c, &in, 0, &id, &nonce, &err) == MR_OK;
             }
-            _exit(c != NULL ? 0 : 1);
+            if (c != NULL)
+                PQfinish(c);
+            _exit(ok ? 0 : 1);
         }
     }
     for (int i = 0; i < 4; i++) {
