@@ -561,10 +561,13 @@ int queue_cancel(PGconn *conn, int64_t id, int *changed, struct mr_error *err)
 int queue_schedule(PGconn *conn, size_t *moved, struct mr_error *err)
 {
     int64_t n = 0;
+    /* SKIP LOCKED: maintenance never waits on a row another session holds
+     * (a hung worker must not stall everyone's maintenance). */
     int rc = db_query_int64(conn,
                             "WITH m AS (UPDATE " DB_SCHEMA ".jobs SET state = 'available'"
+                            " WHERE id IN (SELECT id FROM " DB_SCHEMA ".jobs"
                             " WHERE state IN ('scheduled', 'retryable') AND run_at <= now()"
-                            " RETURNING 1)"
+                            " FOR UPDATE SKIP LOCKED) RETURNING 1)"
                             " SELECT count(*) FROM m, LATERAL (SELECT pg_notify('" QUEUE_CHANNEL
                             "', '')) AS nt", &n, err);
 
@@ -578,21 +581,26 @@ int queue_reap(PGconn *conn, int64_t dead_after_ms, size_t *reaped, struct mr_er
     char p[24];
 
     snprintf(p, sizeof(p), "%lld", (long long)dead_after_ms);
+    /* The victims are locked with SKIP LOCKED: a row held by a session that
+     * is itself hung is left for a later pass instead of blocking this one. */
     return exec_count(conn,
                       "WITH dead AS (DELETE FROM " DB_SCHEMA ".workers"
                       " WHERE heartbeat_at < now() - $1::bigint * interval '1 millisecond'"
-                      " RETURNING id)"
+                      " RETURNING id),"
+                      " victims AS (SELECT j.id, (j.owner IN (SELECT id FROM dead)"
+                      "   OR NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".workers w WHERE w.id = j.owner))"
+                      "   AS lost FROM " DB_SCHEMA ".jobs j WHERE j.state = 'running'"
+                      "   AND (j.owner IN (SELECT id FROM dead)"
+                      "   OR NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".workers w WHERE w.id = j.owner)"
+                      "   OR j.attempted_at + j.timeout_ms * interval '1 millisecond' < now())"
+                      "   FOR UPDATE OF j SKIP LOCKED)"
                       " UPDATE " DB_SCHEMA ".jobs j SET"
                       " state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'retryable' END,"
                       " finished_at = CASE WHEN attempt >= max_attempts THEN now() END,"
                       " run_at = now(), owner = NULL,"
-                      " last_error = CASE WHEN j.owner IN (SELECT id FROM dead)"
-                      "   OR NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".workers w WHERE w.id = j.owner)"
-                      "   THEN 'worker ' || j.owner || ' lost (no heartbeat)'"
+                      " last_error = CASE WHEN v.lost THEN 'worker ' || j.owner || ' lost (no heartbeat)'"
                       "   ELSE 'timed out after ' || j.timeout_ms || ' ms' END"
-                      " WHERE j.state = 'running' AND (j.owner IN (SELECT id FROM dead)"
-                      "   OR NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".workers w WHERE w.id = j.owner)"
-                      "   OR j.attempted_at + j.timeout_ms * interval '1 millisecond' < now())",
+                      " FROM victims v WHERE j.id = v.id",
                       p, reaped, "reap", err);
 }
 
@@ -604,7 +612,7 @@ int queue_prune(PGconn *conn, int64_t retention_s, int batch, size_t *deleted,
     snprintf(sql, sizeof(sql),
              "DELETE FROM " DB_SCHEMA ".jobs WHERE id IN (SELECT id FROM " DB_SCHEMA ".jobs"
              " WHERE state IN ('completed', 'cancelled') AND finished_at < now() - %lld *"
-             " interval '1 second' ORDER BY finished_at LIMIT %d)",
+             " interval '1 second' ORDER BY finished_at LIMIT %d FOR UPDATE SKIP LOCKED)",
              (long long)retention_s, batch > 0 ? batch : 1000);
     return exec_count(conn, sql, NULL, deleted, "prune", err);
 }

@@ -15,10 +15,6 @@
 
 #include "db/db.h"
 
-/* The advisory lock that lets one process at a time run maintenance. */
-#define MAINT_LOCK_KEY 7886458299386380290 /* 0x6d6f736169630002 */
-#define MR_STR2(x) #x
-#define MR_STR(x) MR_STR2(x)
 
 /* Most results written by one flush. */
 #define FLUSH_MAX 1000
@@ -467,33 +463,28 @@ static int claim(struct worker *w, int *full)
     return (int)got;
 }
 
-/* Scheduler, reaper and pruning, by one process at a time. */
+/* Scheduler, reaper and pruning.  Each is one autocommit statement that
+ * skips rows other sessions hold, so any number of workers can run them at
+ * once, and a worker frozen in the middle (SIGSTOP, a debugger, a VM pause)
+ * holds no lock that would stop the others: no explicit transaction and no
+ * "one maintainer" lock here (RELIABILITY.md row 21). */
 static void maintenance(struct worker *w, int prune)
 {
     struct mr_error err;
-    int64_t got = 0;
-    size_t n;
+    size_t n = 0;
+    int rc;
 
     if (w->conn == NULL)
         return;
-    if (db_exec(w->conn, "BEGIN", &err) != MR_OK) {
-        lost_connection(w);
-        return;
-    }
-    if (db_query_int64(w->conn, "SELECT pg_try_advisory_xact_lock(" MR_STR(MAINT_LOCK_KEY)
-                       ")::int", &got, &err) == MR_OK && got == 1) {
-        int rc = queue_reap(w->conn, w->o.dead_after_ms, &n, &err);
-        if (rc == MR_OK && n > 0)
-            wlog(w, "reaped %zu jobs of silent workers or past their timeout", n);
-        if (rc == MR_OK)
-            rc = queue_schedule(w->conn, &n, &err);
-        if (rc == MR_OK && prune)
-            rc = queue_prune(w->conn, w->o.retention_s, 1000, &n, &err);
-        if (rc != MR_OK)
-            wlog(w, "maintenance: %s", err.msg);
-    }
-    if (db_exec(w->conn, "COMMIT", &err) != MR_OK) {
-        PQclear(PQexec(w->conn, "ROLLBACK"));
+    rc = queue_reap(w->conn, w->o.dead_after_ms, &n, &err);
+    if (rc == MR_OK && n > 0)
+        wlog(w, "reaped %zu jobs of silent workers or past their timeout", n);
+    if (rc == MR_OK)
+        rc = queue_schedule(w->conn, &n, &err);
+    if (rc == MR_OK && prune)
+        rc = queue_prune(w->conn, w->o.retention_s, 1000, &n, &err);
+    if (rc != MR_OK) {
+        wlog(w, "maintenance: %s", err.msg);
         lost_connection(w);
     }
 }

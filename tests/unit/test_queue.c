@@ -408,6 +408,39 @@ static void test_worker_refuses_fsync_off(void **state)
     assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'available'"), 1);
 }
 
+/* Maintenance never waits on a row a hung session holds: the reaper skips
+ * it and takes back the others (RELIABILITY.md row 21). */
+static void test_reap_skips_locked_rows(void **state)
+{
+    struct queue_job j[2];
+    size_t n, reaped;
+    int64_t a, b;
+    char sql[128];
+    PGconn *hung;
+    FX();
+
+    enq(f->c, "x", 0, 0, NULL, &a);
+    enq(f->c, "x", 0, 0, NULL, &b);
+    assert_int_equal(queue_heartbeat(f->c, "gone", 1, &err), MR_OK);
+    assert_int_equal(queue_claim(f->c, "gone", NULL, 0, j, 2, &n, &err), MR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(db_exec(f->c, "UPDATE workers SET heartbeat_at = now() - interval '1 hour'", &err),
+                     MR_OK);
+    hung = db_connect(f->ci, NULL, &err);
+    assert_non_null(hung);
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT 1 FROM jobs WHERE id = %lld FOR UPDATE", (long long)a);
+    assert_int_equal(db_exec(hung, sql, &err), MR_OK);
+    assert_int_equal(queue_reap(f->c, 10000, &reaped, &err), MR_OK); /* returns at once */
+    assert_int_equal(reaped, 1);
+    assert_int_equal(db_exec(hung, "ROLLBACK", &err), MR_OK);
+    assert_int_equal(queue_reap(f->c, 10000, &reaped, &err), MR_OK); /* the owner row is gone now */
+    assert_int_equal(reaped, 1);
+    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable'"), 2);
+    PQfinish(hung);
+    queue_job_clear(&j[0]);
+    queue_job_clear(&j[1]);
+}
+
 static void test_schema_checks(void **state)
 {
     FX();
@@ -449,6 +482,7 @@ int main(void)
         T(test_release_and_prune),
         T(test_release_unknown),
         T(test_worker_refuses_fsync_off),
+        T(test_reap_skips_locked_rows),
         T(test_schema_checks),
     };
     return cmocka_run_group_tests_name("queue: SQL state machine", tests, NULL, NULL);
