@@ -143,6 +143,98 @@ static int parse_id(const char *s, int64_t *id)
     return MR_OK;
 }
 
+/* What `CMD SUB [options] [args]` said, for the command groups with
+ * subcommands (jobs, tx).  Option values: 's' the state filter, 'f' the
+ * other filter, 'l' --limit, 'd' --database, 'c' --config, 'h' --help. */
+struct subcmd {
+    const char *sub;
+    const char *state, *filter, *limit, *database, *config;
+    int nargs;
+    char **args;
+};
+
+/* Checks that value is one of list[n] (one line on stderr if not). */
+static int check_one_of(const char *cmd, const char *what, const char *value,
+                        const char *const *list, size_t n)
+{
+    char all[256] = "";
+
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i], value) == 0)
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? ", " : "", list[i]);
+    return cli_usage_error(cmd, "unknown %s '%s' (one of %s)", what, value, all);
+}
+
+/* Parses `cmd SUB [options] [args]` (options after the subcommand; --help
+ * anywhere), checks the state against states[nstates] and --limit.
+ * Returns -1 to go on, else the exit status to return. */
+static int parse_subcmd(const char *cmd, int argc, char **argv, const struct option *opts,
+                        void (*usage)(void), const char *const *states, size_t nstates,
+                        struct subcmd *a)
+{
+    int64_t lim;
+    int ch;
+
+    memset(a, 0, sizeof(*a));
+    a->limit = "50";
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (ch == 'h') {
+            usage();
+            return CLI_EXIT_OK;
+        }
+        return cli_usage_error(cmd, "options go after the subcommand (see --help)");
+    }
+    if (optind >= argc)
+        return cli_usage_error(cmd, "expected a subcommand (see --help)");
+    a->sub = argv[optind];
+    argc -= optind;
+    argv += optind;
+    optind = 0; /* 0: glibc re-initializes getopt (the first scan used "+") */
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': a->state = optarg; break;
+        case 'f': a->filter = optarg; break;
+        case 'l': a->limit = optarg; break;
+        case 'd': a->database = optarg; break;
+        case 'c': a->config = optarg; break;
+        case 'h': usage(); return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s' (see --help)",
+                                   argv[optind - 1]);
+        }
+    }
+    a->nargs = argc - optind;
+    a->args = argv + optind;
+    if (a->state != NULL) {
+        int rc = check_one_of(cmd, "state", a->state, states, nstates);
+        if (rc >= 0)
+            return rc;
+    }
+    if (parse_id(a->limit, &lim) != MR_OK || lim > 100000)
+        return cli_usage_error(cmd, "--limit must be a number from 1 to 100000");
+    return -1;
+}
+
+/* Connects and checks the schema is this binary's; NULL after one line on
+ * stderr. */
+static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
+{
+    struct mr_error err;
+    PGconn *c = connect_for(cmd, a->database, a->config);
+
+    if (c != NULL && db_check_schema(c, &err) != MR_OK) {
+        PQfinish(c);
+        cli_usage_error(cmd, "%s", err.msg);
+        return NULL;
+    }
+    return c;
+}
+
 static int jobs_list(PGconn *c, const char *state, const char *kind, const char *limit)
 {
     const char *params[3] = {state, kind, limit};
@@ -237,7 +329,7 @@ int cli_jobs(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"state", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, 'k'},
+        {"kind", required_argument, NULL, 'f'},
         {"limit", required_argument, NULL, 'l'},
         {"database", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
@@ -246,83 +338,40 @@ int cli_jobs(int argc, char **argv)
     };
     static const char *const states[] = {"available", "scheduled", "running", "retryable",
                                          "completed", "failed", "cancelled"};
-    const char *state = NULL, *kind = NULL, *limit = "50", *database = NULL, *config = NULL;
-    const char *sub;
-    int ch, rc, nargs;
-    int64_t id;
+    struct subcmd a;
+    int64_t id = 0;
+    int rc = parse_subcmd("jobs", argc, argv, opts, jobs_usage, states,
+                          sizeof(states) / sizeof(states[0]), &a);
     PGconn *c;
 
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            jobs_usage();
-            return CLI_EXIT_OK;
-        }
-        return cli_usage_error("jobs", "options go after the subcommand (see --help)");
-    }
-    if (optind >= argc)
-        return cli_usage_error("jobs", "expected list, show, retry or cancel (see --help)");
-    sub = argv[optind];
-    argc -= optind;
-    argv += optind;
-    optind = 0; /* 0: glibc re-initializes getopt (the first scan used "+") */
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's': state = optarg; break;
-        case 'k': kind = optarg; break;
-        case 'l': limit = optarg; break;
-        case 'd': database = optarg; break;
-        case 'c': config = optarg; break;
-        case 'h': jobs_usage(); return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("jobs", "unknown or incomplete option '%s' (see --help)",
-                                   argv[optind - 1]);
-        }
-    }
-    nargs = argc - optind;
-    if (state != NULL) {
-        size_t i = 0;
-        while (i < sizeof(states) / sizeof(states[0]) && strcmp(states[i], state) != 0)
-            i++;
-        if (i == sizeof(states) / sizeof(states[0]))
-            return cli_usage_error("jobs", "unknown state '%s' (one of available, scheduled, "
-                                   "running, retryable, completed, failed, cancelled)", state);
-    }
-    if (parse_id(limit, &id) != MR_OK || id > 100000)
-        return cli_usage_error("jobs", "--limit must be a number from 1 to 100000");
-    if (strcmp(sub, "list") == 0) {
-        if (nargs != 0)
+    if (rc >= 0)
+        return rc;
+    if (strcmp(a.sub, "list") == 0) {
+        if (a.nargs != 0)
             return cli_usage_error("jobs", "list takes no arguments");
-    } else if (strcmp(sub, "show") == 0) {
-        if (nargs != 1 || parse_id(argv[optind], &id) != MR_OK)
+    } else if (strcmp(a.sub, "show") == 0) {
+        if (a.nargs != 1 || parse_id(a.args[0], &id) != MR_OK)
             return cli_usage_error("jobs", "show takes one job id (a positive number)");
-    } else if (strcmp(sub, "retry") == 0 || strcmp(sub, "cancel") == 0) {
-        if (nargs < 1)
-            return cli_usage_error("jobs", "%s takes one or more job ids", sub);
-        for (int i = optind; i < argc; i++) {
-            if (parse_id(argv[i], &id) != MR_OK)
-                return cli_usage_error("jobs", "'%s' is not a job id", argv[i]);
+    } else if (strcmp(a.sub, "retry") == 0 || strcmp(a.sub, "cancel") == 0) {
+        if (a.nargs < 1)
+            return cli_usage_error("jobs", "%s takes one or more job ids", a.sub);
+        for (int i = 0; i < a.nargs; i++) {
+            if (parse_id(a.args[i], &id) != MR_OK)
+                return cli_usage_error("jobs", "'%s' is not a job id", a.args[i]);
         }
     } else {
-        return cli_usage_error("jobs", "unknown subcommand '%s' (list, show, retry, cancel)", sub);
+        return cli_usage_error("jobs", "unknown subcommand '%s' (list, show, retry, cancel)",
+                               a.sub);
     }
-    c = connect_for("jobs", database, config);
+    c = connect_checked("jobs", &a);
     if (c == NULL)
         return CLI_EXIT_USAGE;
-    {
-        struct mr_error err;
-        if (db_check_schema(c, &err) != MR_OK) {
-            PQfinish(c);
-            return cli_usage_error("jobs", "%s", err.msg);
-        }
-    }
-    if (strcmp(sub, "list") == 0)
-        rc = jobs_list(c, state, kind, limit);
-    else if (strcmp(sub, "show") == 0)
+    if (strcmp(a.sub, "list") == 0)
+        rc = jobs_list(c, a.state, a.filter, a.limit);
+    else if (strcmp(a.sub, "show") == 0)
         rc = jobs_show(c, id);
     else
-        rc = jobs_act(c, strcmp(sub, "retry") == 0, nargs, argv + optind);
+        rc = jobs_act(c, strcmp(a.sub, "retry") == 0, a.nargs, a.args);
     PQfinish(c);
     return rc;
 }
@@ -435,7 +484,7 @@ int cli_tx(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"status", required_argument, NULL, 's'},
-        {"chain", required_argument, NULL, 'C'},
+        {"chain", required_argument, NULL, 'f'},
         {"limit", required_argument, NULL, 'l'},
         {"database", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
@@ -444,74 +493,30 @@ int cli_tx(int argc, char **argv)
     };
     static const char *const states[] = {"intent", "signed", "broadcast", "included",
                                          "final", "failed", "aborted"};
-    const char *status = NULL, *chain = NULL, *limit = "50", *database = NULL, *config = NULL;
-    const char *sub;
-    int ch, rc, nargs;
+    struct subcmd a;
     int64_t n;
+    int rc = parse_subcmd("tx", argc, argv, opts, tx_usage, states,
+                          sizeof(states) / sizeof(states[0]), &a);
     PGconn *c;
-    struct mr_error err;
 
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (ch == 'h') {
-            tx_usage();
-            return CLI_EXIT_OK;
-        }
-        return cli_usage_error("tx", "options go after the subcommand (see --help)");
-    }
-    if (optind >= argc)
-        return cli_usage_error("tx", "expected list or show (see --help)");
-    sub = argv[optind];
-    argc -= optind;
-    argv += optind;
-    optind = 0; /* 0: glibc re-initializes getopt (the first scan used "+") */
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 's': status = optarg; break;
-        case 'C': chain = optarg; break;
-        case 'l': limit = optarg; break;
-        case 'd': database = optarg; break;
-        case 'c': config = optarg; break;
-        case 'h': tx_usage(); return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("tx", "unknown or incomplete option '%s' (see --help)",
-                                   argv[optind - 1]);
-        }
-    }
-    nargs = argc - optind;
-    if (status != NULL) {
-        size_t i = 0;
-        while (i < sizeof(states) / sizeof(states[0]) && strcmp(states[i], status) != 0)
-            i++;
-        if (i == sizeof(states) / sizeof(states[0]))
-            return cli_usage_error("tx", "unknown status '%s' (one of intent, signed, broadcast, "
-                                   "included, final, failed, aborted)", status);
-    }
-    if (parse_id(limit, &n) != MR_OK || n > 100000)
-        return cli_usage_error("tx", "--limit must be a number from 1 to 100000");
-    if (strcmp(sub, "list") == 0) {
-        if (nargs != 0)
+    if (rc >= 0)
+        return rc;
+    if (strcmp(a.sub, "list") == 0) {
+        if (a.nargs != 0)
             return cli_usage_error("tx", "list takes no arguments");
-    } else if (strcmp(sub, "show") == 0) {
-        const char *k = nargs == 1 ? argv[optind] : "";
-        size_t kl = strlen(k);
-        int is_id = parse_id(k, &n) == MR_OK;
-        int is_hash = kl == 66 && k[0] == '0' && k[1] == 'x' && strspn(k + 2,
-                      "0123456789abcdefABCDEF") == 64;
-        if (nargs != 1 || (!is_id && !is_hash))
+    } else if (strcmp(a.sub, "show") == 0) {
+        const char *k = a.nargs == 1 ? a.args[0] : "";
+        int is_hash = strlen(k) == 66 && k[0] == '0' && k[1] == 'x' &&
+                      strspn(k + 2, "0123456789abcdefABCDEF") == 64;
+        if (a.nargs != 1 || (parse_id(k, &n) != MR_OK && !is_hash))
             return cli_usage_error("tx", "show takes one id or one 0x-prefixed 32-byte hash");
     } else {
-        return cli_usage_error("tx", "unknown subcommand '%s' (list, show)", sub);
+        return cli_usage_error("tx", "unknown subcommand '%s' (list, show)", a.sub);
     }
-    c = connect_for("tx", database, config);
+    c = connect_checked("tx", &a);
     if (c == NULL)
         return CLI_EXIT_USAGE;
-    if (db_check_schema(c, &err) != MR_OK) {
-        PQfinish(c);
-        return cli_usage_error("tx", "%s", err.msg);
-    }
-    rc = strcmp(sub, "list") == 0 ? tx_list(c, status, chain, limit) : tx_show(c, argv[optind]);
+    rc = strcmp(a.sub, "list") == 0 ? tx_list(c, a.state, a.filter, a.limit) : tx_show(c, a.args[0]);
     PQfinish(c);
     return rc;
 }
