@@ -212,6 +212,9 @@ void tv_rmtree(const char *path)
 #include <libpq-fe.h>
 #include <time.h>
 
+#include "db/db.h"
+#include "db/migrate.h"
+
 const char *tv_pg_base(void)
 {
     const char *s = getenv("MR_TEST_PG");
@@ -247,6 +250,29 @@ char *tv_pg_newdb(void)
     /* Later key=value pairs override earlier ones in a libpq conninfo. */
     sprintf(out, "%s dbname=%s", tv_pg_base(), name);
     return out;
+}
+
+PGconn *tv_pg_migrated(char **conninfo)
+{
+    struct mr_error err;
+    PGconn *c;
+    int applied;
+
+    *conninfo = tv_pg_newdb();
+    c = db_connect(*conninfo, NULL, &err);
+    if (c == NULL || db_migrate(c, db_migrations, db_migrations_count, NULL, &applied, &err) != MR_OK)
+        fail_msg("test database: %s", err.msg);
+    return c;
+}
+
+int64_t tv_pg_int64(PGconn *c, const char *sql)
+{
+    struct mr_error err;
+    int64_t v;
+
+    if (db_query_int64(c, sql, &v, &err) != MR_OK)
+        fail_msg("%s: %s", sql, err.msg);
+    return v;
 }
 
 int tv_pg_ctl(const char *args)

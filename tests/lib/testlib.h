@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 /* The vectors directory, or NULL (and a note on stderr) when it is absent. */
 const char *tv_dir(void);
@@ -90,6 +91,13 @@ const char *tv_pg_skip_reason(void);
 /* Creates a fresh, empty database and returns a new malloc'd conninfo for
  * it (caller frees). */
 char *tv_pg_newdb(void);
+/* A new connection to a fresh database with every migration applied.
+ * Out: *conninfo (malloc'd, caller frees).  The caller PQfinish()es. */
+PGconn *tv_pg_migrated(char **conninfo);
+/* The single value of a one-row, one-column query; fails the test on error
+ * (-1 for NULL). */
+int64_t tv_pg_int64(PGconn *c, const char *sql);
+
 /* Runs pg_ctl with `args` ("stop -m immediate", "start") on the harness's
  * cluster; returns its exit status. */
 int tv_pg_ctl(const char *args);

@@ -22,19 +22,13 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f;
-    struct mr_error err;
-    int applied;
 
     if (tv_pg_base() == NULL) {
         *state = NULL;
         return 0;
     }
     f = calloc(1, sizeof(*f));
-    f->ci = tv_pg_newdb();
-    f->c = db_connect(f->ci, NULL, &err);
-    if (f->c == NULL || db_migrate(f->c, db_migrations, db_migrations_count, NULL, &applied,
-                                   &err) != MR_OK)
-        fail_msg("setup: %s", err.msg);
+    f->c = tv_pg_migrated(&f->ci);
     *state = f;
     return 0;
 }
@@ -56,16 +50,6 @@ static int teardown(void **state)
     struct mr_error err;                                                       \
     TV_REQUIRE_PG();                                                           \
     assert_non_null(f)
-
-static int64_t q64(PGconn *c, const char *sql)
-{
-    struct mr_error err;
-    int64_t v;
-
-    if (db_query_int64(c, sql, &v, &err) != MR_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    return v;
-}
 
 static void enq(PGconn *c, const char *kind, int prio, int64_t delay, const char *dedup,
                 int64_t *id)
@@ -111,7 +95,7 @@ static void test_enqueue_claim_complete(void **state)
     assert_int_equal(done, 0);
     assert_int_equal(queue_complete(f->c, "w1", d, 2, &done, &err), MR_OK);
     assert_int_equal(done, 2);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'completed' AND owner IS NULL "
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'completed' AND owner IS NULL "
                                "AND finished_at IS NOT NULL"), 2);
     queue_job_clear(&jobs[0]);
     queue_job_clear(&jobs[1]);
@@ -126,8 +110,8 @@ static void test_enqueue_claim_complete(void **state)
         size_t ins;
         assert_int_equal(queue_enqueue_batch(f->c, specs, 4, &ins, &err), MR_OK);
         assert_int_equal(ins, 3);
-        assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'scheduled'"), 1);
-        assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE args->>'q' = 'a\"b'"), 1);
+        assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'scheduled'"), 1);
+        assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE args->>'q' = 'a\"b'"), 1);
     }
     /* Bad kinds are refused before any SQL. */
     {
@@ -205,7 +189,7 @@ static void test_fence_after_reap(void **state)
                                    "WHERE id = 'old'", &err), MR_OK);
     assert_int_equal(queue_reap(f->c, 10000, &reaped, &err), MR_OK);
     assert_int_equal(reaped, 1);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM workers WHERE id = 'old'"), 0);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM workers WHERE id = 'old'"), 0);
     assert_int_equal(queue_schedule(f->c, &moved, &err), MR_OK);
     assert_int_equal(queue_claim(f->c, "new", NULL, 0, b, 1, &n, &err), MR_OK);
     assert_int_equal(n, 1);
@@ -229,7 +213,7 @@ static void test_fence_after_reap(void **state)
     assert_int_equal(db_exec(f->c, "BEGIN", &err), MR_OK);
     assert_int_equal(queue_complete_in_tx(f->c, &b[0], &err), MR_OK);
     assert_int_equal(db_exec(f->c, "COMMIT", &err), MR_OK);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'completed'"), 1);
     queue_job_clear(&a[0]);
     queue_job_clear(&b[0]);
 }
@@ -249,7 +233,7 @@ static void test_timeout_reaped(void **state)
     assert_int_equal(queue_heartbeat(f->c, "w", 1, &err), MR_OK);
     assert_int_equal(queue_reap(f->c, 10000, &reaped, &err), MR_OK);
     assert_int_equal(reaped, 1);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable' AND "
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable' AND "
                                "last_error LIKE 'timed out after 100 ms%'"), 1);
     queue_job_clear(&a[0]);
 }
@@ -275,13 +259,13 @@ static void test_retry_backoff_dead_letter(void **state)
         assert_int_equal(dead, attempt == 3);
         if (attempt < 3) {
             /* run_at is about a minute away: nothing to schedule yet. */
-            assert_int_equal(q64(f->c, "SELECT (run_at > now() + interval '50 s')::int FROM jobs"), 1);
+            assert_int_equal(tv_pg_int64(f->c, "SELECT (run_at > now() + interval '50 s')::int FROM jobs"), 1);
             assert_int_equal(queue_schedule(f->c, &moved, &err), MR_OK);
             assert_int_equal(moved, 0);
         }
         queue_job_clear(&j[0]);
     }
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'failed' AND "
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'failed' AND "
                                "last_error = 'node said no'"), 1);
     /* The operator retries the dead letter: one more attempt is allowed. */
     assert_int_equal(queue_retry(f->c, id, &changed, &err), MR_OK);
@@ -327,7 +311,7 @@ static void test_release_and_prune(void **state)
     enq(f->c, "x", 0, 0, NULL, &id);
     assert_int_equal(queue_claim(f->c, "w", NULL, 0, j, 1, &n, &err), MR_OK);
     assert_int_equal(queue_release(f->c, &j[0], &err), MR_OK);
-    assert_int_equal(q64(f->c, "SELECT attempt FROM jobs"), 0);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT attempt FROM jobs"), 0);
     queue_job_clear(&j[0]);
     assert_int_equal(queue_claim(f->c, "w", NULL, 0, j, 1, &n, &err), MR_OK);
     assert_int_equal(j[0].attempt, 1);
@@ -360,8 +344,8 @@ static void test_release_unknown(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(queue_release_unknown(f->c, "w", &a, 1, &released, &err), MR_OK);
     assert_int_equal(released, 1);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable' AND "
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'running'"), 1);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable' AND "
                                "last_error LIKE '%answer was lost%'"), 1);
     /* Knowing nothing releases everything of that owner, and only of it. */
     assert_int_equal(queue_release_unknown(f->c, "other", NULL, 0, &released, &err), MR_OK);
@@ -405,7 +389,7 @@ static void test_worker_refuses_fsync_off(void **state)
     usleep(300000);
     assert_int_equal(rc, MR_ERR_INVALID);
     assert_non_null(strstr(err.msg, "fsync"));
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'available'"), 1);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'available'"), 1);
 }
 
 /* Maintenance never waits on a row a hung session holds: the reaper skips
@@ -435,7 +419,7 @@ static void test_reap_skips_locked_rows(void **state)
     assert_int_equal(db_exec(hung, "ROLLBACK", &err), MR_OK);
     assert_int_equal(queue_reap(f->c, 10000, &reaped, &err), MR_OK); /* the owner row is gone now */
     assert_int_equal(reaped, 1);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable'"), 2);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM jobs WHERE state = 'retryable'"), 2);
     PQfinish(hung);
     queue_job_clear(&j[0]);
     queue_job_clear(&j[1]);
@@ -457,7 +441,7 @@ static void test_schema_checks(void **state)
     assert_int_equal(db_exec(f->c, "SELECT * FROM mosaic_dash.queue_depth, mosaic_dash.stuck_jobs, "
                                    "mosaic_dash.message_pipeline, mosaic_dash.throughput_hourly, "
                                    "mosaic_dash.messages_hourly, mosaic_dash.workers", &err), MR_OK);
-    if (q64(f->c, "SELECT count(*) FROM pg_roles WHERE rolname = 'mosaic_readonly'") == 1) {
+    if (tv_pg_int64(f->c, "SELECT count(*) FROM pg_roles WHERE rolname = 'mosaic_readonly'") == 1) {
         assert_int_equal(db_exec(f->c, "SET ROLE mosaic_readonly", &err), MR_OK);
         assert_int_equal(db_exec(f->c, "SELECT * FROM mosaic_dash.queue_depth", &err), MR_OK);
         assert_int_equal(db_exec(f->c, "SELECT * FROM mosaic.jobs", &err), MR_ERR_IO);

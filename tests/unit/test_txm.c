@@ -31,16 +31,6 @@ struct fx {
     struct txm t;
 };
 
-static int64_t q64(PGconn *c, const char *sql)
-{
-    struct mr_error err;
-    int64_t v;
-
-    if (db_query_int64(c, sql, &v, &err) != MR_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    return v;
-}
-
 /* Calls an anvil_* / evm_* method with a JSON params text. */
 static void anvil(struct fx *f, const char *method, const char *params)
 {
@@ -62,7 +52,6 @@ static int setup(void **state)
     uint8_t seed[32] = {9}, *sk;
     secp256k1_context *ctx;
     size_t n;
-    int applied;
     FILE *fp;
 
     *state = f;
@@ -82,10 +71,8 @@ static int setup(void **state)
     fputs("pw\n", fp);
     fclose(fp);
     chmod(pw, 0600);
-    f->ci = tv_pg_newdb();
-    f->db = db_connect(f->ci, NULL, &err);
-    if (f->db == NULL || db_migrate(f->db, db_migrations, db_migrations_count, NULL, &applied, &err) ||
-        db_exec(f->db, "INSERT INTO chains (chain_key, chain_id, role) VALUES ('origin', 31337, "
+    f->db = tv_pg_migrated(&f->ci);
+    if (db_exec(f->db, "INSERT INTO chains (chain_key, chain_id, role) VALUES ('origin', 31337, "
                        "'origin')", &err) ||
         rpc_endpoints_new(&url, 1, 31337, NULL, &f->rpc, &err) ||
         signer_open(key, pw, f->ci, &f->signer, &err))
@@ -191,10 +178,10 @@ static void test_pipelined_sends(void **state)
             fail_msg("submit %d: %s", i, err.msg);
     }
     drain(f, 20);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
                                 "receipt_status = 1"), 10);
-    assert_int_equal(q64(f->db, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 10);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM tx_attempts WHERE broadcast_at IS NOT NULL"), 10);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 10);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM tx_attempts WHERE broadcast_at IS NOT NULL"), 10);
 }
 
 static void test_revert_not_sent(void **state)
@@ -209,8 +196,8 @@ static void test_revert_not_sent(void **state)
     in.to = reverter;
     assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_RPC);
     assert_non_null(strstr(err.msg, "revert"));
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions"), 0);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM signer_nonces"), 0);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions"), 0);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM signer_nonces"), 0);
 }
 
 static void test_stuck_replaced(void **state)
@@ -226,15 +213,15 @@ static void test_stuck_replaced(void **state)
     usleep(20000);
     assert_int_equal(txm_poll(&f->t, NULL, &err), MR_OK);
     f->t.cfg.stuck_after_ms = 60000;
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM tx_attempts"), 2);
-    assert_int_equal(q64(f->db, "SELECT (b.max_fee * 100 >= a.max_fee * 112 AND b.max_priority_fee"
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM tx_attempts"), 2);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT (b.max_fee * 100 >= a.max_fee * 112 AND b.max_priority_fee"
                                 " * 100 >= a.max_priority_fee * 112)::int FROM tx_attempts a, "
                                 "tx_attempts b WHERE a.attempt = 1 AND b.attempt = 2"), 1);
     anvil(f, "evm_setAutomine", "[true]");
     anvil(f, "anvil_mine", "[1]");
     drain(f, 10);
     /* One effect: one transaction final, mined once. */
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 }
 
 static void test_reorged_and_resent(void **state)
@@ -246,20 +233,20 @@ static void test_reorged_and_resent(void **state)
 
     assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
     assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
-    first = q64(f->db, "SELECT included_block FROM transactions WHERE state = 'included'");
+    first = tv_pg_int64(f->db, "SELECT included_block FROM transactions WHERE state = 'included'");
     assert_true(first > 0);
     assert_int_equal(db_exec(f->db, "CREATE TEMP TABLE old_block AS SELECT included_block_hash AS h "
                                     "FROM transactions", &err), MR_OK);
     /* Replace the last block: anvil drops the transactions it held. */
     anvil(f, "anvil_reorg", "[1, []]");
     assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK); /* notices, resends */
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state IN ('broadcast', "
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state IN ('broadcast', "
                                 "'included')"), 1);
     drain(f, 10);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final' AND "
                                 "receipt_status = 1"), 1);
     /* Final in a block of the new chain, not in the orphaned one. */
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions t, old_block o WHERE "
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions t, old_block o WHERE "
                                 "t.included_block_hash = o.h"), 0);
 }
 
@@ -277,7 +264,7 @@ static void test_intent_after_crash(void **state)
                                                   &err), MR_OK);
     assert_int_equal(txs_create_intent(f->db, &in, chain_nonce, &id, &nonce, &err), MR_OK);
     drain(f, 10);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 }
 
 /* Finality by the node's "finalized" tag (anvil --slots-in-an-epoch 1:
@@ -293,13 +280,13 @@ static void test_finalized_tag_and_pause(void **state)
     f->t.cfg.use_finalized_tag = 1;
     assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
     assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK); /* included, not yet finalized */
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'included'"), 1);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'included'"), 1);
     assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
     assert_int_equal(left, 1);
     anvil(f, "anvil_mine", "[3]");
     assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
     assert_int_equal(left, 0);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 
     /* Broke: the signed transaction waits, new intents are refused and use
      * no nonce; funded again, it goes through. */
@@ -312,7 +299,7 @@ static void test_finalized_tag_and_pause(void **state)
     assert_true(f->t.paused);
     assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_PERM);
     assert_non_null(strstr(err.msg, "insufficient funds"));
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions"), 2);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions"), 2);
     anvil(f, "anvil_setBalance", "[\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\", "
                                  "\"0x3635c9adc5dea00000\"]");
     anvil(f, "evm_setAutomine", "[true]");
@@ -320,7 +307,7 @@ static void test_finalized_tag_and_pause(void **state)
     assert_false(f->t.paused);
     anvil(f, "anvil_mine", "[3]");
     drain(f, 10);
-    assert_int_equal(q64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 2);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 2);
 }
 
 int main(void)

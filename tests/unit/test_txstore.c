@@ -28,16 +28,13 @@ static int setup(void **state)
 {
     struct fx *f;
     struct mr_error err;
-    int applied;
 
     *state = NULL;
     if (tv_pg_base() == NULL)
         return 0;
     f = calloc(1, sizeof(*f));
-    f->ci = tv_pg_newdb();
-    f->c = db_connect(f->ci, NULL, &err);
-    if (f->c == NULL || db_migrate(f->c, db_migrations, db_migrations_count, NULL, &applied, &err) ||
-        db_exec(f->c, "INSERT INTO chains (chain_key, chain_id, role) VALUES ('origin', 31337, "
+    f->c = tv_pg_migrated(&f->ci);
+    if (db_exec(f->c, "INSERT INTO chains (chain_key, chain_id, role) VALUES ('origin', 31337, "
                       "'origin'), ('aux', 1405, 'auxiliary')", &err))
         fail_msg("setup: %s", err.msg);
     *state = f;
@@ -71,16 +68,6 @@ static struct txs_intent intent(const char *chain)
     return in;
 }
 
-static int64_t q64(PGconn *c, const char *sql)
-{
-    struct mr_error err;
-    int64_t v;
-
-    if (db_query_int64(c, sql, &v, &err) != MR_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    return v;
-}
-
 static void test_nonces_and_lifecycle(void **state)
 {
     struct fx *f = *state;
@@ -110,7 +97,7 @@ static void test_nonces_and_lifecycle(void **state)
     /* A chain nonce ahead of ours: someone else used the key. */
     assert_int_equal(txs_create_intent(f->c, &in, 42, &id[2], &nonce, &err), MR_ERR_PERM);
     assert_non_null(strstr(err.msg, "used by someone else"));
-    assert_int_equal(q64(f->c, "SELECT next_nonce FROM signer_nonces WHERE chain_key = 'origin'"), 8);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces WHERE chain_key = 'origin'"), 8);
 
     /* Signed bytes are stored before broadcast; a replacement is attempt 2. */
     memset(raw, 0x5a, sizeof(raw));
@@ -149,7 +136,7 @@ static void test_nonces_and_lifecycle(void **state)
     assert_non_null(strstr(err.msg, "from state broadcast"));
     assert_int_equal(txs_mark_included(f->c, id[0], 17, bh, 1, 84000, &err), MR_OK);
     assert_int_equal(txs_mark_reorged(f->c, id[0], &err), MR_OK);
-    assert_int_equal(q64(f->c, "SELECT count(*) FROM transactions WHERE state = 'broadcast' AND "
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'broadcast' AND "
                                "included_block IS NULL"), 1);
     assert_int_equal(txs_mark_included(f->c, id[0], 18, bh, 1, 84000, &err), MR_OK);
     assert_int_equal(txs_mark_final(f->c, id[0], &err), MR_OK);
@@ -229,8 +216,8 @@ static void test_concurrent_allocation(void **state)
         assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
         assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    assert_int_equal(q64(f->c, "SELECT count(DISTINCT nonce) FROM transactions"), 200);
-    assert_int_equal(q64(f->c, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 200);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(DISTINCT nonce) FROM transactions"), 200);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 200);
 }
 
 int main(void)
