@@ -41,7 +41,7 @@ ETH_LIBS = -lsecp256k1 -lcrypto
 # migrations are embedded into the binary (db/embed-migrations.sh).
 MIGRATIONS = $(sort $(wildcard db/migrations/*.sql))
 GEN_MIGR = $(BUILDDIR)/gen/migrations.c
-APP_SRC  = $(sort $(wildcard chain/*.c db/*.c relayer/*.c))
+APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
 APP_LIBS = -lcurl -ljansson -lyaml -lpq -lpthread
