@@ -181,6 +181,25 @@ static int parse_kind(const struct actx *c, const char *type, const char *where,
     return afail(c, "%s.type: unknown entry type \"%s\"", where, type);
 }
 
+/* Sets e->indexed from the "indexed" flags of an event's inputs. */
+static int parse_indexed(const struct actx *c, json_t *item, const char *where,
+                         struct artifact_entry *e)
+{
+    json_t *inputs = json_object_get(item, "inputs"), *p;
+    size_t i;
+
+    if (!json_is_array(inputs))
+        return afail(c, "%s.inputs: not an array", where);
+    json_array_foreach(inputs, i, p) {
+        if (!json_is_true(json_object_get(p, "indexed")))
+            continue;
+        if (i >= 32)
+            return afail(c, "%s.inputs[%zu]: an indexed parameter past the 32nd", where, i);
+        e->indexed |= (uint32_t)1 << i;
+    }
+    return MR_OK;
+}
+
 static int parse_entry(const struct actx *c, json_t *item, size_t idx, struct artifact_entry *e)
 {
     const char *type = NULL, *name = NULL, *mut = NULL;
@@ -202,6 +221,8 @@ static int parse_entry(const struct actx *c, json_t *item, size_t idx, struct ar
     e->anonymous = json_is_true(json_object_get(item, "anonymous"));
     if (e->kind == ARTIFACT_FALLBACK)
         return MR_OK;
+    if (e->kind == ARTIFACT_EVENT && (rc = parse_indexed(c, item, where, e)) != MR_OK)
+        return rc;
     if (e->kind == ARTIFACT_CONSTRUCTOR)
         name = "constructor";
     else if ((rc = get_string(c, item, "name", where, 0, ARTIFACT_NAME_MAX, &name)) != MR_OK)

@@ -55,6 +55,7 @@ struct artifact_entry {
     char signature[ARTIFACT_SIG_MAX];
     uint8_t hash[32];   /* keccak256(signature): selector = hash[0..4), topic0 = hash */
     int anonymous;      /* events */
+    uint32_t indexed;   /* events: bit i set when parameter i is indexed (a topic) */
     int payable;        /* functions, constructor */
     int view;           /* functions: view or pure */
 };
