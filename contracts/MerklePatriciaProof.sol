@@ -19,7 +19,8 @@ import {RLPReader} from "./RLPReader.sol";
  *     inline in its parent (a longer inline child is refused);
  *   - a node is a list of 17 items (branch) or 2 (leaf or extension) with
  *     canonical RLP headers; branch slots are empty, 32-byte references or
- *     short inline nodes, and the value slot is a string;
+ *     short inline nodes (canonical RLP all through), and the value slot is
+ *     a string;
  *   - hex-prefix paths have a flag nibble 0..3 and a zero pad nibble when
  *     even; an extension has a non-empty path and a child, which is a
  *     branch; a leaf has a non-empty value;
@@ -102,6 +103,20 @@ library MerklePatriciaProof {
         return shortStep(path, proof, s0, e0, ne, pos);
     }
 
+    /**
+     * Whether [s, e) is a sequence of canonical RLP items, lists checked
+     * recursively: an inline node (under 32 bytes, so the depth is bounded)
+     * must be well-formed all through, whether the walk enters it or not.
+     */
+    function wellFormed(bytes calldata data, uint256 s, uint256 e) private pure returns (bool) {
+        while (s < e) {
+            (bool ok, bool isList, uint256 ps, uint256 pe) = RLPReader.item(data, s, e);
+            if (!ok || (isList && !wellFormed(data, ps, pe))) return false;
+            s = pe;
+        }
+        return true;
+    }
+
     /** Nibble i of a byte string in calldata (high nibble first). */
     function nibble(bytes calldata b, uint256 i) private pure returns (uint256) {
         uint256 x = uint8(b[i >> 1]);
@@ -133,7 +148,9 @@ library MerklePatriciaProof {
                 if (!ok) return (FAIL, 0, 0);
             }
             if (i < 16) {
-                if (isList ? e - p >= 32 : (e - s != 0 && e - s != 32)) return (FAIL, 0, 0);
+                if (isList ? (e - p >= 32 || !wellFormed(proof, s, e)) : (e - s != 0 && e - s != 32)) {
+                    return (FAIL, 0, 0);
+                }
             } else if (isList) {
                 return (FAIL, 0, 0);
             }
@@ -172,7 +189,7 @@ library MerklePatriciaProof {
         // Extension: a non-empty path and a child.
         if (hpLen == 0) return (FAIL, 0, 0, 0, false);
         if (isList) {
-            if (e1 - e0 >= 32) return (FAIL, 0, 0, 0, false);
+            if (e1 - e0 >= 32 || !wellFormed(proof, s1, e1)) return (FAIL, 0, 0, 0, false);
             return (INLINE, s1, e1, newPos, true);
         }
         if (e1 - s1 != 32) return (FAIL, 0, 0, 0, false);

@@ -144,7 +144,7 @@ static void deploy_token(struct cl_chain *c, const uint8_t from[20], const char 
     uint64_t gas;
 
     cl_deploy(c, from, "EIP20Token", NULL, 0, args, 4, addr, &gas);
-    mn_gas_line("deploy EIP20Token", gas);
+    deploy_gas_line("deploy EIP20Token", gas);
 }
 
 static void deploy_org(struct cl_chain *c, const uint8_t owner[20], const uint8_t worker[20],
@@ -218,7 +218,7 @@ void mn_setup(struct mn_net *n, const uint8_t burner[20])
                                     abi_v_address(n->o_org),  abi_v_address(n->burner),
                                     abi_v_uint(MN_MAX_STORAGE_ROOTS)};
         cl_deploy(&n->o, n->o_owner, "EIP20Gateway", &o_lib, 1, args, 7, n->gw, &gas);
-        mn_gas_line("deploy EIP20Gateway", gas);
+        deploy_gas_line("deploy EIP20Gateway", gas);
     }
     {
         const char *sym = "UT";
@@ -233,7 +233,7 @@ void mn_setup(struct mn_net *n, const uint8_t burner[20])
                                     abi_v_address(n->a_org),    abi_v_address(n->gw),
                                     abi_v_address(n->burner),   abi_v_uint(MN_MAX_STORAGE_ROOTS)};
         cl_deploy(&n->a, n->a_owner, "EIP20CoGateway", &a_lib, 1, args, 8, n->cgw, &gas);
-        mn_gas_line("deploy EIP20CoGateway", gas);
+        deploy_gas_line("deploy EIP20CoGateway", gas);
     }
     {
         struct abi_value a1 = abi_v_address(n->cgw);
@@ -273,10 +273,10 @@ void mn_teardown(struct mn_net *n)
 /* The contract's verdict on a proof: MerklePatriciaProof.verify by eth_call
  * (a revert counts as false). */
 int mn_contract_verdict(struct cl_chain *c, const uint8_t mpp[20], const uint8_t value[32],
-                            const uint8_t path[32], const uint8_t *proof, size_t proof_len,
-                            const uint8_t root[32])
+                        const uint8_t *path, size_t path_len, const uint8_t *proof,
+                        size_t proof_len, const uint8_t root[32])
 {
-    struct abi_value args[4] = {abi_v_bytes(value, 32), abi_v_bytes(path, 32),
+    struct abi_value args[4] = {abi_v_bytes(value, 32), abi_v_bytes(path, path_len),
                                 abi_v_bytes(proof, proof_len), abi_v_bytes(root, 32)};
     uint8_t *data, word[32];
     size_t len;
@@ -290,8 +290,8 @@ int mn_contract_verdict(struct cl_chain *c, const uint8_t mpp[20], const uint8_t
 
 /* Our C verifier's verdict on the same question: the proof verifies and
  * proves a value whose keccak256 is `value`. */
-int mn_c_verdict(const uint8_t value[32], const uint8_t path[32], const uint8_t *proof,
-                     size_t proof_len, const uint8_t root[32])
+int mn_c_verdict(const uint8_t value[32], const uint8_t *path, size_t path_len,
+                 const uint8_t *proof, size_t proof_len, const uint8_t root[32])
 {
     struct mpt_node nodes[MPT_MAX_PROOF_NODES];
     const uint8_t *v;
@@ -302,7 +302,7 @@ int mn_c_verdict(const uint8_t value[32], const uint8_t path[32], const uint8_t 
 
     if (mpt_proof_decode(proof, proof_len, nodes, MPT_MAX_PROOF_NODES, &n, &err) != MR_OK)
         return 0;
-    if (mpt_verify(root, path, 32, nodes, n, &v, &vlen, &found, &err) != MR_OK || !found)
+    if (mpt_verify(root, path, path_len, nodes, n, &v, &vlen, &found, &err) != MR_OK || !found)
         return 0;
     keccak256(v, vlen, h);
     return memcmp(h, value, 32) == 0;
@@ -318,8 +318,8 @@ void mn_differential(struct cl_chain *c, const uint8_t mpp[20], const uint8_t va
     int cv, kv;
 
     assert_non_null(copy);
-    cv = mn_c_verdict(value, path, proof, proof_len, root);
-    kv = mn_contract_verdict(c, mpp, value, path, proof, proof_len, root);
+    cv = mn_c_verdict(value, path, 32, proof, proof_len, root);
+    kv = mn_contract_verdict(c, mpp, value, path, 32, proof, proof_len, root);
     if (!cv || !kv)
         fail_msg("a real proof: C verifier %d, contract %d (both must accept)", cv, kv);
     /* Flip a byte a third of the way into the list, then near the end. */
@@ -328,24 +328,24 @@ void mn_differential(struct cl_chain *c, const uint8_t mpp[20], const uint8_t va
 
         memcpy(copy, proof, proof_len);
         copy[at] ^= 0x01;
-        cv = mn_c_verdict(value, path, copy, proof_len, root);
-        kv = mn_contract_verdict(c, mpp, value, path, copy, proof_len, root);
+        cv = mn_c_verdict(value, path, 32, copy, proof_len, root);
+        kv = mn_contract_verdict(c, mpp, value, path, 32, copy, proof_len, root);
         if (cv != kv || cv)
             fail_msg("byte %zu flipped: C verifier %d, contract %d (both must refuse)", at, cv, kv);
     }
     memcpy(other, value, 32);
     other[0] ^= 0x80;
-    assert_int_equal(mn_c_verdict(other, path, proof, proof_len, root), 0);
-    assert_int_equal(mn_contract_verdict(c, mpp, other, path, proof, proof_len, root), 0);
+    assert_int_equal(mn_c_verdict(other, path, 32, proof, proof_len, root), 0);
+    assert_int_equal(mn_contract_verdict(c, mpp, other, path, 32, proof, proof_len, root), 0);
     memcpy(other, root, 32);
     other[31] ^= 0x01;
-    assert_int_equal(mn_c_verdict(value, path, proof, proof_len, other), 0);
-    assert_int_equal(mn_contract_verdict(c, mpp, value, path, proof, proof_len, other), 0);
+    assert_int_equal(mn_c_verdict(value, path, 32, proof, proof_len, other), 0);
+    assert_int_equal(mn_contract_verdict(c, mpp, value, path, 32, proof, proof_len, other), 0);
     free(copy);
 }
 
 
-static uint8_t *encode_nodes(const struct mpt_node *nodes, size_t n, size_t *len)
+uint8_t *mn_encode_nodes(const struct mpt_node *nodes, size_t n, size_t *len)
 {
     uint8_t *buf;
 
@@ -392,8 +392,8 @@ void mn_fetch_proof(struct cl_chain *src, const uint8_t gateway[20], const uint8
         fail_msg("the slot holds %llu, not status %d", (unsigned long long)mn_u64(value), status);
     assert_int_equal(mpt_account_encode(&acct, p->account, sizeof(p->account), &p->account_len),
                      MR_OK);
-    p->account_nodes = encode_nodes(pj.account_nodes, pj.n_account_nodes, &p->account_nodes_len);
-    p->storage_nodes = encode_nodes(pj.storage[0].nodes, pj.storage[0].n_nodes,
+    p->account_nodes = mn_encode_nodes(pj.account_nodes, pj.n_account_nodes, &p->account_nodes_len);
+    p->storage_nodes = mn_encode_nodes(pj.storage[0].nodes, pj.storage[0].n_nodes,
                                     &p->storage_nodes_len);
     proofjson_free(&pj);
 }

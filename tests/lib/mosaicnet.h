@@ -20,6 +20,7 @@
 #include "chain/ethrpc.h"
 #include "eth/abi.h"
 #include "eth/mosaic.h"
+#include "eth/mpt.h"
 #include "eth/u256.h"
 #include "tests/lib/chainlib.h"
 
@@ -107,10 +108,13 @@ struct u256 mn_gas_cost(const struct eth_receipt *r);
 /* MerklePatriciaProof.verify by eth_call (a revert counts as false), and
  * our C verifier on the same question. */
 int mn_contract_verdict(struct cl_chain *c, const uint8_t mpp[20], const uint8_t value[32],
-                        const uint8_t path[32], const uint8_t *proof, size_t proof_len,
-                        const uint8_t root[32]);
-int mn_c_verdict(const uint8_t value[32], const uint8_t path[32], const uint8_t *proof,
-                 size_t proof_len, const uint8_t root[32]);
+                        const uint8_t *path, size_t path_len, const uint8_t *proof,
+                        size_t proof_len, const uint8_t root[32]);
+int mn_c_verdict(const uint8_t value[32], const uint8_t *path, size_t path_len,
+                 const uint8_t *proof, size_t proof_len, const uint8_t root[32]);
+/* nodes[n] as an RLP list of raw nodes (the contracts' _rlpParentNodes).
+ * Out: *len.  Returns a malloc'd buffer (caller frees). */
+uint8_t *mn_encode_nodes(const struct mpt_node *nodes, size_t n, size_t *len);
 /* Both verifiers accept the proof and refuse tampered copies. */
 void mn_differential(struct cl_chain *c, const uint8_t mpp[20], const uint8_t value[32],
                      const uint8_t path[32], const uint8_t *proof, size_t proof_len,
