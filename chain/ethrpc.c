@@ -500,7 +500,14 @@ int ethrpc_call(struct rpc_endpoints *e, const uint8_t *from, const uint8_t to[2
                 const uint8_t *data, size_t len, const char *block, uint8_t **out,
                 size_t *out_len, struct rpc_detail *d, struct mr_error *err)
 {
-    json_t *res, *params = json_pack("[o, s]", call_object(from, to, NULL, data, len), block);
+    return ethrpc_call_ex(e, from, to, NULL, data, len, block, out, out_len, d, err);
+}
+
+int ethrpc_call_ex(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
+                   const struct u256 *value, const uint8_t *data, size_t len, const char *block,
+                   uint8_t **out, size_t *out_len, struct rpc_detail *d, struct mr_error *err)
+{
+    json_t *res, *params = json_pack("[o, s]", call_object(from, to, value, data, len), block);
     int rc;
 
     *out = NULL;

@@ -148,6 +148,12 @@ int ethrpc_get_proof(struct rpc_endpoints *e, const uint8_t address[20],
 int ethrpc_call(struct rpc_endpoints *e, const uint8_t *from, const uint8_t to[20],
                 const uint8_t *data, size_t len, const char *block, uint8_t **out,
                 size_t *out_len, struct rpc_detail *d, struct mr_error *err);
+/* eth_call({from?, to?, value?, data}, block): to NULL runs `data` as init
+ * code (a creation), value (may be NULL) is sent with the call.  Otherwise
+ * as ethrpc_call. */
+int ethrpc_call_ex(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
+                   const struct u256 *value, const uint8_t *data, size_t len, const char *block,
+                   uint8_t **out, size_t *out_len, struct rpc_detail *d, struct mr_error *err);
 /* eth_estimateGas({from?, to?, value?, data}).  to NULL = creation. */
 int ethrpc_estimate_gas(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
                         const struct u256 *value, const uint8_t *data, size_t len,

@@ -24,17 +24,21 @@
 #include "eth/error.h"
 #include "eth/u256.h"
 
-/* "Call `to` with `calldata` on `chain_key` from `sender`, for job J." */
+/* "Call `to` with `calldata` on `chain_key` from `sender`, for job J", or
+ * "create a contract from the init code `calldata`" (create set, no `to`). */
 struct txs_intent {
     const char *chain_key;
     const uint8_t *sender;       /* 20 bytes */
     int64_t job_id;              /* 0: none */
     const char *purpose;         /* e.g. "confirmStakeIntent" */
-    const uint8_t *to;           /* 20 bytes */
+    const uint8_t *to;           /* 20 bytes; ignored (must be NULL) when create */
+    int create;                  /* 1: contract creation, calldata = init code */
     const uint8_t *calldata;
     size_t calldata_len;
-    struct u256 value;
-    uint64_t gas_limit;
+    struct u256 value;           /* wei sent with the call (payable) */
+    uint64_t gas_limit;          /* txm: 0 = estimate (with a margin); else used as is */
+    int no_dry_run;              /* txm: skip the eth_call dry run (pipelined dependent
+                                  * calls); then gas_limit must be given */
 };
 
 /* One unfinished transaction, for resuming after a restart.  raw is
@@ -50,6 +54,7 @@ struct txs_pending {
     struct u256 max_fee, tip;    /* newest attempt's fees */
     int64_t age_ms;              /* since the newest attempt's broadcast; -1 if never */
     /* The intent, to sign a replacement of the same payload. */
+    int create;                  /* contract creation: `to` is unused */
     uint8_t to[20];
     uint8_t *calldata;
     size_t calldata_len;
@@ -82,8 +87,11 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
 /* Transitions; each refuses (MR_ERR_INVALID) from a state that does not
  * allow it, so a late or repeated step cannot corrupt the record. */
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err);
+/* tx_hash: the attempt that was mined (may be NULL); contract: the address a
+ * creation made (NULL when none). */
 int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
-                      int status, uint64_t gas_used, struct mr_error *err);
+                      int status, uint64_t gas_used, const uint8_t *tx_hash,
+                      const uint8_t *contract, struct mr_error *err);
 int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
@@ -95,5 +103,27 @@ int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error 
 int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                      struct txs_pending **list, size_t *n, struct mr_error *err);
 void txs_pending_free(struct txs_pending *list, size_t n);
+
+/* What became of one transaction (any state).  A plain value. */
+struct txs_result {
+    int64_t id;
+    char state[16];              /* intent .. final, failed, aborted */
+    uint64_t nonce;
+    int is_create;
+    int included;                /* state included or final: the fields below are set */
+    int final;                   /* state final */
+    int status;                  /* receipt status: 1 success, 0 reverted */
+    uint64_t block;
+    uint8_t block_hash[32];
+    uint64_t gas_used;
+    int has_tx_hash;
+    uint8_t tx_hash[32];         /* the mined attempt */
+    int has_contract;
+    uint8_t contract[20];        /* the contract a successful creation made */
+    char error[160];             /* failed / aborted: why ("" otherwise) */
+};
+
+/* Reads transaction `id`.  MR_ERR_NOTFOUND if there is none. */
+int txs_result(PGconn *conn, int64_t id, struct txs_result *out, struct mr_error *err);
 
 #endif /* MR_TXSTORE_H */

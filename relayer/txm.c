@@ -62,7 +62,7 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
 
 /* Builds, signs and stores (before any broadcast) an attempt for nonce with
  * the given fees.  Out: raw (malloc'd), hash. */
-static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t to[20],
+static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t *to,
                           const uint8_t *data, size_t len, const struct u256 *value, uint64_t gas,
                           const struct u256 *max_fee, const struct u256 *tip, uint8_t **raw,
                           size_t *raw_len, uint8_t hash[32], struct mr_error *err)
@@ -76,8 +76,9 @@ static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8
     tx.gas_limit = gas;
     tx.max_fee = *max_fee;
     tx.max_priority_fee = *tip;
-    tx.has_to = 1;
-    memcpy(tx.to, to, 20);
+    tx.has_to = to != NULL; /* NULL: contract creation */
+    if (to != NULL)
+        memcpy(tx.to, to, 20);
     tx.value = *value;
     tx.data = data;
     tx.data_len = len;
@@ -100,6 +101,17 @@ static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8
     return rc;
 }
 
+/* sign_and_store for the stored intent p (a first signature after a crash,
+ * or a replacement). */
+static int sign_pending(struct txm *t, const struct txs_pending *p, const struct u256 *max_fee,
+                        const struct u256 *tip, uint8_t **raw, size_t *raw_len, uint8_t hash[32],
+                        struct mr_error *err)
+{
+    return sign_and_store(t, p->id, p->nonce, p->create ? NULL : p->to, p->calldata,
+                          p->calldata_len, &p->value, p->gas_limit, max_fee, tip, raw, raw_len,
+                          hash, err);
+}
+
 /* Broadcasts stored bytes.  "Already known" counts as sent; "nonce too low"
  * is left to the receipt checks of txm_poll. */
 static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw, size_t len,
@@ -120,9 +132,27 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
     return txs_mark_broadcast(t->db, id, attempt, err);
 }
 
+/* eth_estimateGas plus the configured margin. */
+static int estimate(struct txm *t, const struct txs_intent *in, uint64_t *gas, struct mr_error *err)
+{
+    int margin = t->cfg.gas_margin_percent > 0 ? t->cfg.gas_margin_percent : TXM_DEFAULT_GAS_MARGIN;
+    uint64_t g = 0;
+    int rc = ethrpc_estimate_gas(t->rpc, in->sender, in->create ? NULL : in->to, &in->value,
+                                 in->calldata, in->calldata_len, &g, NULL, err);
+
+    if (rc != MR_OK)
+        return rc;
+    if (g == 0 || g > UINT64_MAX / (uint64_t)(100 + margin))
+        return mr_fail(err, MR_ERR_RANGE, "chain %s: gas estimate %llu out of range",
+                       t->cfg.chain_key, (unsigned long long)g);
+    *gas = g * (uint64_t)(100 + margin) / 100;
+    return MR_OK;
+}
+
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err)
 {
     const uint8_t *from = signer_address(t->signer);
+    struct txs_intent rec;
     struct u256 max_fee, tip;
     struct rpc_detail d;
     uint8_t *out = NULL, *raw = NULL, hash[32];
@@ -132,23 +162,36 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
 
     in->chain_key = t->cfg.chain_key;
     in->sender = from;
+    if (in->create ? in->to != NULL : in->to == NULL)
+        return mr_fail(err, MR_ERR_INVALID, "chain %s: %s", t->cfg.chain_key,
+                       in->create ? "a contract creation has no `to` address"
+                                  : "a call needs a `to` address");
+    if (in->no_dry_run && in->gas_limit == 0)
+        return mr_fail(err, MR_ERR_INVALID, "chain %s: a send without a dry run needs a gas limit",
+                       t->cfg.chain_key);
     if (t->paused)
         return mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is paused: insufficient "
                        "funds for the transactions already signed", t->cfg.chain_key);
-    /* The dry run: a call that would revert is classified, not sent. */
-    rc = ethrpc_call(t->rpc, from, in->to, in->calldata, in->calldata_len, "pending", &out,
-                     &out_len, &d, err);
-    free(out);
-    if (rc != MR_OK)
+    if (!in->no_dry_run) {
+        /* The dry run: a call that would revert is classified, not sent. */
+        rc = ethrpc_call_ex(t->rpc, from, in->create ? NULL : in->to, &in->value, in->calldata,
+                            in->calldata_len, "pending", &out, &out_len, &d, err);
+        free(out);
+        if (rc != MR_OK)
+            return rc;
+    }
+    rec = *in; /* the caller's intent is not changed (but for chain_key, sender) */
+    if (rec.gas_limit == 0 && (rc = estimate(t, in, &rec.gas_limit, err)) != MR_OK)
         return rc;
     rc = ethrpc_get_transaction_count(t->rpc, from, "pending", &chain_nonce, NULL, err);
     if (rc == MR_OK)
         rc = txm_fees(t, &max_fee, &tip, err);
     if (rc == MR_OK)
-        rc = txs_create_intent(t->db, in, chain_nonce, id, &nonce, err);
+        rc = txs_create_intent(t->db, &rec, chain_nonce, id, &nonce, err);
     if (rc == MR_OK)
-        rc = sign_and_store(t, *id, nonce, in->to, in->calldata, in->calldata_len, &in->value,
-                            in->gas_limit, &max_fee, &tip, &raw, &raw_len, hash, err);
+        rc = sign_and_store(t, *id, nonce, rec.create ? NULL : rec.to, rec.calldata,
+                            rec.calldata_len, &rec.value, rec.gas_limit, &max_fee, &tip, &raw,
+                            &raw_len, hash, err);
     if (rc == MR_OK) {
         /* Stored: from here a crash re-sends these bytes (txm_poll). */
         struct mr_error e2;
@@ -157,6 +200,11 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
     }
     free(raw);
     return rc;
+}
+
+int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_error *err)
+{
+    return txs_result(t->db, id, out, err);
 }
 
 /* The receipt of any attempt of p, if mined.  Returns MR_OK (found),
@@ -198,8 +246,7 @@ static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *
     if (capped && u256_cmp(&fee, &p->max_fee) <= 0)
         return mr_fail(err, MR_ERR_RANGE, "chain %s nonce %llu: stuck at the fee cap",
                        t->cfg.chain_key, (unsigned long long)p->nonce);
-    rc = sign_and_store(t, p->id, p->nonce, p->to, p->calldata, p->calldata_len, &p->value,
-                        p->gas_limit, &fee, &tip, &raw, &raw_len, hash, err);
+    rc = sign_pending(t, p, &fee, &tip, &raw, &raw_len, hash, err);
     if (rc == MR_OK)
         rc = broadcast(t, p->id, p->attempt + 1, raw, raw_len, err);
     free(raw);
@@ -222,8 +269,7 @@ static int poll_one(struct txm *t, const struct txs_pending *p, int64_t final_at
         size_t len = 0;
         rc = txm_fees(t, &fee, &tip, err);
         if (rc == MR_OK)
-            rc = sign_and_store(t, p->id, p->nonce, p->to, p->calldata, p->calldata_len, &p->value,
-                                p->gas_limit, &fee, &tip, &raw, &len, hash, err);
+            rc = sign_pending(t, p, &fee, &tip, &raw, &len, hash, err);
         if (rc == MR_OK)
             rc = broadcast(t, p->id, 1, raw, len, err);
         free(raw);
@@ -251,7 +297,10 @@ static int poll_one(struct txm *t, const struct txs_pending *p, int64_t final_at
     memset(&r, 0, sizeof(r));
     rc = find_receipt(t, p, &r, err);
     if (rc == MR_OK) {
-        rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used, err);
+        const uint8_t *contract =
+            p->create && r.status == 1 && r.has_contract_address ? r.contract_address : NULL;
+        rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used,
+                               r.tx_hash, contract, err);
         ethrpc_receipt_free(&r);
         return rc;
     }

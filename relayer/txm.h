@@ -32,7 +32,10 @@ struct txm_config {
     struct u256 tip_cap;        /* maxPriorityFeePerGas never above this */
     int64_t stuck_after_ms;     /* replace when not mined this long after broadcast */
     int bump_percent;           /* >= 10 (geth's rule; anvil takes +1 wei) */
+    int gas_margin_percent;     /* added to eth_estimateGas; 0 = TXM_DEFAULT_GAS_MARGIN */
 };
+
+#define TXM_DEFAULT_GAS_MARGIN 20
 
 struct txm {
     struct txm_config cfg;
@@ -52,11 +55,27 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
 
 /* Dry-runs, records, signs, stores and broadcasts `in` (its chain_key and
  * sender are the manager's).  Out: *id.  A revert in the dry run is
- * MR_ERR_RPC with the reason, and nothing is recorded.  While the key lacks
+ * MR_ERR_RPC with the reason, and nothing is recorded.
+ *   - in->create: a contract creation from the init code in->calldata (no
+ *     `to`); txm_result() gives the contract address once it is mined.
+ *   - in->gas_limit 0: eth_estimateGas plus gas_margin_percent; otherwise
+ *     that limit is used as is (no estimate).
+ *   - in->no_dry_run: no eth_call first, for calls that depend on earlier
+ *     transactions not mined yet (several submitted at consecutive nonces
+ *     before the first is mined); in->gas_limit must then be given
+ *     (MR_ERR_INVALID otherwise).  A call that reverts is then mined with
+ *     status 0 (txm_result tells).
+ *   - in->value: wei sent with the call or creation.   While the key lacks
  * funds for what it already signed (the node said "insufficient funds"),
  * new intents are refused with MR_ERR_PERM so that no nonce is used up;
  * txm_poll lifts the pause once a send goes through. */
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err);
+
+/* What became of transaction `id` (db/txstore.h): its state, and once
+ * included its receipt status, block, gas used, the mined attempt's hash
+ * and, for a successful creation, the contract address.  MR_ERR_NOTFOUND
+ * if there is no such transaction. */
+int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_error *err);
 
 /* One pass over the unfinished transactions.  Out: *left (may be NULL),
  * how many are still not final. */

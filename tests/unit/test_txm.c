@@ -310,6 +310,172 @@ static void test_finalized_tag_and_pause(void **state)
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 2);
 }
 
+/* Calls `method` and returns its result as a new string (caller frees). */
+static char *anvil_str(struct fx *f, const char *method, const char *params)
+{
+    struct mr_error err;
+    json_t *res = NULL;
+    char *out;
+
+    if (rpc_call(f->rpc, method, json_loads(params, 0, NULL), &res, NULL, &err) != MR_OK)
+        fail_msg("%s: %s", method, err.msg);
+    if (!json_is_string(res))
+        fail_msg("%s: not a string", method);
+    out = strdup(json_string_value(res));
+    json_decref(res);
+    return out;
+}
+
+/* A tiny contract (hand-assembled):
+ *   first calldata byte 1: SSTORE(0, 1)
+ *   first calldata byte 2: require(SLOAD(0) != 0); SSTORE(1, 1)
+ *   anything else: revert */
+static const char *dep_runtime = "600035"
+                                 "60f81c80600114601857600214601f57"
+                                 "5b600080fd"
+                                 "5b6001600055" "00"
+                                 "5b60005415601357" "6001600155" "00";
+/* Init code: CODECOPY the 45 bytes after these 12 into memory, RETURN them. */
+static const char *dep_init_prefix = "602d600c60003960" "2d6000f3";
+
+static void test_create_contract(void **state)
+{
+    struct txs_intent in = plain_call();
+    struct txs_result r;
+    char init_hex[256], params[160], *code, *want;
+    uint8_t *init;
+    size_t init_len;
+    int64_t id;
+    REQUIRE();
+
+    snprintf(init_hex, sizeof(init_hex), "%s%s", dep_init_prefix, dep_runtime);
+    init = tv_hex(init_hex, &init_len);
+    in.to = NULL;
+    in.create = 1;
+    in.purpose = "deploy";
+    in.calldata = init;
+    in.calldata_len = init_len;
+    in.gas_limit = 0; /* estimated */
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_OK);
+    assert_int_equal(in.gas_limit, 0); /* the caller's intent is left alone */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE is_create AND "
+                                        "to_address IS NULL AND gas_limit > 53000"), 1);
+    assert_int_equal(txm_result(&f->t, id, &r, &err), MR_OK);
+    assert_false(r.included);
+    assert_false(r.has_contract);
+    drain(f, 10);
+    assert_int_equal(txm_result(&f->t, id, &r, &err), MR_OK);
+    assert_string_equal(r.state, "final");
+    assert_true(r.final && r.included && r.is_create);
+    assert_int_equal(r.status, 1);
+    assert_true(r.gas_used > 53000 && r.block > 0);
+    assert_true(r.has_tx_hash);
+    assert_true(r.has_contract);
+    /* The code at that address is the runtime the init code returned. */
+    {
+        char *a = tv_tohex(r.contract, 20);
+        snprintf(params, sizeof(params), "[\"%s\", \"latest\"]", a);
+        free(a);
+    }
+    code = anvil_str(f, "eth_getCode", params);
+    want = malloc(strlen(dep_runtime) + 3);
+    sprintf(want, "0x%s", dep_runtime);
+    assert_string_equal(code, want);
+    free(code);
+    free(want);
+    /* The mined hash is the stored attempt's. */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions t JOIN tx_attempts a ON "
+                                        "a.tx_id = t.id AND a.tx_hash = t.mined_tx_hash"), 1);
+    assert_int_equal(txm_result(&f->t, id + 1000, &r, &err), MR_ERR_NOTFOUND);
+    free(init);
+}
+
+static void test_bad_intents_refused(void **state)
+{
+    static const uint8_t to[20] = {0x11};
+    struct txs_intent in = plain_call();
+    int64_t id;
+    REQUIRE();
+
+    in.create = 1; /* a creation with a `to` */
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_INVALID);
+    in = plain_call();
+    in.to = NULL; /* a call without one */
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_INVALID);
+    in = plain_call();
+    in.to = to;
+    in.no_dry_run = 1;
+    in.gas_limit = 0; /* no dry run and nothing to estimate with */
+    assert_int_equal(txm_submit(&f->t, &in, &id, &err), MR_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "gas limit"));
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions"), 0);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM signer_nonces"), 0);
+}
+
+/* Dependent calls at consecutive nonces before the first is mined (no dry
+ * run, given gas), plus a payable one; all mined in one block. */
+static void test_pipelined_dependent(void **state)
+{
+    static const uint8_t dep[20] = {0xc0, 0xde};
+    static const uint8_t payee[20] = {0x33, 0x33, 0x33};
+    static const uint8_t one[1] = {1}, two[1] = {2};
+    struct txs_intent in;
+    struct txs_result r[3];
+    struct u256 bal;
+    uint8_t *out = NULL;
+    size_t out_len = 0, left = 0;
+    int64_t id[3];
+    uint64_t v;
+    char params[200], *slot;
+    REQUIRE();
+
+    snprintf(params, sizeof(params), "[\"0xc0de000000000000000000000000000000000000\", \"0x%s\"]",
+             dep_runtime);
+    anvil(f, "anvil_setCode", params);
+    anvil(f, "evm_setAutomine", "[false]");
+    in = plain_call();
+    in.to = dep;
+    in.calldata = one;
+    in.calldata_len = 1;
+    in.purpose = "anchor";
+    in.no_dry_run = 1;
+    in.gas_limit = 80000;
+    assert_int_equal(txm_submit(&f->t, &in, &id[0], &err), MR_OK);
+    /* The second depends on the first: alone it reverts. */
+    assert_int_equal(ethrpc_call(f->rpc, NULL, dep, two, 1, "latest", &out, &out_len, NULL, &err),
+                     MR_ERR_RPC);
+    in.calldata = two;
+    in.purpose = "proveGateway";
+    assert_int_equal(txm_submit(&f->t, &in, &id[1], &err), MR_OK);
+    in = plain_call();
+    in.to = payee;
+    in.purpose = "pay";
+    u256_from_u64(&in.value, 1234);
+    in.gas_limit = 0; /* estimated, dry run with the value */
+    assert_int_equal(txm_submit(&f->t, &in, &id[2], &err), MR_OK);
+    assert_int_equal(txm_poll(&f->t, &left, &err), MR_OK);
+    assert_int_equal(left, 3); /* nothing mined yet */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT max(nonce) - min(nonce) FROM transactions"), 2);
+    anvil(f, "anvil_mine", "[1]");
+    anvil(f, "evm_setAutomine", "[true]");
+    drain(f, 10);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(txm_result(&f->t, id[i], &r[i], &err), MR_OK);
+        assert_true(r[i].final);
+        assert_int_equal(r[i].status, 1);
+        assert_false(r[i].has_contract);
+    }
+    assert_int_equal(r[0].block, r[1].block);
+    assert_int_equal(r[1].block, r[2].block);
+    slot = anvil_str(f, "eth_getStorageAt", "[\"0xc0de000000000000000000000000000000000000\", "
+                                            "\"0x1\", \"latest\"]");
+    assert_string_equal(slot, "0x0000000000000000000000000000000000000000000000000000000000000001");
+    free(slot);
+    assert_int_equal(ethrpc_get_balance(f->rpc, payee, "latest", &bal, NULL, &err), MR_OK);
+    assert_int_equal(u256_to_u64(&bal, &v), MR_OK);
+    assert_int_equal(v, 1234);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -321,6 +487,9 @@ int main(void)
         T(test_reorged_and_resent),
         T(test_intent_after_crash),
         T(test_finalized_tag_and_pause),
+        T(test_create_contract),
+        T(test_bad_intents_refused),
+        T(test_pipelined_dependent),
     };
     return cmocka_run_group_tests_name("txm: sending, replacing, reorgs", tests, NULL, NULL);
 }
