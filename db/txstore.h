@@ -74,9 +74,50 @@ int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t m
  * nonce on chain (eth_getTransactionCount "pending"): it seeds the
  * allocator the first time; if it is ever ahead of the allocator, someone
  * else used the key, and MR_ERR_PERM is returned (stop sending from it and
- * alert: RELIABILITY.md row 13).  Out: *id, *nonce. */
+ * alert: RELIABILITY.md row 13).  A halted key (txs_halt_key) is refused
+ * with MR_ERR_PERM and the reason.  Out: *id, *nonce. */
 int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
                       uint64_t *nonce, struct mr_error *err);
+
+/* The allocator of (chain, sender).  A plain value. */
+struct txs_key {
+    int exists;                  /* 0: no nonce allocated yet (nothing below is set) */
+    uint64_t next_nonce;
+    int halted;
+    char halted_reason[200];
+};
+int txs_key_state(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                  struct txs_key *out, struct mr_error *err);
+
+/* Stops sending from (chain, sender), in one database transaction: records
+ * `reason` (kept if the key is already halted), moves the allocator up to
+ * chain_nonce if it is behind (a resync: the nonces below were used by
+ * someone else), and raises a critical alert (component "txm").
+ * Idempotent. */
+int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                 uint64_t chain_nonce, const char *reason, struct mr_error *err);
+/* Clears the halt (the operator has looked): sending may resume. */
+int txs_resume_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                   struct mr_error *err);
+
+/* The nonces in [from, next_nonce) of (chain, sender) that no live
+ * transaction holds (none, or only aborted / failed ones): gaps that keep
+ * every later nonce from being mined.  Out: nonces[max], *n. */
+int txs_gaps(PGconn *conn, const char *chain_key, const uint8_t sender[20], uint64_t from,
+             uint64_t *nonces, size_t max, size_t *n, struct mr_error *err);
+
+/* Records a 0-value self transaction (purpose "nonce-gap-fill", 21000 gas)
+ * at `nonce`, an allocated nonce that no live transaction holds.  Out: *id.
+ * MR_ERR_INVALID when the nonce was never allocated or is held. */
+int txs_create_filler(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                      uint64_t nonce, int64_t *id, struct mr_error *err);
+
+/* Every signed attempt of every transaction of (chain, sender) at `nonce`
+ * (live or not): any may be the one mined there.  Out: ids[max] (the
+ * transaction of each), hashes[max][32], *n. */
+int txs_nonce_attempts(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                       uint64_t nonce, int64_t *ids, uint8_t (*hashes)[32], size_t max,
+                       size_t *n, struct mr_error *err);
 
 /* Stores a signed attempt before it is broadcast (intent|signed|broadcast
  * -> signed for a new attempt).  Out: *attempt (1 for the first). */
