@@ -35,7 +35,7 @@
 #define ART_MAX_BYTES (16u << 20)
 #define ART_MAX_LIBS 16
 #define ART_MAX 64
-#define CODE_MAX (64u * 1024)      /* runtime code; EIP-170 caps it at 24 KiB */
+#define CODE_MAX ETHRPC_MAX_CODE   /* runtime code; EIP-170 caps it at 24 KiB */
 #define INIT_MAX (128u * 1024)     /* init code and arguments */
 #define MAX_STEPS 1024
 #define MAX_DEPS 16
@@ -691,11 +691,7 @@ static int open_signer(struct deploy *d, int k, struct signer **out, struct mr_e
 static int setup_keys(struct deploy *d, struct mr_error *err)
 {
     const struct config_deploy *dc = &d->cfg->deploy;
-    int fac = -1, rc;
-
-    for (size_t k = 0; k < d->cfg->n_keys; k++)
-        if (strcmp(d->cfg->keys[k].name, "facilitator") == 0)
-            fac = (int)k;
+    int fac = config_key_index(d->cfg, "facilitator"), rc;
 
     if (dc->deployer < 0 || (size_t)dc->deployer >= d->cfg->n_keys)
         return mr_fail(err, MR_ERR_INVALID, "deploy.deployer names no key");
@@ -730,37 +726,7 @@ static int setup_keys(struct deploy *d, struct mr_error *err)
 static int get_code(struct dchain *ch, const uint8_t addr[20], uint8_t **code, size_t *len,
                     struct mr_error *err)
 {
-    char ah[43];
-    json_t *res = NULL;
-    const char *s;
-    long n;
-    int rc;
-
-    *code = NULL;
-    *len = 0;
-    hex_encode_data(addr, 20, ah, sizeof(ah));
-    rc = rpc_call(ch->rpc, "eth_getCode", json_pack("[s,s]", ah, "latest"), &res, NULL, err);
-    if (rc != MR_OK)
-        return rc;
-    s = json_string_value(res);
-    n = s ? hex_data_len(s, strlen(s)) : -1;
-    if (n < 0 || (size_t)n > CODE_MAX) {
-        json_decref(res);
-        return mr_fail(err, MR_ERR_INVALID, "%s eth_getCode %s: not code of at most %u bytes",
-                       rpc_endpoints_last(ch->rpc), ah, CODE_MAX);
-    }
-    *code = malloc((size_t)n + 1);
-    if (*code == NULL) {
-        json_decref(res);
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    }
-    rc = hex_decode_data(s, strlen(s), *code, (size_t)n + 1, len, err);
-    json_decref(res);
-    if (rc != MR_OK) {
-        free(*code);
-        *code = NULL;
-    }
-    return rc;
+    return ethrpc_get_code(ch->rpc, addr, "latest", code, len, NULL, err);
 }
 
 /* eth_call of a getter without arguments returning an address. */
@@ -930,8 +896,9 @@ static int check_funds(struct deploy *d, struct mr_error *err)
             address_to_checksum(signer_address(who[w].t->signer), a);
             u256_to_dec(&need, nb, sizeof(nb));
             u256_to_dec(&bal, bb, sizeof(bb));
-            return mr_fail(err, MR_ERR_PERM, "key %s on chain %s has %s wei; what is left to "
-                           "deploy needs about %s wei (%" PRIu64 " gas); fund it first", a,
+            return mr_fail(err, MR_ERR_PERM, "key %s (%s) on chain %s has %s wei; what is left "
+                           "to deploy needs about %s wei (%" PRIu64 " gas); fund it first",
+                           d->cfg->keys[w ? d->cfg->deploy.admin : d->cfg->deploy.deployer].name, a,
                            ch->cc->key, bb, nb, who[w].gas);
         }
     }
@@ -1081,22 +1048,24 @@ static struct txm *step_txm(struct deploy *d, const struct step *s)
     return s->by_org ? &ch->txm_org : &ch->txm;
 }
 
-static void step_purpose(const struct step *s, char *out, size_t cap)
+/* "deploy <deployment id> <step>": how a resumed run finds its own
+ * transactions. */
+static void step_purpose(const struct deploy *d, const struct step *s, char *out, size_t cap)
 {
-    snprintf(out, cap, "deploy %s", s->name);
+    snprintf(out, cap, "deploy %s %s", d->st.id, s->name);
 }
 
 /* A transaction for s that an earlier run sent but did not record: still
  * open, or mined successfully.  Out: *id (0: none). */
 static int find_sent(struct deploy *d, const struct step *s, int64_t *id, struct mr_error *err)
 {
-    char purpose[DSTATE_NAME_LEN + 8], sender[2 * 20 + 3], hx[2 * 20 + 3];
+    char purpose[DSTATE_NAME_LEN + DSTATE_ID_LEN + 8], sender[2 * 20 + 3], hx[2 * 20 + 3];
     const char *pv[3];
     PGresult *r;
     int rc;
 
     *id = 0;
-    step_purpose(s, purpose, sizeof(purpose));
+    step_purpose(d, s, purpose, sizeof(purpose));
     hex_encode_data(signer_address(step_txm(d, s)->signer), 20, hx, sizeof(hx));
     snprintf(sender, sizeof(sender), "\\x%s", hx + 2); /* bytea text form */
     pv[0] = d->cfg->chains[s->chain].key;
@@ -1219,14 +1188,14 @@ static int already_done(struct deploy *d, struct step *s, int *done, struct mr_e
 static int send_step(struct deploy *d, struct step *s, struct mr_error *err)
 {
     struct txs_intent in;
-    char purpose[DSTATE_NAME_LEN + 8];
+    char purpose[DSTATE_NAME_LEN + DSTATE_ID_LEN + 8];
     uint8_t *code = NULL, *data = NULL;
     size_t clen = 0, alen = 0;
     int rc;
 
     memset(&in, 0, sizeof(in));
     memset(&s->rec, 0, sizeof(s->rec));
-    step_purpose(s, purpose, sizeof(purpose));
+    step_purpose(d, s, purpose, sizeof(purpose));
     in.purpose = purpose;
     if (s->target < 0) {
         rc = step_code(d, s, 0, &code, &clen, err);
@@ -1569,9 +1538,13 @@ static int prepare(struct deploy *d, struct mr_error *err)
         if ((rc = plan_pair(d, p, err)) != MR_OK)
             return rc;
     d->rep.steps = d->n_steps;
-    if ((rc = check_artifacts(d, err)) != MR_OK)
+    if ((rc = check_artifacts(d, err)) != MR_OK || (rc = check_funds(d, err)) != MR_OK)
         return rc;
-    return check_funds(d, err);
+    /* The id goes to disk before the first transaction that carries it. */
+    if (d->st.id[0] == '\0' && ((rc = dstate_new_id(&d->st, err)) != MR_OK ||
+                                 (rc = dstate_save(&d->st, dc->state_file, err)) != MR_OK))
+        return rc;
+    return MR_OK;
 }
 
 int deploy_run(const struct config *cfg, const struct deploy_opts *opts, struct deploy_report *rep,

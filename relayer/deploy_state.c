@@ -17,6 +17,7 @@
 
 #include "eth/address.h"
 #include "eth/hex.h"
+#include "relayer/sysrand.h"
 
 #define DSTATE_FORMAT "mosaic-relayer deploy state"
 
@@ -168,6 +169,14 @@ int dstate_load(const char *path, struct dstate *s, struct mr_error *err)
         json_decref(root);
         return mr_fail(err, MR_ERR_TOOBIG, "%s: more than %d steps", path, DSTATE_MAX_STEPS);
     }
+    v = json_object_get(root, "deployment");
+    if (!json_is_string(v) || json_string_length(v) != DSTATE_ID_LEN - 1 ||
+        strspn(json_string_value(v), "0123456789abcdef") != DSTATE_ID_LEN - 1) {
+        json_decref(root);
+        return mr_fail(err, MR_ERR_INVALID, "%s: \"deployment\" must be %d hex digits", path,
+                       DSTATE_ID_LEN - 1);
+    }
+    memcpy(s->id, json_string_value(v), DSTATE_ID_LEN);
     json_array_foreach(steps, i, v) {
         struct dstate_entry e;
         snprintf(where, sizeof(where), "%s: steps[%zu]", path, i);
@@ -183,6 +192,20 @@ int dstate_load(const char *path, struct dstate *s, struct mr_error *err)
     if (rc != MR_OK)
         dstate_free(s);
     return rc;
+}
+
+int dstate_new_id(struct dstate *s, struct mr_error *err)
+{
+    uint8_t r[(DSTATE_ID_LEN - 1) / 2];
+    char hx[DSTATE_ID_LEN + 2];
+
+    if (s->id[0] != '\0')
+        return MR_OK;
+    if (sys_random(r, sizeof(r)) != 0)
+        return mr_fail(err, MR_ERR_CRYPTO, "no random bytes for a deployment id");
+    hex_encode_data(r, sizeof(r), hx, sizeof(hx));
+    memcpy(s->id, hx + 2, DSTATE_ID_LEN);
+    return MR_OK;
 }
 
 struct dstate_entry *dstate_find(struct dstate *s, const char *name)
@@ -344,6 +367,7 @@ int dstate_save(const struct dstate *s, const char *path, struct mr_error *err)
     }
     json_object_set_new(root, "format", json_string(DSTATE_FORMAT));
     json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "deployment", json_string(s->id));
     for (size_t i = 0; i < s->n; i++)
         json_array_append_new(steps, entry_json(&s->v[i]));
     json_object_set_new(root, "steps", steps);

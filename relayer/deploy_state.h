@@ -12,12 +12,16 @@
  * that name the file and the entry.
  *
  *   {"format": "mosaic-relayer deploy state", "version": 1,
+ *    "deployment": "<16 hex digits>",
  *    "steps": [{"name": "origin.organization", "chain": "origin",
  *               "chain_id": 1000, "contract": "Organization",
  *               "address": "0x..", "tx": "0x..", "block": 12,
  *               "gas_used": 523411}, ...]}
  *
- * Anchors also record the seed ("seed_height", "seed_root").
+ * Anchors also record the seed ("seed_height", "seed_root").  "deployment"
+ * is a random id chosen when the file is created: the transactions of this
+ * deployment carry it in their purpose, so that a resumed run follows its
+ * own unrecorded transactions and never adopts another deployment's.
  */
 #ifndef MR_DEPLOY_STATE_H
 #define MR_DEPLOY_STATE_H
@@ -49,8 +53,11 @@ struct dstate_entry {
     uint8_t seed_root[32];
 };
 
+#define DSTATE_ID_LEN 17   /* 16 hex digits + NUL */
+
 /* Entries in completion order.  Owns v. */
 struct dstate {
+    char id[DSTATE_ID_LEN];       /* "" until dstate_new_id() */
     struct dstate_entry *v;
     size_t n, cap;
 };
@@ -59,6 +66,9 @@ struct dstate {
  * state.  Errors name the path and the entry (MR_ERR_JSON, MR_ERR_INVALID,
  * MR_ERR_TOOBIG, MR_ERR_IO). */
 int dstate_load(const char *path, struct dstate *s, struct mr_error *err);
+
+/* Gives a state without an id a new random one. */
+int dstate_new_id(struct dstate *s, struct mr_error *err);
 
 /* The entry named `name`, or NULL.  Borrowed from s. */
 struct dstate_entry *dstate_find(struct dstate *s, const char *name);
