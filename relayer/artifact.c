@@ -465,7 +465,8 @@ static const struct artifact_lib *find_lib(const struct artifact_link *l,
 
         if (strcmp(nm, l->library) == 0)
             return &libs[i];
-        if (strncmp(nm, l->source, sl) == 0 && nm[sl] == ':' && strcmp(nm + sl + 1, l->library) == 0)
+        if (strncmp(nm, l->source, sl) == 0 && nm[sl] == ':' &&
+            strcmp(nm + sl + 1, l->library) == 0)
             return &libs[i];
     }
     return NULL;
@@ -494,8 +495,9 @@ int artifact_link(const struct artifact *a, int runtime, const struct artifact_l
 
         if (lib == NULL) {
             free(buf);
-            return mr_fail(err, MR_ERR_NOTFOUND, "%s: library %s (%s) is not linked: no address given",
-                           a->name, links[i].library, links[i].source);
+            return mr_fail(err, MR_ERR_NOTFOUND,
+                           "%s: library %s (%s) is not linked: no address given", a->name,
+                           links[i].library, links[i].source);
         }
         memcpy(buf + links[i].offset, lib->address, 20);
     }

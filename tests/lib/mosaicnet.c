@@ -430,12 +430,14 @@ void mn_anchor_and_prove(struct cl_chain *dst, const uint8_t owner[20], const ui
     assert_int_equal(mpt_account_decode(p->account, p->account_len, &acct, &err), MR_OK);
     mosaic_storage_path(slot, path);
     assert_int_equal(mosaic_status_leaf_hash(status, value, &err), MR_OK);
-    mn_differential(dst, mpp, value, path, p->storage_nodes, p->storage_nodes_len, acct.storage_root);
+    mn_differential(dst, mpp, value, path, p->storage_nodes, p->storage_nodes_len,
+                    acct.storage_root);
 
     args[0] = abi_v_uint(p->height);
     args[1] = abi_v_bytes(p->state_root, 32);
     snprintf(label, sizeof(label), "anchorStateRoot%s", suffix);
-    mn_tx(dst, suffix != NULL ? label : NULL, owner, anchor, NULL, "anchorStateRoot(uint256,bytes32)", args, 2, &r);
+    mn_tx(dst, suffix != NULL ? label : NULL, owner, anchor, NULL,
+          "anchorStateRoot(uint256,bytes32)", args, 2, &r);
     l = mn_need_log(&r, anchor, "StateRootAvailable(uint256,bytes32)");
     assert_int_equal(mn_u64(mn_log_word(l, 0)), p->height);
     ethrpc_receipt_free(&r);
@@ -443,7 +445,8 @@ void mn_anchor_and_prove(struct cl_chain *dst, const uint8_t owner[20], const ui
     args[1] = abi_v_bytes(p->account, p->account_len);
     args[2] = abi_v_bytes(p->account_nodes, p->account_nodes_len);
     snprintf(label, sizeof(label), "proveGateway%s", suffix);
-    mn_tx(dst, suffix != NULL ? label : NULL, fac, target_gw, NULL, "proveGateway(uint256,bytes,bytes)", args, 3, &r);
+    mn_tx(dst, suffix != NULL ? label : NULL, fac, target_gw, NULL,
+          "proveGateway(uint256,bytes,bytes)", args, 3, &r);
     l = mn_need_log(&r, target_gw, "GatewayProven(address,uint256,bytes32,bool)");
     assert_memory_equal(l->data + 12, source_gw, 20);
     assert_int_equal(mn_u64(mn_log_word(l, 1)), p->height);
@@ -626,8 +629,8 @@ void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
               "bytes)",
               args, 9, &r);
     }
-    l = mn_need_log(&r, n->cgw,
-                    "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,uint256,bytes32)");
+    l = mn_need_log(&r, n->cgw, "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,"
+                                "uint256,bytes32)");
     assert_memory_equal(l->topics[1], m->mh, 32);
     assert_memory_equal(l->data + 12, n->staker, 20);
     assert_int_equal(mn_u64(mn_log_word(l, 4)), p.height);
@@ -686,8 +689,8 @@ void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height
               "bytes32,bytes)",
               args, 9, &r);
     }
-    l = mn_need_log(&r, n->gw,
-                    "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,uint256,bytes32)");
+    l = mn_need_log(&r, n->gw, "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,"
+                               "uint256,bytes32)");
     assert_memory_equal(l->topics[1], m->mh, 32);
     assert_int_equal(mn_u64(mn_log_word(l, 4)), p.height);
     assert_memory_equal(l->data + 5 * 32, m->hashlock, 32);

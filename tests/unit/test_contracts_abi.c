@@ -163,7 +163,8 @@ static int check(const struct artifact *a, const struct expect *x)
     struct mr_error err;
     const struct artifact_entry *e = artifact_find_signature(a, x->signature);
 
-    assert_int_equal(hex_decode_data(x->hash, strlen(x->hash), want, sizeof(want), &n, &err), MR_OK);
+    assert_int_equal(hex_decode_data(x->hash, strlen(x->hash), want, sizeof(want), &n, &err),
+                     MR_OK);
     /* The document's own consistency, with our keccak. */
     if (x->kind == ARTIFACT_FUNCTION)
         assert_int_equal(abi_selector(x->signature, strlen(x->signature), mine, &err), MR_OK);

@@ -157,8 +157,8 @@ static void redeem_and_unstake(struct mn_net *n, struct mn_msg *m, const char *s
         mn_tx(&n->o, label, n->o_fac, n->gw, NULL, "progressUnstake(bytes32,bytes32)", args, 2,
               &r);
     }
-    l = mn_need_log(&r, n->gw,
-                    "UnstakeProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)");
+    l = mn_need_log(&r, n->gw, "UnstakeProgressed(bytes32,address,address,uint256,uint256,"
+                           "uint256,bool,bytes32)");
     reward = mn_expected_reward(&n->o, n->gw, m->mh, m->gas_price, m->gas_limit);
     cl_assert_u256("UnstakeProgressed redeemAmount", mn_log_word(l, 2), m->amount);
     cl_assert_u256("UnstakeProgressed unstakeAmount", mn_log_word(l, 3), cl_sub(m->amount, reward));

@@ -146,8 +146,8 @@ static void test_proof_paths(void **state)
           "progressUnstakeWithProof(bytes32,bytes,uint256,uint256)", args, 4, &r);
     mn_proven_free(&p);
     reward = mn_expected_reward(&n.o, n.gw, m.mh, m.gas_price, m.gas_limit);
-    l = mn_need_log(&r, n.gw,
-                    "UnstakeProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)");
+    l = mn_need_log(&r, n.gw, "UnstakeProgressed(bytes32,address,address,uint256,uint256,"
+                          "uint256,bool,bytes32)");
     cl_assert_u256("proof unstake reward", mn_log_word(l, 4), reward);
     assert_int_equal(mn_u64(mn_log_word(l, 5)), 1); /* _proofProgress */
     h2 = r.block_number;
