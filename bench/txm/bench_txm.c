@@ -151,7 +151,7 @@ static double run_bare(struct txm *t, int n)
         struct eth_receipt r;
         int rc;
         while ((rc = ethrpc_get_receipt(t->rpc, hash[i], &r, NULL, &err)) == MR_ERR_NOTFOUND)
-            ; /* anvil mines just after it answers the send: ask again */
+            usleep(1000); /* anvil mines just after it answers the send: ask again */
         if (rc != MR_OK)
             die("eth_getTransactionReceipt", &err);
         ethrpc_receipt_free(&r);
