@@ -512,6 +512,23 @@ int ethrpc_get_balance(struct rpc_endpoints *e, const uint8_t address[20], const
                      balance, d, err);
 }
 
+int ethrpc_get_code(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
+                    uint8_t **code, size_t *len, struct rpc_detail *d, struct mr_error *err)
+{
+    json_t *res, *params = json_pack("[o, s]", hex_json(address, 20), block);
+    int rc;
+
+    *code = NULL;
+    *len = 0;
+    if (params == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "eth_getCode: out of memory");
+    if ((rc = call_nonnull(e, "eth_getCode", params, &res, d, err)) != MR_OK)
+        return rc;
+    rc = data_alloc(res, "result", ETHRPC_MAX_CODE, code, len, err);
+    json_decref(res);
+    return decoded(e, rc, "eth_getCode", d, err);
+}
+
 int ethrpc_max_priority_fee(struct rpc_endpoints *e, struct u256 *fee, struct rpc_detail *d,
                             struct mr_error *err)
 {

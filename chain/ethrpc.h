@@ -179,6 +179,12 @@ int ethrpc_get_transaction_count(struct rpc_endpoints *e, const uint8_t address[
                                  struct mr_error *err);
 int ethrpc_get_balance(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
                        struct u256 *balance, struct rpc_detail *d, struct mr_error *err);
+/* eth_getCode(address, block).  Out: *code (malloc'd, caller frees; NULL
+ * when *len is 0: no contract there).  Code above ETHRPC_MAX_CODE bytes is
+ * MR_ERR_TOOBIG (EIP-170 caps deployed code at 24576). */
+#define ETHRPC_MAX_CODE (64u * 1024)
+int ethrpc_get_code(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
+                    uint8_t **code, size_t *len, struct rpc_detail *d, struct mr_error *err);
 /* Out: hash[32], the hash the node returns. */
 int ethrpc_send_raw_transaction(struct rpc_endpoints *e, const uint8_t *raw, size_t len,
                                 uint8_t hash[32], struct rpc_detail *d, struct mr_error *err);
