@@ -92,7 +92,8 @@ COMMENT ON VIEW mosaic_dash.transactions_hourly IS
 -- Chains: the watcher's position and lag.
 CREATE VIEW mosaic_dash.chains AS
     SELECT chain_key, chain_id, role, head_block, finalized_block, cursor_block,
-           greatest(finalized_block - cursor_block, 0) AS lag_blocks,
+           CASE WHEN finalized_block >= cursor_block THEN finalized_block - cursor_block
+                WHEN finalized_block < cursor_block THEN 0 END AS lag_blocks,  -- NULL until both are known
            updated_at, extract(epoch FROM now() - updated_at)::bigint AS updated_seconds_ago
     FROM mosaic.chains;
 COMMENT ON VIEW mosaic_dash.chains IS
@@ -105,7 +106,8 @@ CREATE VIEW mosaic_dash.anchor_age AS
            '0x' || encode(a.tx_hash, 'hex') AS tx_hash, a.observed_at,
            extract(epoch FROM now() - a.observed_at)::bigint AS age_seconds,
            r.finalized_block AS remote_finalized,
-           greatest(r.finalized_block - a.block_height, 0) AS blocks_behind
+           CASE WHEN r.finalized_block >= a.block_height THEN r.finalized_block - a.block_height
+                WHEN r.finalized_block < a.block_height THEN 0 END AS blocks_behind
     FROM (SELECT DISTINCT ON (chain_key, remote_chain) *
           FROM mosaic.anchors ORDER BY chain_key, remote_chain, block_height DESC) a
     JOIN mosaic.chains r ON r.chain_key = a.remote_chain;
