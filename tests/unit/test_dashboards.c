@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "relayer/metrics.h"
+
 static void exec(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -256,12 +258,70 @@ static void test_view_contents(void **state)
     assert_int_equal(tv_pg_int64(f->ro, "SELECT count(*) FROM mosaic_dash.open_alerts"), 1);
 }
 
+/* Is `name` a metric we export (a histogram's _bucket/_sum/_count too)? */
+static int known_metric(const char *name, size_t len)
+{
+    static const char *const suffixes[] = {"", "_bucket", "_sum", "_count"};
+
+    for (int id = 0; id < MX__COUNT; id++) {
+        const char *m = metric_name((enum metric_id)id);
+        size_t ml = strlen(m);
+        for (size_t k = 0; k < 4; k++)
+            if (len == ml + strlen(suffixes[k]) && strncmp(name, m, ml) == 0 &&
+                strncmp(name + ml, suffixes[k], len - ml) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* deploy/grafana-dashboard.json: every SQL query runs as the read-only
+ * role, every metric its PromQL names is one we export. */
+static void test_grafana_dashboard(void **state)
+{
+    struct fx *f = *state;
+    json_error_t je;
+    size_t i, k, queries = 0, exprs = 0;
+    json_t *panel, *target;
+
+    TV_REQUIRE_PG();
+    json_t *d = json_load_file("deploy/grafana-dashboard.json", JSON_REJECT_DUPLICATES, &je);
+    if (d == NULL)
+        fail_msg("deploy/grafana-dashboard.json:%d: %s", je.line, je.text);
+    json_array_foreach(json_object_get(d, "panels"), i, panel) {
+        json_array_foreach(json_object_get(panel, "targets"), k, target) {
+            const char *sql = json_string_value(json_object_get(target, "rawSql"));
+            const char *expr = json_string_value(json_object_get(target, "expr"));
+            if (sql != NULL) {
+                PGresult *q = PQexec(f->ro, sql);
+                if (PQresultStatus(q) != PGRES_TUPLES_OK)
+                    fail_msg("panel %s: %s: %s",
+                             json_string_value(json_object_get(panel, "title")), sql,
+                             PQerrorMessage(f->ro));
+                PQclear(q);
+                queries++;
+            }
+            for (const char *p = expr; p != NULL && (p = strstr(p, "mosaic_")) != NULL;) {
+                size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+                if (!known_metric(p, n))
+                    fail_msg("panel %s: unknown metric %.*s",
+                             json_string_value(json_object_get(panel, "title")), (int)n, p);
+                p += n;
+                exprs++;
+            }
+        }
+    }
+    json_decref(d);
+    assert_true(queries >= 8);
+    assert_true(exprs >= 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_views_readable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grafana_dashboard, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
