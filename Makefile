@@ -47,7 +47,7 @@ APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
 WS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
-APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lpthread
+APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lm -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.

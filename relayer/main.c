@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"config", "check a configuration file and what it points at", cli_config},
+    {"status", "one screen: chains, lag, queue, stuck messages, alerts, signers, anchors", cli_status},
     {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
 };
 
