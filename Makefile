@@ -9,6 +9,8 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
+#   make bench-txm    the transaction manager next to a bare send loop; keep-alive
+#   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make clean
 #
@@ -44,7 +46,8 @@ GEN_MIGR = $(BUILDDIR)/gen/migrations.c
 APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -lcurl -ljansson -lyaml -lpq -lpthread
+WS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
+APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
@@ -53,6 +56,13 @@ TLIB_OBJ = $(TLIB_SRC:%.c=$(BUILDDIR)/obj/%.o)
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
 TEST_LIBS = -lcmocka -ljansson -lpq
+
+# Contracts: solc-js (pinned in deploy/package-lock.json) compiles
+# contracts/*.sol into build/contracts/<Name>.json.  Always build/contracts,
+# whatever BUILDDIR is: the artifacts do not depend on the C flags, and every
+# variant's tests read them there.
+CONTRACTS_SRC   = $(sort $(wildcard contracts/*.sol))
+CONTRACTS_STAMP = build/contracts/.stamp
 
 # Benchmarks.
 BENCH_SRC = $(sort $(wildcard bench/bench_*.c))
@@ -67,7 +77,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: bench-queue all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: bench-queue bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -101,7 +111,13 @@ $(BUILDDIR)/bench/%: bench/%.c $(ETH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -O3 -march=native -o $@ $< $(ETH_LIB) $(ETH_LIBS) $(LDFLAGS_ALL)
 
-test: $(BIN) $(TEST_BIN)
+$(CONTRACTS_STAMP): $(CONTRACTS_SRC) contracts/build.mjs
+	node contracts/build.mjs build/contracts
+	@touch $@
+
+contracts: $(CONTRACTS_STAMP)
+
+test: $(BIN) $(TEST_BIN) $(CONTRACTS_STAMP)
 	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) SUMMARY=$(SUMMARY) \
 	    sh tests/run-tests.sh "$(BUILDDIR)" $(TEST_BIN)
 
@@ -116,7 +132,7 @@ ubsan:
 # The suite three times (plain, ASan, UBSan), then one closing line with the
 # totals of all three.
 # The suite under valgrind's memcheck (slow; not part of check).
-valgrind: $(BIN) $(TEST_BIN)
+valgrind: $(BIN) $(TEST_BIN) $(CONTRACTS_STAMP)
 	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) MR_VALGRIND=1 \
 	    sh tests/run-tests.sh "$(BUILDDIR) under valgrind" $(TEST_BIN)
 
@@ -171,6 +187,15 @@ $(BUILDDIR)/bench-queue: bench/queue/bench_queue.c $(filter-out $(APP_MAIN),$(AP
 
 bench-queue: $(BIN) $(BUILDDIR)/bench-queue
 	sh bench/queue/run.sh $(abspath $(BUILDDIR))
+
+# The transaction manager next to a bare send loop, and keep-alive next to a
+# fresh connection per request, on a throwaway anvil and PostgreSQL.
+$(BUILDDIR)/bench-txm: bench/txm/bench_txm.c $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) $(APP_LIBS) \
+	    $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-txm: $(BIN) $(BUILDDIR)/bench-txm
+	sh bench/txm/run.sh $(abspath $(BUILDDIR))
 
 deps:
 	sh deploy/install-deps.sh

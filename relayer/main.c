@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"config", "check a configuration file and what it points at", cli_config},
+    {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
 };
 
 static void usage(FILE *f)
