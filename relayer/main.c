@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "relayer/cli.h"
+#include "relayer/daemon.h"
 
 static const struct cli_command commands[] = {
     {"keccak", "keccak-256 of hex data or of text", cli_keccak},
@@ -14,6 +15,7 @@ static const struct cli_command commands[] = {
     {"migrate", "apply the database schema migrations (or --status)", cli_migrate},
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
+    {"run", "run the relayer (watchers, workers, anchorer; --role for one part)", cli_run},
 };
 
 static void usage(FILE *f)
