@@ -31,6 +31,7 @@ int cli_proof(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
+int cli_config(int argc, char **argv);
 
 /* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
  * CLI_EXIT_USAGE. */

@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     {"migrate", "apply the database schema migrations (or --status)", cli_migrate},
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
+    {"config", "check a configuration file and what it points at", cli_config},
     {"run", "run the relayer (watchers, workers, anchorer; --role for one part)", cli_run},
 };
 
