@@ -120,8 +120,18 @@ library MerklePatriciaProof {
         uint256 s;
         uint256 e;
         for (uint256 i = 0; i < 17; i++) {
-            (ok, isList, s, e) = RLPReader.item(proof, p, ne);
-            if (!ok) return (FAIL, 0, 0);
+            // Fast paths for the usual slots: empty (0x80) and a 32-byte hash (0xa0).
+            uint256 h = p < ne ? uint8(proof[p]) : 0xff;
+            if (h == 0x80 && i < 16) {
+                (isList, s, e) = (false, p + 1, p + 1);
+                if (e > ne) return (FAIL, 0, 0);
+            } else if (h == 0xa0 && i < 16) {
+                (isList, s, e) = (false, p + 1, p + 33);
+                if (e > ne) return (FAIL, 0, 0);
+            } else {
+                (ok, isList, s, e) = RLPReader.item(proof, p, ne);
+                if (!ok) return (FAIL, 0, 0);
+            }
             if (i < 16) {
                 if (isList ? e - p >= 32 : (e - s != 0 && e - s != 32)) return (FAIL, 0, 0);
             } else if (isList) {
@@ -149,25 +159,54 @@ library MerklePatriciaProof {
         if (flag > 3 || ((flag & 1) == 0 && (first & 0x0f) != 0)) return (FAIL, 0, 0, 0, false);
         uint256 skip = (flag & 1) == 1 ? 1 : 2;
         uint256 hpLen = 2 * (e0 - s0) - skip;
-        uint256 nkey = path.length * 2;
-        uint256 m = 0;
-        bytes calldata hp = proof[s0:e0];
-        while (m < hpLen && pos + m < nkey && nibble(hp, skip + m) == nibble(path, pos + m)) m++;
-
         (bool ok, bool isList, uint256 s1, uint256 e1) = RLPReader.item(proof, e0, ne);
         if (!ok) return (FAIL, 0, 0, 0, false);
+        // Leaf or extension, its path must be the key's next hpLen nibbles.
+        if (!pathMatches(path, pos, proof[s0:e0], skip, hpLen)) return (FAIL, 0, 0, 0, false);
+        newPos = pos + hpLen;
         if ((flag & 2) != 0) {
-            // Leaf: found only if its path is exactly the rest of the key.
-            if (isList || e1 == s1 || m != hpLen || pos + m != nkey) return (FAIL, 0, 0, 0, false);
-            return (VALUE, s1, e1, pos + m, false);
+            // Leaf: found only if its path is all the rest of the key.
+            if (isList || e1 == s1 || newPos != path.length * 2) return (FAIL, 0, 0, 0, false);
+            return (VALUE, s1, e1, newPos, false);
         }
-        // Extension: a non-empty path and a child that the key follows.
-        if (hpLen == 0 || m < hpLen) return (FAIL, 0, 0, 0, false);
+        // Extension: a non-empty path and a child.
+        if (hpLen == 0) return (FAIL, 0, 0, 0, false);
         if (isList) {
             if (e1 - e0 >= 32) return (FAIL, 0, 0, 0, false);
-            return (INLINE, s1, e1, pos + m, true);
+            return (INLINE, s1, e1, newPos, true);
         }
         if (e1 - s1 != 32) return (FAIL, 0, 0, 0, false);
-        return (HASH, s1, e1, pos + m, true);
+        return (HASH, s1, e1, newPos, true);
+    }
+
+    /**
+     * Whether nibbles [skip, skip + n) of the hex-prefix bytes `hp` equal
+     * nibbles [pos, pos + n) of `path`.  When both start at the same parity
+     * the bytes are compared whole.
+     */
+    function pathMatches(bytes calldata path, uint256 pos, bytes calldata hp, uint256 skip, uint256 n)
+        private
+        pure
+        returns (bool)
+    {
+        if (pos + n > path.length * 2) return false;
+        if ((skip & 1) != (pos & 1)) {
+            for (uint256 m = 0; m < n; m++) {
+                if (nibble(hp, skip + m) != nibble(path, pos + m)) return false;
+            }
+            return true;
+        }
+        if ((skip & 1) == 1) {
+            // n >= 1 here: an odd path has at least one nibble.
+            if ((uint8(hp[0]) & 0x0f) != (uint8(path[pos >> 1]) & 0x0f)) return false;
+            pos++;
+        }
+        // Both at a byte boundary now: hp[1:] against the same number of path bytes.
+        uint256 len = hp.length - 1;
+        uint256 start = pos >> 1;
+        bytes calldata x = hp[1:];
+        bytes calldata y = path[start:start + len];
+        if (len <= 32) return bytes32(x) == bytes32(y);
+        return keccak256(x) == keccak256(y);
     }
 }
