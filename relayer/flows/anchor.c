@@ -95,14 +95,14 @@ static enum flow_res anchor_one(struct flow_ctx *ctx, PGconn *conn, int chain, i
     if (!due)
         return FLOW_R_OK;
     rc = flow_quorum_check(ctx, remote, &fin, err);
-    if (rc == MR_ERR_PROOF) {
+    if (rc == MR_ERR_MISMATCH) {
         flow_db_alert(conn, "critical", cfg->chains[remote].key, "%s", err->msg);
         return FLOW_R_HALT;
     }
     if (rc != MR_OK)
         return flow_waitf(err, "%s", err->msg);
-    return flow_anchor_ensure(ctx, conn, chain, remote, anchor, fin.number, fin.state_root, job_id,
-                              &anchored, &created, err);
+    return flow_anchor_ensure(ctx, conn, chain, remote, anchor, fin.number, fin.number,
+                              fin.state_root, job_id, &anchored, &created, err);
 }
 
 static int parse(const struct flow_ctx *ctx, const char *args, int *chain, int *remote,

@@ -19,7 +19,6 @@
 struct flow_tls {
     uint64_t gen;
     struct rpc_endpoints *ep[CONFIG_MAX_CHAINS];
-    struct rpc_endpoints *one[CONFIG_MAX_CHAINS][CONFIG_MAX_ENDPOINTS];
 };
 
 static pthread_key_t tls_key;
@@ -31,11 +30,8 @@ static void tls_free(void *p)
 
     if (t == NULL)
         return;
-    for (size_t c = 0; c < CONFIG_MAX_CHAINS; c++) {
+    for (size_t c = 0; c < CONFIG_MAX_CHAINS; c++)
         rpc_endpoints_free(t->ep[c]);
-        for (size_t i = 0; i < CONFIG_MAX_ENDPOINTS; i++)
-            rpc_endpoints_free(t->one[c][i]);
-    }
     free(t);
 }
 
@@ -91,23 +87,6 @@ struct rpc_endpoints *flow_rpc(const struct flow_ctx *ctx, int chain, struct mr_
         }
     }
     return t->ep[chain];
-}
-
-struct rpc_endpoints *flow_rpc_one(const struct flow_ctx *ctx, int chain, size_t i,
-                                   struct mr_error *err)
-{
-    const struct config_chain *c = &ctx->cfg->chains[chain];
-    struct flow_tls *t = tls_get(ctx, err);
-    const char *url;
-
-    if (t == NULL)
-        return NULL;
-    if (t->one[chain][i] == NULL) {
-        url = c->endpoints[i];
-        if (rpc_endpoints_new(&url, 1, c->chain_id, NULL, &t->one[chain][i], err) != MR_OK)
-            return NULL;
-    }
-    return t->one[chain][i];
 }
 
 int flow_call_word(const struct flow_ctx *ctx, int chain, const uint8_t to[20],
@@ -247,26 +226,23 @@ int flow_quorum_check(const struct flow_ctx *ctx, int chain, const struct eth_bl
                       struct mr_error *err)
 {
     const struct config_chain *c = &ctx->cfg->chains[chain];
-    char id[ETHRPC_BLOCK_ID_LEN];
-    int agree = 0, quorum = c->quorum > 0 ? c->quorum : 1;
+    struct rpc_endpoints *e = flow_rpc(ctx, chain, err);
+    struct eth_block x;
+    size_t q = c->quorum > 0 ? (size_t)c->quorum : 1;
+    int rc;
 
-    ethrpc_block_id(b->number, id);
-    for (size_t i = 0; i < c->n_endpoints; i++) {
-        struct mr_error e2;
-        struct eth_block x;
-        struct rpc_endpoints *e = flow_rpc_one(ctx, chain, i, &e2);
-        if (e == NULL || ethrpc_get_block(e, id, &x, NULL, &e2) != MR_OK)
-            continue; /* not answering is not disagreeing; the count decides */
-        if (memcmp(x.hash, b->hash, 32) != 0 || memcmp(x.state_root, b->state_root, 32) != 0)
-            return mr_fail(err, MR_ERR_PROOF,
-                           "chain %s: endpoint %s disagrees on block %llu (hash or state root)",
-                           c->key, rpc_endpoints_last(e), (unsigned long long)b->number);
-        agree++;
-    }
-    if (agree < quorum)
-        return mr_fail(err, MR_ERR_NOTFOUND,
-                       "chain %s: only %d of the %d endpoints needed answered for block %llu",
-                       c->key, agree, quorum, (unsigned long long)b->number);
+    if (e == NULL)
+        return MR_ERR_INVALID;
+    if (q > c->n_endpoints)
+        q = c->n_endpoints;
+    rc = ethrpc_quorum_block(e, b->number, q, &x, err);
+    if (rc != MR_OK)
+        return mr_error_prefix(err, rc, "chain %s: block %llu: ", c->key,
+                               (unsigned long long)b->number);
+    /* The quorum agrees with itself; it must agree with our view too. */
+    if (memcmp(x.hash, b->hash, 32) != 0 || memcmp(x.state_root, b->state_root, 32) != 0)
+        return mr_fail(err, MR_ERR_MISMATCH, "chain %s: the endpoints' block %llu differs from "
+                       "the one we read before", c->key, (unsigned long long)b->number);
     return MR_OK;
 }
 

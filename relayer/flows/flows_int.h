@@ -135,9 +135,6 @@ int flow_message_check(const struct flow_message *m, const uint8_t gateway[20],
 /* This thread's endpoints of chain index `chain` (created on first use,
  * freed by flow_thread_release).  NULL with err on failure. */
 struct rpc_endpoints *flow_rpc(const struct flow_ctx *ctx, int chain, struct mr_error *err);
-/* This thread's single-endpoint client for endpoint `i` of `chain`. */
-struct rpc_endpoints *flow_rpc_one(const struct flow_ctx *ctx, int chain, size_t i,
-                                   struct mr_error *err);
 
 /* eth_call of to.data at `block` returning one 32-byte word. */
 int flow_call_word(const struct flow_ctx *ctx, int chain, const uint8_t to[20],
@@ -155,10 +152,11 @@ int flow_box_offset(struct flow_ctx *ctx, int chain, const uint8_t gateway[20], 
  * final yet. */
 int flow_final_block(const struct flow_ctx *ctx, int chain, struct eth_block *b,
                      struct mr_error *err);
-/* Checks that endpoints agree on block b (hash and state root): every
- * endpoint that answers must agree, and at least the chain's `quorum` must
- * answer.  MR_ERR_PROOF (a disagreement: fail closed), MR_ERR_NOTFOUND (too
- * few answered), MR_OK. */
+/* Checks that the chain's endpoints agree on block b (hash and state root)
+ * with each other and with b (our view): every endpoint that answers must
+ * agree, and at least the chain's `quorum` must answer (chain/ethrpc.h
+ * ethrpc_quorum_block).  MR_ERR_MISMATCH (a disagreement: fail closed),
+ * MR_ERR_NOTFOUND / MR_ERR_IO (too few answered yet), MR_OK. */
 int flow_quorum_check(const struct flow_ctx *ctx, int chain, const struct eth_block *b,
                       struct mr_error *err);
 /* Anchor views on `anchor` (chain index `chain`). */
@@ -268,11 +266,11 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
                          struct flow_proof_res *res, struct mr_error *err);
 
 /* Anchors `about`'s block (height, root) on `on` unless an anchor at a
- * height >= height is already there or in flight.  Out: *anchored, the
- * height that serves (ours or the newer one).  The anchor key must be
- * configured. */
+ * height >= need (<= height) is already there or in flight: one anchor
+ * serves everyone waiting.  Out: *anchored, the height that serves (ours,
+ * or the newest one there).  The anchor key must be configured. */
 enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int about,
-                                 const uint8_t anchor[20], uint64_t height,
+                                 const uint8_t anchor[20], uint64_t need, uint64_t height,
                                  const uint8_t root[32], int64_t job_id, uint64_t *anchored,
                                  int *created, struct mr_error *err);
 

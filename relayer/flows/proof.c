@@ -356,7 +356,7 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     }
     {
         int rc = flow_quorum_check(ctx, q->about, &fin, err);
-        if (rc == MR_ERR_PROOF) {
+        if (rc == MR_ERR_MISMATCH) {
             flow_db_alert(conn, "critical", about_key, "%s", err->msg);
             return FLOW_R_HALT;
         }
@@ -375,8 +375,8 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
         return flow_waitf(err, "%s's final block %llu shows %s; waiting", about_key,
                           (unsigned long long)fin.number, mosaic_status_name(seen));
     }
-    r = flow_anchor_ensure(ctx, conn, q->on, q->about, q->on_anchor, fin.number, fin.state_root,
-                           q->job_id, &anchored, &created, err);
+    r = flow_anchor_ensure(ctx, conn, q->on, q->about, q->on_anchor, q->min_height, fin.number,
+                           fin.state_root, q->job_id, &anchored, &created, err);
     if (r != FLOW_R_OK)
         return r;
     res->anchored_now = created;
@@ -399,7 +399,7 @@ never:
 }
 
 enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int about,
-                                 const uint8_t anchor[20], uint64_t height,
+                                 const uint8_t anchor[20], uint64_t need, uint64_t height,
                                  const uint8_t root[32], int64_t job_id, uint64_t *anchored,
                                  int *created, struct mr_error *err)
 {
@@ -432,7 +432,9 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
     }
     if (rc != MR_OK)
         return FLOW_R_ERROR;
-    if (latest >= height || best >= height) {
+    if (need == 0 || need > height)
+        need = height;
+    if (latest >= need || best >= need) {
         *anchored = latest > best ? latest : best;
         return FLOW_R_OK;
     }
@@ -456,7 +458,7 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
     for (size_t i = 0; rc == MR_OK && i < m; i++)
         if (!tx[i].failed && tx[i].height > best)
             best = tx[i].height;
-    if (rc == MR_OK && best < height) {
+    if (rc == MR_OK && best < need) {
         memset(&in, 0, sizeof(in));
         in.chain = on;
         in.sender = ctx->anchorer;
@@ -474,7 +476,7 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
         PQclear(PQexec(conn, "ROLLBACK"));
     if (rc != MR_OK)
         return FLOW_R_ERROR;
-    if (best >= height) {
+    if (best >= need) {
         *anchored = best;
         return FLOW_R_OK;
     }

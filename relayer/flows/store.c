@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/alert.h"
 #include "db/db.h"
 #include "db/txstore.h"
 #include "eth/hex.h"
@@ -108,19 +109,12 @@ int flow_db_shared_txs(PGconn *conn, const char *chain_key, const uint8_t to[20]
 void flow_db_alert(PGconn *conn, const char *severity, const char *subject, const char *fmt, ...)
 {
     char msg[512];
-    const char *p[3];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    p[0] = severity;
-    p[1] = subject;
-    p[2] = msg;
-    PQclear(PQexecParams(conn,
-                         "INSERT INTO " DB_SCHEMA ".alerts (severity, component, subject, message)"
-                         " VALUES ($1, 'flows', $2, $3)",
-                         3, NULL, p, NULL, NULL, 0));
+    (void)alert_raise(conn, severity, "flows", subject, msg, NULL);
 }
 
 int flow_db_xact_lock(PGconn *conn, const char *what, const char *chain_key,

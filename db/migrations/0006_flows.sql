@@ -1,4 +1,4 @@
--- 0004_flows.sql - what the relayer sent for each message (relayer/flows).
+-- 0006_flows.sql - what the relayer sent for each message (relayer/flows).
 --
 -- One row per transaction the flows recorded for a message step, written in
 -- the same database transaction as the intent (db/txstore.h) and the
