@@ -375,7 +375,9 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
         return flow_waitf(err, "%s's final block %llu shows %s; waiting", about_key,
                           (unsigned long long)fin.number, mosaic_status_name(seen));
     }
-    r = flow_anchor_ensure(ctx, conn, q->on, q->about, q->on_anchor, q->min_height, fin.number,
+    /* Any anchor at or below `top` was tried and does not serve. */
+    r = flow_anchor_ensure(ctx, conn, q->on, q->about, q->on_anchor,
+                           top >= q->min_height ? top + 1 : q->min_height, fin.number,
                            fin.state_root, q->job_id, &anchored, &created, err);
     if (r != FLOW_R_OK)
         return r;

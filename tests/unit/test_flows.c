@@ -828,6 +828,92 @@ static void test_completed_by_someone_else(void **state)
     no_reverts();
 }
 
+/* §5.3: the staker reverts before any confirmation.  The relayer confirms
+ * at an older anchored height (the organization anchored the stake's
+ * block), confirms the revocation on the auxiliary chain, anchors that back
+ * on origin and completes progressRevertStake: the staker gets the stake
+ * back; nothing is minted. */
+static void test_stake_revert(void **state)
+{
+    struct tmsg m;
+    struct abi_value args[2];
+    struct u256 penalty = cl_u256(BOUNTY * 3 / 2), back;
+    struct eth_block b;
+    int64_t first;
+
+    REQUIRE();
+    first = max_tx_id();
+    do_stake(&m, 4, NULL);
+    cl_block(&F.o, m.block, &b);
+    args[0] = abi_v_uint(m.block);
+    args[1] = abi_v_bytes(b.state_root, 32);
+    send_call(&F.a, "anchorStateRoot (owner)", F.dep_a, F.anchor_a, NULL,
+              "anchorStateRoot(uint256,bytes32)", args, 2, NULL);
+    args[0] = abi_v_address(m.sender);
+    args[1] = abi_v_u256(&penalty);
+    send_call(&F.o, "bt.transfer", F.dep_o, F.bt, NULL, "transfer(address,uint256)", args, 2, NULL);
+    args[0] = abi_v_address(F.gw);
+    send_call(&F.o, "bt.approve", m.sender, F.bt, NULL, "approve(address,uint256)", args, 2, NULL);
+    args[0] = abi_v_bytes(m.hash, 32);
+    send_call(&F.o, "revertStake", m.sender, F.gw, NULL, "revertStake(bytes32)", args, 1, NULL);
+    assert_int_equal(status_of(&F.o, F.gw, 0, m.hash), MOSAIC_DECLARED_REVOCATION);
+    insert_message(&m, 1);
+    drive(&m, 1, "reverted");
+    assert_int_equal(status_of(&F.o, F.gw, 0, m.hash), MOSAIC_REVOKED);
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m.hash), MOSAIC_REVOKED);
+    back = balance_of(&F.o, F.vt, m.sender);
+    cl_assert_u256("stake returned", back, m.amount);
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 1);
+    assert_int_equal(count_purpose("confirmRevertStakeIntent", first), 1);
+    assert_int_equal(count_purpose("progressRevertStake", first), 1);
+    assert_int_equal(count_purpose("progressMint", first), 0);
+    assert_int_equal(count_purpose("progressStake", first), 0);
+    no_reverts();
+}
+
+/* §5.5: a redeem reverted by its redeemer after the relayer could not see
+ * it yet: the utility tokens come back. */
+static void test_redeem_revert(void **state)
+{
+    struct tmsg s, m;
+    struct abi_value args[2];
+    struct u256 all, penalty = cl_u256(BOUNTY * 3 / 2), back;
+    struct eth_block b;
+    uint8_t holder[20], ben_o[20];
+    int64_t first;
+
+    REQUIRE();
+    cl_new_account(&F.a, 10, holder);
+    do_stake(&s, 5, holder);
+    insert_message(&s, 1);
+    drive(&s, 1, "completed");
+    first = max_tx_id();
+    all = balance_of(&F.a, F.ut, holder);
+    assert_int_equal(sys_random(ben_o, 20), 0);
+    do_redeem(&m, holder, &all, ben_o);
+    back = balance_of(&F.a, F.ut, holder);
+    assert_true(u256_is_zero(&back));
+    cl_block(&F.a, m.block, &b);
+    args[0] = abi_v_uint(m.block);
+    args[1] = abi_v_bytes(b.state_root, 32);
+    send_call(&F.o, "anchorStateRoot (owner)", F.dep_o, F.anchor_o, NULL,
+              "anchorStateRoot(uint256,bytes32)", args, 2, NULL);
+    args[0] = abi_v_bytes(m.hash, 32);
+    send_call(&F.a, "revertRedeem", holder, F.cogw, &penalty, "revertRedeem(bytes32)", args, 1,
+              NULL);
+    insert_message(&m, 1);
+    drive(&m, 1, "reverted");
+    assert_int_equal(status_of(&F.a, F.cogw, 0, m.hash), MOSAIC_REVOKED);
+    assert_int_equal(status_of(&F.o, F.gw, 1, m.hash), MOSAIC_REVOKED);
+    back = balance_of(&F.a, F.ut, holder);
+    cl_assert_u256("redeem returned", back, all);
+    assert_int_equal(count_purpose("confirmRedeemIntent", first), 1);
+    assert_int_equal(count_purpose("confirmRevertRedeemIntent", first), 1);
+    assert_int_equal(count_purpose("progressRevertRedeem", first), 1);
+    assert_int_equal(count_purpose("progressUnstake", first), 0);
+    no_reverts();
+}
+
 /* A root anchored by the organization that differs from our node's header
  * at that height: the relayer halts the message and raises a critical
  * alert, and sends nothing (fail closed). */
@@ -957,6 +1043,8 @@ int main(void)
         cmocka_unit_test(test_stake_proof_path),
         cmocka_unit_test(test_progressed_by_someone_else),
         cmocka_unit_test(test_completed_by_someone_else),
+        cmocka_unit_test(test_stake_revert),
+        cmocka_unit_test(test_redeem_revert),
         cmocka_unit_test(test_bad_anchor_halts),
         cmocka_unit_test(test_burst_through_daemon),
     };
