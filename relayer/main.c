@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
     {"migrate", "apply the database schema migrations (or --status)", cli_migrate},
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
+    {"events", "list the gateway and anchor events the watchers ingested", cli_events},
+    {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
 };
 
 static void usage(FILE *f)
