@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"config", "check a configuration file and what it points at", cli_config},
     {"run", "run the relayer (watchers, workers, anchorer; --role for one part)", cli_run},
+    {"events", "list the gateway and anchor events the watchers ingested", cli_events},
+    {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
 };
 
 static void usage(FILE *f)
