@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,10 +23,12 @@
 #include "relayer/keyfile.h"
 #include "relayer/signer.h"
 #include "relayer/txm.h"
+#include "watchers/watcher.h"
 
 #define MAX_SENDERS 2
 
 struct daemon;
+struct watch_thread;
 
 /* One key: its signer and the thread that sends its transactions. */
 struct sender {
@@ -54,6 +57,9 @@ struct daemon {
     const char *kinds[2];
     size_t n_kinds;
     struct queue_worker_stats wstats;
+    atomic_int stop_watchers;
+    struct watch_thread *watchers;
+    size_t n_watchers;
 };
 
 static void dlog(const struct daemon *d, const char *fmt, ...) MR_PRINTF(2, 3);
@@ -413,18 +419,103 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-/* The watchers: one per chain (watchers/, issue 6).  Kept in this one
- * place; until they are built in, the watcher role says so. */
+/* The watchers (watchers/watcher.h): one thread per chain running
+ * watcher_run(); several processes may run them, one holds each chain's
+ * lock.  This is the only place that starts or stops them. */
+struct watch_thread {
+    struct daemon *d;
+    struct watcher_config wc;
+    pthread_t th;
+    int started;
+};
+
+static void watcher_log(void *ctx, int level, const char *line)
+{
+    struct watch_thread *w = ctx;
+
+    if (level <= 2)
+        dlog(w->d, "watcher chain=%s: %s", w->wc.chain_key, line);
+}
+
+static void *watcher_main(void *arg)
+{
+    struct watch_thread *w = arg;
+    struct mr_error err;
+
+    if (watcher_run(&w->wc, &w->d->stop_watchers, &err) != MR_OK)
+        dlog(w->d, "watcher chain=%s stopped: %s", w->wc.chain_key, err.msg);
+    return NULL;
+}
+
+/* The watcher config of chain i from the relayer's config. */
+static void watcher_config_of(const struct daemon *d, size_t i, struct watcher_config *wc)
+{
+    const struct config *cfg = d->cfg;
+    const struct config_chain *c = &cfg->chains[i];
+
+    memset(wc, 0, sizeof(*wc));
+    snprintf(wc->chain_key, sizeof(wc->chain_key), "%s", c->key);
+    wc->chain_id = c->chain_id;
+    for (size_t k = 0; k < c->n_endpoints && k < WATCHER_MAX_ENDPOINTS; k++)
+        snprintf(wc->endpoints[k], sizeof(wc->endpoints[k]), "%s", c->endpoints[k]);
+    wc->n_endpoints = c->n_endpoints < WATCHER_MAX_ENDPOINTS ? c->n_endpoints
+                                                             : WATCHER_MAX_ENDPOINTS;
+    snprintf(wc->database_url, sizeof(wc->database_url), "%s", d->o.conninfo);
+    wc->use_finalized_tag = c->use_finalized_tag;
+    wc->confirmations = c->confirmations;
+    wc->poll_interval_ms = c->poll_interval_ms;
+    wc->start_block = c->start_block;
+    for (size_t g = 0; g < cfg->n_gateways && wc->n_pairs < WATCHER_MAX_PAIRS; g++) {
+        const struct config_gateway *gw = &cfg->gateways[g];
+        const struct config_gateway_side *here, *there;
+        struct watcher_pair *p;
+        if (gw->origin.chain == (int)i) {
+            here = &gw->origin;
+            there = &gw->auxiliary;
+        } else if (gw->auxiliary.chain == (int)i) {
+            here = &gw->auxiliary;
+            there = &gw->origin;
+        } else {
+            continue;
+        }
+        p = &wc->pairs[wc->n_pairs++];
+        snprintf(p->name, sizeof(p->name), "%s", gw->name);
+        p->is_origin = here == &gw->origin;
+        memcpy(p->gateway, here->gateway, 20);
+        memcpy(p->remote_gateway, there->gateway, 20);
+        p->has_anchor = 1;
+        memcpy(p->anchor, here->anchor, 20);
+        snprintf(p->remote_chain, sizeof(p->remote_chain), "%s", cfg->chains[there->chain].key);
+    }
+}
+
 static int start_watchers(struct daemon *d, struct mr_error *err)
 {
-    (void)err;
-    dlog(d, "watchers are not part of this build yet: messages come from the database");
+    d->watchers = calloc(d->cfg->n_chains, sizeof(*d->watchers));
+    if (d->watchers == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    d->n_watchers = d->cfg->n_chains;
+    atomic_store(&d->stop_watchers, 0);
+    for (size_t i = 0; i < d->n_watchers; i++) {
+        struct watch_thread *w = &d->watchers[i];
+        w->d = d;
+        watcher_config_of(d, i, &w->wc);
+        w->wc.log = watcher_log;
+        w->wc.log_ctx = w;
+        w->started = pthread_create(&w->th, NULL, watcher_main, w) == 0;
+    }
     return MR_OK;
 }
 
 static void stop_watchers(struct daemon *d)
 {
-    (void)d;
+    atomic_store(&d->stop_watchers, 1);
+    for (size_t i = 0; i < d->n_watchers; i++)
+        if (d->watchers[i].started)
+            pthread_join(d->watchers[i].th, NULL);
+    free(d->watchers);
+    d->watchers = NULL;
+    d->n_watchers = 0;
 }
 
 /* ------------------------------------------------------------ start/stop -- */
@@ -502,8 +593,8 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
         d->worker_started = pthread_create(&d->worker_th, NULL, worker_main, d) == 0;
     if ((role == DAEMON_ALL || role == DAEMON_ANCHOR) && has_anc)
         d->ticker_started = pthread_create(&d->ticker_th, NULL, ticker_main, d) == 0;
-    if (role == DAEMON_ALL || role == DAEMON_WATCHER)
-        (void)start_watchers(d, err);
+    if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && start_watchers(d, err) != MR_OK)
+        dlog(d, "watchers: %s", err->msg);
     dlog(d, "running: role %s, %zu chain(s), %zu gateway pair(s), %zu key(s)%s", role_name(role),
          cfg->n_chains, cfg->n_gateways, d->n_senders, has_anc ? ", anchoring" : "");
     *out = d;

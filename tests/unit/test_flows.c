@@ -7,11 +7,11 @@
  * stakes served by one anchor and one proveGateway through the daemon, and
  * an anchored root that differs from our node's header (halt + alert).
  *
- * The messages rows are written here as the watcher would write them
- * (watchers land separately).  The first tests drive the handlers directly
- * (claim, handle, and the facilitator's transaction manager for sending);
- * the burst runs the whole daemon (daemon_run: workers, sender thread,
- * anchorer) until every message is completed.
+ * The first tests write the messages rows as the watcher would and drive
+ * the handlers directly (claim, handle, and the facilitator's transaction
+ * manager for sending); the burst runs the whole daemon (daemon_run:
+ * watchers, workers, sender thread, anchorer) from the declarations on
+ * chain until every message is completed.
  */
 #include "tests/lib/testlib.h"
 
@@ -459,6 +459,22 @@ static void insert_message(const struct tmsg *m, int with_secret)
     spec.args_json = args;
     spec.dedup_key = dedup;
     assert_int_equal(queue_enqueue(F.db, &spec, &id, &err), MR_OK);
+}
+
+/* The secret of a hashlock handed out before the declaration (as the
+ * users' commands register it): the watcher attaches it to the message. */
+static void pending_secret(const struct tmsg *m)
+{
+    char hl[67], sc[67];
+    const char *p[2] = {hl, sc};
+    PGresult *res;
+
+    flow_bytea_text(m->hashlock, 32, hl);
+    flow_bytea_text(m->secret, 32, sc);
+    res = PQexecParams(F.db, "INSERT INTO pending_secrets (hashlock, secret) VALUES ($1::bytea,"
+                             " $2::bytea)", 2, NULL, p, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
 }
 
 /* A staker with value and base tokens declares a stake (§5.1 steps 1-2). */
@@ -969,8 +985,9 @@ static void *daemon_thread(void *arg)
 }
 
 /* A burst of 12 stakes from 12 stakers, declared before the relayer runs,
- * carried by the daemon (4 handler threads, one sender): every one minted
- * exactly once, with one anchor and one proveGateway in all. */
+ * found by the daemon's watchers (with the secrets registered beforehand)
+ * and carried by its workers (4 handler threads, one sender): every one
+ * minted exactly once, with one anchor and one proveGateway in all. */
 static void test_burst_through_daemon(void **state)
 {
     enum { N = 12 };
@@ -986,10 +1003,13 @@ static void test_burst_through_daemon(void **state)
     signer_close(F.signer);
     F.signer = NULL;
     first = max_tx_id();
-    for (int i = 0; i < N; i++)
+    /* The watchers start at the current heads: they ingest the burst. */
+    F.cfg->chains[0].start_block = cl_block_number(&F.o) + 1;
+    F.cfg->chains[1].start_block = cl_block_number(&F.a) + 1;
+    for (int i = 0; i < N; i++) {
         do_stake(&m[i], 1 + (uint64_t)i, NULL);
-    for (int i = 0; i < N; i++)
-        insert_message(&m[i], 1);
+        pending_secret(&m[i]);
+    }
     memset(&d, 0, sizeof(d));
     assert_int_equal(pthread_create(&th, NULL, daemon_thread, &d), 0);
     for (int round = 0; round < 1200 && done < N; round++) {
