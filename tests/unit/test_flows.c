@@ -37,6 +37,7 @@
 #include "relayer/sysrand.h"
 #include "relayer/txm.h"
 #include "tests/lib/chainlib.h"
+#include "tests/lib/faultproxy.h"
 
 #define BOUNTY 100
 #define GAS_PRICE 1
@@ -590,7 +591,7 @@ static const char *state_of(const struct tmsg *m, char *buf, size_t cap)
 
 /* One pass of what the daemon does: claim the due jobs, run the handlers,
  * let the facilitator's sender sign, send and follow the transactions. */
-static void pass(void)
+static void pass_with(struct flow_ctx *ctx)
 {
     static const char *kinds[] = {FLOW_JOB_MSG, FLOW_JOB_ANCHOR};
     struct queue_job jobs[16];
@@ -602,7 +603,7 @@ static void pass(void)
         fail_msg("claim: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
         char msg[256] = "";
-        enum queue_outcome o = flow_handle(&F.ctx, F.db, &jobs[i], msg, sizeof(msg));
+        enum queue_outcome o = flow_handle(ctx, F.db, &jobs[i], msg, sizeof(msg));
         struct queue_done dn = {jobs[i].id, jobs[i].attempt};
         size_t done = 0;
         int dead = 0;
@@ -614,7 +615,9 @@ static void pass(void)
             assert_int_equal(queue_fail(F.db, &jobs[i], msg, 0, 0, &dead, &err), MR_OK);
             break;
         case QUEUE_DEAD:
-            fail_msg("job %s died: %s", jobs[i].args, msg);
+            if (strcmp(jobs[i].kind, FLOW_JOB_MSG) == 0)
+                fail_msg("job %s died: %s", jobs[i].args, msg);
+            assert_int_equal(queue_fail(F.db, &jobs[i], msg, 1, 0, &dead, &err), MR_OK);
             break;
         case QUEUE_CANCEL:
             assert_int_equal(queue_cancel_owned(F.db, &jobs[i], msg, &err), MR_OK);
@@ -629,14 +632,19 @@ static void pass(void)
                 fail_msg("txm %d: %s", i, err.msg);
 }
 
+static void pass(void)
+{
+    pass_with(&F.ctx);
+}
+
 /* Runs passes until every message is in `want` (a terminal state). */
-static void drive(struct tmsg *ms, size_t n, const char *want)
+static void drive_with(struct flow_ctx *ctx, struct tmsg *ms, size_t n, const char *want)
 {
     char buf[256];
 
     for (int round = 0; round < 400; round++) {
         size_t done = 0;
-        pass();
+        pass_with(ctx);
         for (size_t i = 0; i < n; i++) {
             state_of(&ms[i], buf, sizeof(buf));
             if (strncmp(buf, "halted", 6) == 0)
@@ -648,6 +656,11 @@ static void drive(struct tmsg *ms, size_t n, const char *want)
         sleep_ms(25);
     }
     fail_msg("messages not %s after 400 passes (first: %s)", want, state_of(&ms[0], buf, sizeof(buf)));
+}
+
+static void drive(struct tmsg *ms, size_t n, const char *want)
+{
+    drive_with(&F.ctx, ms, n, want);
 }
 
 static int64_t count_purpose(const char *purpose, int64_t after)
@@ -961,6 +974,125 @@ static void test_bad_anchor_halts(void **state)
      * honest anchor above it serves them. */
 }
 
+/* Without the organization key the relayer does not anchor: the message
+ * waits ("anchoring") until the organization anchors a root, then goes on
+ * with it, and the relayer has sent no anchor. */
+static void test_no_anchor_key_waits(void **state)
+{
+    struct flow_ctx c2;
+    struct tmsg m;
+    struct abi_value args[2];
+    struct eth_block b;
+    char buf[256];
+    int64_t first;
+
+    REQUIRE();
+    flow_ctx_init(&c2, F.cfg, F.fac, 0, NULL);
+    c2.wait_min_ms = 20;
+    c2.wait_max_ms = 100;
+    first = max_tx_id();
+    do_stake(&m, 2, NULL);
+    insert_message(&m, 1);
+    for (int i = 0; i < 5; i++) {
+        pass_with(&c2);
+        sleep_ms(30);
+    }
+    state_of(&m, buf, sizeof(buf));
+    assert_string_equal(buf, "anchoring");
+    assert_int_equal(max_tx_id(), first);
+    cl_block(&F.o, cl_block_number(&F.o), &b);
+    args[0] = abi_v_uint(b.number);
+    args[1] = abi_v_bytes(b.state_root, 32);
+    send_call(&F.a, "anchorStateRoot (owner)", F.dep_a, F.anchor_a, NULL,
+              "anchorStateRoot(uint256,bytes32)", args, 2, NULL);
+    drive_with(&c2, &m, 1, "completed");
+    assert_int_equal(count_purpose("anchorStateRoot", first), 0);
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 1);
+    no_reverts();
+    flow_ctx_destroy(&c2);
+}
+
+static void anvil_time(struct cl_chain *c, uint64_t seconds)
+{
+    rpc_do(c, "evm_increaseTime", json_pack("[I]", (json_int_t)seconds));
+    cl_mine(c, 1);
+}
+
+static void enqueue_anchor_jobs(const struct config *cfg)
+{
+    struct mr_error err;
+    size_t n = 0;
+
+    assert_int_equal(flow_enqueue_anchor_jobs(cfg, F.db, &n, &err), MR_OK);
+    assert_int_equal(n, 2); /* one per direction of the one pair */
+}
+
+/* The anchorer: nothing to do while the newest anchored root is fresh; at
+ * max_interval (in the remote chain's time) it anchors the latest final
+ * block once; with a second endpoint that lies about that block's state
+ * root (quorum 2) it anchors nothing and raises a critical alert. */
+static void test_anchorer_interval_and_quorum(void **state)
+{
+    struct config *c2 = malloc(sizeof(*c2));
+    struct flow_ctx x;
+    struct fproxy *px;
+    struct eth_block b;
+    char root[67];
+    int64_t first, alerts0;
+
+    REQUIRE();
+    assert_non_null(c2);
+    memcpy(c2, F.cfg, sizeof(*c2));
+    c2->relayer.anchor_max_interval_ms = 60000;
+    px = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(px);
+    snprintf(c2->chains[0].endpoints[1], sizeof(c2->chains[0].endpoints[1]), "%s",
+             fproxy_url(px));
+    c2->chains[0].n_endpoints = 2;
+    c2->chains[0].quorum = 2;
+    flow_ctx_init(&x, c2, F.fac, 1, F.fac);
+    /* Make the newest root on each side fresh, then nothing is due. */
+    anvil_time(&F.o, 120);
+    anvil_time(&F.a, 120);
+    first = max_tx_id();
+    enqueue_anchor_jobs(c2);
+    pass_with(&x);
+    assert_int_equal(count_purpose("anchorStateRoot", first), 2);
+    pass_with(&x); /* mined */
+    first = max_tx_id();
+    cl_mine(&F.o, 1);
+    enqueue_anchor_jobs(c2);
+    pass_with(&x);
+    assert_int_equal(count_purpose("anchorStateRoot", first), 0);
+    /* Two minutes later on origin: due on aux (origin's roots). */
+    anvil_time(&F.o, 120);
+    enqueue_anchor_jobs(c2);
+    pass_with(&x);
+    assert_int_equal(count_purpose("anchorStateRoot", first), 1);
+    assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND purpose ="
+                         " 'anchorStateRoot' AND chain_key = 'aux'", (long long)first), 1);
+    pass_with(&x);
+    /* Later again, but the second endpoint lies about the state root. */
+    first = max_tx_id();
+    alerts0 = q64("SELECT count(*) FROM alerts WHERE severity = 'critical'");
+    anvil_time(&F.o, 120);
+    cl_block(&F.o, cl_block_number(&F.o), &b);
+    hex_encode_data(b.state_root, 32, root, sizeof(root));
+    fproxy_rule(px, "eth_getBlockByNumber", FP_REWRITE, 0, 0, root,
+                "0x1111111111111111111111111111111111111111111111111111111111111111");
+    enqueue_anchor_jobs(c2);
+    pass_with(&x);
+    assert_int_equal(count_purpose("anchorStateRoot", first), 0);
+    assert_true(q64("SELECT count(*) FROM alerts WHERE severity = 'critical'") > alerts0);
+    assert_true(q64("SELECT count(*) FROM alerts WHERE message LIKE '%%disagree%%' OR message"
+                    " LIKE '%%differ%%'") > 0);
+    fproxy_stop(px);
+    flow_thread_release();
+    flow_ctx_destroy(&x);
+    free(c2);
+    no_reverts();
+}
+
 struct drun {
     volatile sig_atomic_t stop;
     struct daemon_stats stats;
@@ -1065,6 +1197,8 @@ int main(void)
         cmocka_unit_test(test_completed_by_someone_else),
         cmocka_unit_test(test_stake_revert),
         cmocka_unit_test(test_redeem_revert),
+        cmocka_unit_test(test_no_anchor_key_waits),
+        cmocka_unit_test(test_anchorer_interval_and_quorum),
         cmocka_unit_test(test_bad_anchor_halts),
         cmocka_unit_test(test_burst_through_daemon),
     };
