@@ -53,6 +53,8 @@ struct fx {
     uint8_t dep_o[20], dep_a[20];
     uint8_t vt[20], bt[20], org_o[20], anchor_o[20], gw[20], vault[20];
     uint8_t org_a[20], anchor_a[20], ut[20], cogw[20];
+    /* A second gateway pair on the same two chains, sharing the anchors. */
+    uint8_t gw2[20], ut2[20], cogw2[20];
     struct config *cfg;
     struct flow_ctx ctx;
     struct signer *signer;
@@ -60,9 +62,14 @@ struct fx {
 };
 
 static struct fx F;
+static int cur_pair; /* the pair do_stake uses */
+
+#define GW(m) ((m)->pair ? F.gw2 : F.gw)
+#define COGW(m) ((m)->pair ? F.cogw2 : F.cogw)
 
 /* A message made by the test. */
 struct tmsg {
+    int pair;                   /* 0: pair1, 1: pair2 */
     enum mosaic_kind kind;
     uint8_t hash[32], secret[32], hashlock[32];
     uint8_t sender[20], beneficiary[20];
@@ -187,13 +194,59 @@ static void deploy_side(struct cl_chain *c, const uint8_t dep[20], const uint8_t
     cl_deploy(c, dep, "Anchor", NULL, 0, args, 5, anchor, NULL);
 }
 
+/* EIP20Gateway and its vault on origin, UtilityToken and EIP20CoGateway on
+ * the auxiliary chain, linked and activated (§5.0). */
+static void deploy_pair(struct artifact_lib *mpp_o, struct artifact_lib *mpp_a, uint8_t gw[20],
+                        uint8_t *vault, uint8_t ut[20], uint8_t cogw[20])
+{
+    struct abi_value args[8];
+    struct u256 bounty = cl_u256(BOUNTY);
+    uint8_t zero[20] = {0};
+
+    /* EIP20Gateway(token, baseToken, provider, bounty, org, burner, maxStorageRootItems) */
+    args[0] = abi_v_address(F.vt);
+    args[1] = abi_v_address(F.bt);
+    args[2] = abi_v_address(F.anchor_o);
+    args[3] = abi_v_u256(&bounty);
+    args[4] = abi_v_address(F.org_o);
+    args[5] = abi_v_address(zero);
+    args[6] = abi_v_uint(100);
+    cl_deploy(&F.o, F.dep_o, "EIP20Gateway", mpp_o, 1, args, 7, gw, NULL);
+    if (vault != NULL) {
+        struct u256 v = cl_view_u256(&F.o, gw, "stakeVault()", NULL, 0);
+        uint8_t w[32];
+        u256_to_be32(&v, w);
+        memcpy(vault, w + 12, 20);
+    }
+    /* UtilityToken(valueToken, symbol, name, decimals, org) */
+    args[0] = abi_v_address(F.vt);
+    args[1] = abi_v_bytes("UT", 2);
+    args[2] = abi_v_bytes("Utility", 7);
+    args[3] = abi_v_uint(18);
+    args[4] = abi_v_address(F.org_a);
+    cl_deploy(&F.a, F.dep_a, "UtilityToken", NULL, 0, args, 5, ut, NULL);
+    /* EIP20CoGateway(valueToken, utilityToken, provider, bounty, org, gateway, burner, max) */
+    args[0] = abi_v_address(F.vt);
+    args[1] = abi_v_address(ut);
+    args[2] = abi_v_address(F.anchor_a);
+    args[3] = abi_v_u256(&bounty);
+    args[4] = abi_v_address(F.org_a);
+    args[5] = abi_v_address(gw);
+    args[6] = abi_v_address(zero);
+    args[7] = abi_v_uint(100);
+    cl_deploy(&F.a, F.dep_a, "EIP20CoGateway", mpp_a, 1, args, 8, cogw, NULL);
+    args[0] = abi_v_address(cogw);
+    send_call(&F.a, "setCoGateway", F.dep_a, ut, NULL, "setCoGateway(address)", args, 1, NULL);
+    send_call(&F.o, "activateGateway", F.dep_o, gw, NULL, "activateGateway(address)", args, 1,
+              NULL);
+}
+
 static void deploy_all(void)
 {
     struct artifact_lib mpp_o = {"MerklePatriciaProof", {0}}, mpp_a = {"MerklePatriciaProof", {0}};
     struct abi_value args[8];
     struct eth_block ho, ha;
-    struct u256 supply = cl_u256_e(1, 30), bounty = cl_u256(BOUNTY);
-    uint8_t zero[20] = {0};
+    struct u256 supply = cl_u256_e(1, 30);
 
     cl_new_account(&F.o, 1000, F.dep_o);
     cl_new_account(&F.a, 1000, F.dep_a);
@@ -212,42 +265,8 @@ static void deploy_all(void)
     args[0] = abi_v_bytes("BT", 2);
     args[1] = abi_v_bytes("Base", 4);
     cl_deploy(&F.o, F.dep_o, "EIP20Token", NULL, 0, args, 4, F.bt, NULL);
-    /* EIP20Gateway(token, baseToken, provider, bounty, org, burner, maxStorageRootItems) */
-    args[0] = abi_v_address(F.vt);
-    args[1] = abi_v_address(F.bt);
-    args[2] = abi_v_address(F.anchor_o);
-    args[3] = abi_v_u256(&bounty);
-    args[4] = abi_v_address(F.org_o);
-    args[5] = abi_v_address(zero);
-    args[6] = abi_v_uint(100);
-    cl_deploy(&F.o, F.dep_o, "EIP20Gateway", &mpp_o, 1, args, 7, F.gw, NULL);
-    {
-        struct u256 v = cl_view_u256(&F.o, F.gw, "stakeVault()", NULL, 0);
-        uint8_t w[32];
-        u256_to_be32(&v, w);
-        memcpy(F.vault, w + 12, 20);
-    }
-    /* UtilityToken(valueToken, symbol, name, decimals, org) */
-    args[0] = abi_v_address(F.vt);
-    args[1] = abi_v_bytes("UT", 2);
-    args[2] = abi_v_bytes("Utility", 7);
-    args[3] = abi_v_uint(18);
-    args[4] = abi_v_address(F.org_a);
-    cl_deploy(&F.a, F.dep_a, "UtilityToken", NULL, 0, args, 5, F.ut, NULL);
-    /* EIP20CoGateway(valueToken, utilityToken, provider, bounty, org, gateway, burner, max) */
-    args[0] = abi_v_address(F.vt);
-    args[1] = abi_v_address(F.ut);
-    args[2] = abi_v_address(F.anchor_a);
-    args[3] = abi_v_u256(&bounty);
-    args[4] = abi_v_address(F.org_a);
-    args[5] = abi_v_address(F.gw);
-    args[6] = abi_v_address(zero);
-    args[7] = abi_v_uint(100);
-    cl_deploy(&F.a, F.dep_a, "EIP20CoGateway", &mpp_a, 1, args, 8, F.cogw, NULL);
-    args[0] = abi_v_address(F.cogw);
-    send_call(&F.a, "setCoGateway", F.dep_a, F.ut, NULL, "setCoGateway(address)", args, 1, NULL);
-    send_call(&F.o, "activateGateway", F.dep_o, F.gw, NULL, "activateGateway(address)", args, 1,
-              NULL);
+    deploy_pair(&mpp_o, &mpp_a, F.gw, F.vault, F.ut, F.cogw);
+    deploy_pair(&mpp_o, &mpp_a, F.gw2, NULL, F.ut2, F.cogw2);
 }
 
 static void config_chain(struct config_chain *c, const char *key, enum config_role role,
@@ -283,7 +302,15 @@ static void make_config(void)
     g->auxiliary.chain = 1;
     memcpy(g->auxiliary.gateway, F.cogw, 20);
     memcpy(g->auxiliary.anchor, F.anchor_a, 20);
-    c->n_gateways = 1;
+    g = &c->gateways[1];
+    snprintf(g->name, sizeof(g->name), "pair2");
+    g->origin.chain = 0;
+    memcpy(g->origin.gateway, F.gw2, 20);
+    memcpy(g->origin.anchor, F.anchor_o, 20);
+    g->auxiliary.chain = 1;
+    memcpy(g->auxiliary.gateway, F.cogw2, 20);
+    memcpy(g->auxiliary.anchor, F.anchor_a, 20);
+    c->n_gateways = 2;
     for (int i = 0; i < 2; i++) {
         snprintf(c->keys[i].name, sizeof(c->keys[i].name), "%s", i ? "anchor" : "facilitator");
         snprintf(c->keys[i].keystore, sizeof(c->keys[i].keystore), "%s", F.key_path);
@@ -387,7 +414,7 @@ static void insert_message(const struct tmsg *m, int with_secret)
 {
     char mh[67], ih[67], snd[43], ben[43], hl[67], am[80], nn[80], blk[24], sc[67];
     char gp[16], gl[16], args[128], dedup[80];
-    const char *p[13];
+    const char *p[14];
     struct mosaic_message mm;
     struct queue_job_spec spec;
     struct mr_error err;
@@ -396,7 +423,7 @@ static void insert_message(const struct tmsg *m, int with_secret)
     PGresult *res;
     int stake = m->kind == MOSAIC_STAKE;
 
-    mosaic_intent_hash(m->kind, &m->amount, m->beneficiary, stake ? F.gw : F.cogw, intent);
+    mosaic_intent_hash(m->kind, &m->amount, m->beneficiary, stake ? GW(m) : COGW(m), intent);
     memcpy(mm.intent_hash, intent, 32);
     mm.nonce = m->nonce;
     u256_from_u64(&mm.gas_price, GAS_PRICE);
@@ -431,13 +458,14 @@ static void insert_message(const struct tmsg *m, int with_secret)
     p[10] = gl;
     p[11] = hl;
     p[12] = blk;
+    p[13] = m->pair ? "pair2" : "pair1";
     res = PQexecParams(F.db,
-                       "INSERT INTO messages (message_hash, flow, gateway_pair, source_chain,"
+                       "INSERT INTO messages (message_hash, flow, source_chain,"
                        " target_chain, intent_hash, sender, nonce, beneficiary, amount, gas_price,"
-                       " gas_limit, hashlock, declared_block) VALUES ($1::bytea, $2, 'pair1', $3,"
-                       " $4, $5::bytea, $6::bytea, $7::numeric, $8::bytea, $9::numeric,"
-                       " $10::numeric, $11::numeric, $12::bytea, $13::bigint)",
-                       13, NULL, p, NULL, NULL, 0);
+                       " gas_limit, hashlock, declared_block, gateway_pair) VALUES ($1::bytea, $2,"
+                       " $3, $4, $5::bytea, $6::bytea, $7::numeric, $8::bytea, $9::numeric,"
+                       " $10::numeric, $11::numeric, $12::bytea, $13::bigint, $14)",
+                       14, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         fail_msg("insert message: %s", PQerrorMessage(F.db));
     PQclear(res);
@@ -488,6 +516,7 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     const struct eth_log *l;
 
     memset(m, 0, sizeof(*m));
+    m->pair = cur_pair;
     m->kind = MOSAIC_STAKE;
     m->amount = cl_u256_e(amount_units, 18);
     cl_new_account(&F.o, 10, m->sender);
@@ -502,7 +531,7 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     send_call(&F.o, "vt.transfer", F.dep_o, F.vt, NULL, "transfer(address,uint256)", args, 2, NULL);
     args[1] = abi_v_u256(&bounty);
     send_call(&F.o, "bt.transfer", F.dep_o, F.bt, NULL, "transfer(address,uint256)", args, 2, NULL);
-    args[0] = abi_v_address(F.gw);
+    args[0] = abi_v_address(GW(m));
     args[1] = abi_v_u256(&m->amount);
     send_call(&F.o, "vt.approve", m->sender, F.vt, NULL, "approve(address,uint256)", args, 2, NULL);
     args[1] = abi_v_u256(&bounty);
@@ -514,13 +543,13 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     args[3] = abi_v_u256(&gl);
     args[4] = abi_v_u256(&m->nonce);
     args[5] = abi_v_bytes(m->hashlock, 32);
-    send_call(&F.o, "stake", m->sender, F.gw, NULL,
+    send_call(&F.o, "stake", m->sender, GW(m), NULL,
               "stake(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, &r);
     {
         static const char sig[] = "StakeIntentDeclared(bytes32,address,uint256,address,uint256)";
         keccak256(sig, strlen(sig), topic);
     }
-    l = cl_find_log(&r, F.gw, topic);
+    l = cl_find_log(&r, GW(m), topic);
     assert_non_null(l);
     memcpy(m->hash, l->topics[1], 32);
     m->block = r.block_number;
@@ -1093,6 +1122,38 @@ static void test_anchorer_interval_and_quorum(void **state)
     no_reverts();
 }
 
+/* Two gateway pairs on the same chains (sharing the anchors): a stake on
+ * each, carried together; one anchor serves both, each co-gateway proves its
+ * own gateway. */
+static void test_two_pairs(void **state)
+{
+    struct tmsg m[2];
+    struct u256 b0, b1;
+    int64_t first;
+
+    REQUIRE();
+    first = max_tx_id();
+    cur_pair = 0;
+    do_stake(&m[0], 3, NULL);
+    cur_pair = 1;
+    do_stake(&m[1], 4, NULL);
+    cur_pair = 0;
+    insert_message(&m[0], 1);
+    insert_message(&m[1], 1);
+    drive(m, 2, "completed");
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m[0].hash), MOSAIC_PROGRESSED);
+    assert_int_equal(status_of(&F.a, F.cogw2, 1, m[1].hash), MOSAIC_PROGRESSED);
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m[1].hash), MOSAIC_UNDECLARED);
+    b0 = balance_of(&F.a, F.ut, m[0].beneficiary);
+    b1 = balance_of(&F.a, F.ut2, m[1].beneficiary);
+    assert_true(!u256_is_zero(&b0) && !u256_is_zero(&b1));
+    assert_int_equal(count_purpose("anchorStateRoot", first), 1);
+    assert_int_equal(count_purpose("proveGateway", first), 2);
+    assert_int_equal(q64("SELECT count(DISTINCT to_address) FROM transactions WHERE id > %lld AND"
+                         " purpose = 'proveGateway'", (long long)first), 2);
+    no_reverts();
+}
+
 struct drun {
     volatile sig_atomic_t stop;
     struct daemon_stats stats;
@@ -1197,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_completed_by_someone_else),
         cmocka_unit_test(test_stake_revert),
         cmocka_unit_test(test_redeem_revert),
+        cmocka_unit_test(test_two_pairs),
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
         cmocka_unit_test(test_bad_anchor_halts),
