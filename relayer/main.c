@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"run", "run the relayer (watchers, workers, anchorer; --role for one part)", cli_run},
     {"events", "list the gateway and anchor events the watchers ingested", cli_events},
     {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
+    {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
 };
 
 static void usage(FILE *f)
