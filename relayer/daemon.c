@@ -354,6 +354,11 @@ static int open_keys(struct daemon *d, uint8_t fac[20], int *has_fac, uint8_t an
     if (*has_fac && memcmp(aa, fac, 20) == 0) {
         /* The same key: one signer (one sender keeps its nonces in order,
          * so anchor, prove, confirm and progress pipeline in one block). */
+        if (need_anc && !need_fac) {
+            rc = open_sender(d, fk, err);
+            if (rc != MR_OK)
+                return rc;
+        }
         memcpy(anc, fac, 20);
         *has_anc = 1;
         return MR_OK;

@@ -326,9 +326,10 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     const char *on_key = ctx->cfg->chains[q->on].key, *about_key = ctx->cfg->chains[q->about].key;
     struct cand c[MAX_CANDS];
     struct eth_block fin;
+    struct mr_error failed;
     size_t n = 0;
     uint64_t anchored = 0, top = 0;
-    int seen = -1, created = 0;
+    int seen = -1, created = 0, had_error = 0;
     enum flow_res r;
 
     memset(res, 0, sizeof(*res));
@@ -337,15 +338,27 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     for (size_t i = 0; i < n; i++) {
         int st = -1;
         r = check(ctx, conn, q, &c[i], res, &st, err);
+        if (r == FLOW_R_ERROR) {
+            /* This height cannot be read now (a pruned state, a proof that
+             * does not verify): try the others, and a newer anchor. */
+            failed = *err;
+            had_error = 1;
+            continue;
+        }
         if (r != FLOW_R_WAIT)
             return r;
         if (st >= 0 && seen < 0)
             seen = st; /* the newest height's status */
         top = c[i].h > top ? c[i].h : top;
     }
-    if (!ctx->has_anchorer)
+    if (!ctx->has_anchorer) {
+        if (had_error) {
+            *err = failed;
+            return FLOW_R_ERROR;
+        }
         return flow_waitf(err, "waiting for an anchor of %s at >= %llu on %s", about_key,
                           (unsigned long long)q->min_height, on_key);
+    }
     if (flow_final_block(ctx, q->about, &fin, err) != MR_OK)
         return FLOW_R_WAIT;
     if (fin.number < q->min_height || fin.number <= top) {
