@@ -308,44 +308,64 @@ static int learn_secret(struct run *r, int on_target, struct mr_error *err)
     return MR_OK;
 }
 
-/* Whether the sender's previous message (nonce - 1) of this pair is still
- * open on the target (§4.1: the target confirms n+1 only after n). */
+/* Whether the target would refuse to confirm this message now because the
+ * sender's previous message is not finished there (§4.1): the target's
+ * inbox process of the sender must be the message with nonce - 1, and
+ * Progressed or Revoked; with none, the nonce must be the first one (0, or
+ * 1 on 0.10.0).  Read on chain: the previous message may not be ours. */
 static int prev_pending(struct run *r, int *pending, struct mr_error *err)
 {
-    char snd[43], flow[8];
-    const char *p[4];
-    PGresult *res;
-    uint8_t prev[32];
-    int rc, st = 0, found = 0;
+    uint8_t cd[36] = {0}, *out = NULL, prev[32], zero[32] = {0};
+    struct rpc_endpoints *e = flow_rpc(r->ctx, r->tgt, err);
+    struct u256 one, want, pn;
+    size_t len = 0;
+    int rc, off = 0, st;
 
     *pending = 0;
-    if (u256_is_zero(&r->m.nonce))
-        return MR_OK;
-    flow_bytea_text(r->m.sender, 20, snd);
-    snprintf(flow, sizeof(flow), "%s", r->m.kind == MOSAIC_STAKE ? "stake" : "redeem");
-    {
-        char nonce[U256_DEC_MAX];
-        u256_to_dec(&r->m.nonce, nonce, sizeof(nonce));
-        p[0] = r->gw->name;
-        p[1] = flow;
-        p[2] = snd;
-        p[3] = nonce;
-        res = PQexecParams(r->conn,
-                           "SELECT message_hash FROM " DB_SCHEMA ".messages WHERE gateway_pair ="
-                           " $1 AND flow = $2 AND sender = $3::bytea AND nonce = $4::numeric - 1"
-                           " LIMIT 1",
-                           4, NULL, p, NULL, NULL, 0);
-    }
-    rc = db_check(res, PGRES_TUPLES_OK, "reading the previous message", err);
-    if (rc == MR_OK && PQntuples(res) == 1)
-        found = flow_bytea_parse(PQgetvalue(res, 0, 0), prev, 32) == MR_OK;
-    PQclear(res);
-    if (rc != MR_OK || !found)
+    if (e == NULL)
+        return MR_ERR_INVALID;
+    rc = flow_box_offset(r->ctx, r->tgt, r->tgt_gw, &off, err);
+    if (rc != MR_OK)
         return rc;
-    rc = flow_read_status(r->ctx, r->tgt, r->tgt_gw, 1, prev, "latest", &st, err);
-    if (rc == MR_OK)
-        *pending = st != MOSAIC_PROGRESSED && st != MOSAIC_REVOKED;
-    return rc;
+    flow_selector("getInboxActiveProcess(address)", cd);
+    memcpy(cd + 4 + 12, r->m.sender, 20);
+    rc = ethrpc_call(e, NULL, r->tgt_gw, cd, sizeof(cd), "latest", &out, &len, NULL, err);
+    if (rc == MR_OK && len < 64)
+        rc = mr_fail(err, MR_ERR_JSON, "getInboxActiveProcess answered %zu bytes", len);
+    if (rc == MR_OK) {
+        memcpy(prev, out, 32);
+        st = out[63];
+    }
+    free(out);
+    if (rc != MR_OK)
+        return mr_error_prefix(err, rc, "reading the sender's inbox process: ");
+    if (memcmp(prev, zero, 32) == 0) {
+        u256_from_u64(&want, off == MOSAIC_MESSAGE_BOX_OFFSET_V010 ? 1 : 0);
+        *pending = u256_cmp(&r->m.nonce, &want) != 0;
+        return MR_OK;
+    }
+    if (memcmp(prev, r->m.hash, 32) == 0)
+        return MR_OK; /* this message is the sender's process: confirmed already */
+    if (st != MOSAIC_PROGRESSED && st != MOSAIC_REVOKED) {
+        *pending = 1;
+        return MR_OK;
+    }
+    /* Finished; but is it the one just before this one? */
+    flow_selector("messages(bytes32)", cd);
+    memcpy(cd + 4, prev, 32);
+    out = NULL;
+    rc = ethrpc_call(e, NULL, r->tgt_gw, cd, sizeof(cd), "latest", &out, &len, NULL, err);
+    if (rc == MR_OK && len < 64)
+        rc = mr_fail(err, MR_ERR_JSON, "messages() answered %zu bytes", len);
+    if (rc == MR_OK && u256_from_be(&pn, out + 32, 32) != MR_OK)
+        rc = mr_fail(err, MR_ERR_JSON, "messages(): bad nonce");
+    free(out);
+    if (rc != MR_OK)
+        return mr_error_prefix(err, rc, "reading the previous message: ");
+    u256_from_u64(&one, 1);
+    if (u256_add(&want, &pn, &one) != MR_OK || u256_cmp(&want, &r->m.nonce) != 0)
+        *pending = 1;
+    return MR_OK;
 }
 
 /* Statuses at the head, and at the final blocks when the head looks done. */

@@ -507,7 +507,8 @@ static void pending_secret(const struct tmsg *m)
 }
 
 /* A staker with value and base tokens declares a stake (§5.1 steps 1-2). */
-static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *beneficiary)
+static void do_stake_from(struct tmsg *m, uint64_t amount_units, const uint8_t *beneficiary,
+                          const uint8_t *staker)
 {
     struct abi_value args[6];
     struct u256 bounty = cl_u256(BOUNTY), gp = cl_u256(GAS_PRICE), gl = cl_u256(GAS_LIMIT);
@@ -519,7 +520,10 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     m->pair = cur_pair;
     m->kind = MOSAIC_STAKE;
     m->amount = cl_u256_e(amount_units, 18);
-    cl_new_account(&F.o, 10, m->sender);
+    if (staker != NULL)
+        memcpy(m->sender, staker, 20);
+    else
+        cl_new_account(&F.o, 10, m->sender);
     if (beneficiary != NULL)
         memcpy(m->beneficiary, beneficiary, 20);
     else
@@ -536,7 +540,8 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     send_call(&F.o, "vt.approve", m->sender, F.vt, NULL, "approve(address,uint256)", args, 2, NULL);
     args[1] = abi_v_u256(&bounty);
     send_call(&F.o, "bt.approve", m->sender, F.bt, NULL, "approve(address,uint256)", args, 2, NULL);
-    u256_zero(&m->nonce);
+    args[0] = abi_v_address(m->sender);
+    m->nonce = cl_view_u256(&F.o, GW(m), "getNonce(address)", args, 1);
     args[0] = abi_v_u256(&m->amount);
     args[1] = abi_v_address(m->beneficiary);
     args[2] = abi_v_u256(&gp);
@@ -554,6 +559,11 @@ static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *benef
     memcpy(m->hash, l->topics[1], 32);
     m->block = r.block_number;
     ethrpc_receipt_free(&r);
+}
+
+static void do_stake(struct tmsg *m, uint64_t amount_units, const uint8_t *beneficiary)
+{
+    do_stake_from(m, amount_units, beneficiary, NULL);
 }
 
 /* A holder of utility tokens on the auxiliary chain redeems (§5.4 1-2). */
@@ -1003,6 +1013,54 @@ static void test_bad_anchor_halts(void **state)
      * honest anchor above it serves them. */
 }
 
+/* A sender's messages in nonce order (§4.1): the staker progressed nonce 0
+ * on origin and declared nonce 1 before the relayer ran.  Nonce 1 is not
+ * confirmed before nonce 0 is progressed on the target. */
+static void test_sender_nonce_order(void **state)
+{
+    struct tmsg m[2];
+    struct abi_value args[2];
+    struct eth_block b;
+    uint8_t staker[20];
+    int64_t first, mint0, confirm1;
+    char mh[67];
+
+    REQUIRE();
+    first = max_tx_id();
+    cl_new_account(&F.o, 10, staker);
+    do_stake_from(&m[0], 2, NULL, staker);
+    cl_block(&F.o, m[0].block, &b);
+    args[0] = abi_v_uint(m[0].block);
+    args[1] = abi_v_bytes(b.state_root, 32);
+    send_call(&F.a, "anchorStateRoot (owner)", F.dep_a, F.anchor_a, NULL,
+              "anchorStateRoot(uint256,bytes32)", args, 2, NULL);
+    args[0] = abi_v_bytes(m[0].hash, 32);
+    args[1] = abi_v_bytes(m[0].secret, 32);
+    send_call(&F.o, "progressStake (staker)", staker, F.gw, NULL,
+              "progressStake(bytes32,bytes32)", args, 2, NULL);
+    do_stake_from(&m[1], 3, NULL, staker);
+    assert_int_equal(m[1].nonce.w[0], 1);
+    /* The later one first: it must wait for the earlier one. */
+    insert_message(&m[1], 1);
+    pass();
+    {
+        char buf[256];
+        state_of(&m[1], buf, sizeof(buf));
+        assert_string_equal(buf, "confirming");
+    }
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 0);
+    insert_message(&m[0], 1);
+    drive(m, 2, "completed");
+    flow_bytea_text(m[0].hash, 32, mh);
+    mint0 = q64("SELECT t.id FROM transactions t JOIN message_txs mt ON mt.tx_id = t.id WHERE"
+                " mt.message_hash = '%s'::bytea AND mt.step = 'progress_target'", mh);
+    flow_bytea_text(m[1].hash, 32, mh);
+    confirm1 = q64("SELECT t.id FROM transactions t JOIN message_txs mt ON mt.tx_id = t.id WHERE"
+                   " mt.message_hash = '%s'::bytea AND mt.step = 'confirm'", mh);
+    assert_true(confirm1 > mint0);
+    no_reverts();
+}
+
 /* Without the organization key the relayer does not anchor: the message
  * waits ("anchoring") until the organization anchors a root, then goes on
  * with it, and the relayer has sent no anchor. */
@@ -1259,6 +1317,7 @@ int main(void)
         cmocka_unit_test(test_stake_revert),
         cmocka_unit_test(test_redeem_revert),
         cmocka_unit_test(test_two_pairs),
+        cmocka_unit_test(test_sender_nonce_order),
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
         cmocka_unit_test(test_bad_anchor_halts),
