@@ -326,13 +326,14 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     const char *on_key = ctx->cfg->chains[q->on].key, *about_key = ctx->cfg->chains[q->about].key;
     struct cand c[MAX_CANDS];
     struct eth_block fin;
-    struct mr_error failed;
+    struct mr_error failed, newest_why;
     size_t n = 0;
     uint64_t anchored = 0, top = 0;
     int seen = -1, created = 0, had_error = 0;
     enum flow_res r;
 
     memset(res, 0, sizeof(*res));
+    mr_error_clear(&newest_why);
     if (gather(ctx, conn, q, c, &n, err) != MR_OK)
         return FLOW_R_ERROR;
     for (size_t i = 0; i < n; i++) {
@@ -347,6 +348,8 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
         }
         if (r != FLOW_R_WAIT)
             return r;
+        if (i == 0)
+            newest_why = *err; /* why the newest height does not serve yet */
         if (st >= 0 && seen < 0)
             seen = st; /* the newest height's status */
         top = c[i].h > top ? c[i].h : top;
@@ -364,6 +367,10 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     if (fin.number < q->min_height || fin.number <= top) {
         if (seen >= 0 && !can_still(q->accept, seen))
             goto never;
+        if (n > 0 && fin.number <= top) {
+            *err = newest_why;
+            return FLOW_R_WAIT;
+        }
         return flow_waitf(err, "waiting for %s to finalise a block after %llu", about_key,
                           (unsigned long long)(top > q->min_height ? top : q->min_height));
     }

@@ -145,7 +145,10 @@ static int64_t max_tx_id(void)
 
 /* --------------------------------------------------------------- setup -- */
 
-static void make_key(void)
+/* A new keystore `name`.json with password file `name`.pass in the test
+ * directory.  Out: paths, addr[20]. */
+static void new_key(const char *name, char *key, size_t kcap, char *pw, size_t pcap,
+                    uint8_t addr[20])
 {
     struct keyfile kf;
     struct mr_error err;
@@ -156,19 +159,24 @@ static void make_key(void)
     assert_int_equal(sys_random(seed, 32), 0);
     assert_int_equal(sys_random(sk, 32), 0);
     kc = key_ctx_create(seed);
-    snprintf(F.key_path, sizeof(F.key_path), "%s/fac.json", F.dir);
-    snprintf(F.pw_path, sizeof(F.pw_path), "%s/fac.pass", F.dir);
+    snprintf(key, kcap, "%s/%s.json", F.dir, name);
+    snprintf(pw, pcap, "%s/%s.pass", F.dir, name);
     if (keyfile_create(kc, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
-        keyfile_write_new(F.key_path, &kf, &err))
+        keyfile_write_new(key, &kf, &err))
         fail_msg("keystore: %s", err.msg);
     mr_wipe(sk, sizeof(sk));
     key_ctx_destroy(kc);
-    memcpy(F.fac, kf.address, 20);
-    fp = fopen(F.pw_path, "w");
+    memcpy(addr, kf.address, 20);
+    fp = fopen(pw, "w");
     assert_non_null(fp);
     fputs("pw\n", fp);
     fclose(fp);
-    chmod(F.pw_path, 0600);
+    chmod(pw, 0600);
+}
+
+static void make_key(void)
+{
+    new_key("fac", F.key_path, sizeof(F.key_path), F.pw_path, sizeof(F.pw_path), F.fac);
 }
 
 static void deploy_side(struct cl_chain *c, const uint8_t dep[20], const uint8_t remote_root[32],
@@ -1306,6 +1314,110 @@ static void test_burst_through_daemon(void **state)
                      0);
 }
 
+struct drun_role {
+    struct drun d;
+    const struct config *cfg;
+    enum daemon_role role;
+};
+
+static void *role_thread(void *arg)
+{
+    struct drun_role *r = arg;
+    struct daemon_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.conninfo = F.ci;
+    o.role = r->role;
+    o.log = getenv("FLOWS_LOG") != NULL ? stderr : NULL;
+    o.sender_idle_ms = 100;
+    o.sender_busy_ms = 20;
+    o.wait_min_ms = 50;
+    o.anchor_tick_ms = 500;
+    r->d.rc = daemon_run(r->cfg, &o, &r->d.stop, &r->d.stats, &r->d.err);
+    return NULL;
+}
+
+/* The roles in three daemons sharing the database, with the anchor
+ * (organization admin) key apart from the facilitator's: the watcher role
+ * finds the stakes, the worker role relays them and records anchors for the
+ * anchor key, which only the anchor role holds and sends (its prove then
+ * waits for the anchor to be mined, the keys' orders being independent). */
+static void test_roles_apart(void **state)
+{
+    enum { N = 3 };
+    struct config *c2 = malloc(sizeof(*c2));
+    struct drun_role r[3];
+    struct tmsg m[N];
+    struct abi_value args[1];
+    char key[512], pw[512], buf[256];
+    uint8_t anc[20];
+    pthread_t th[3];
+    int64_t first;
+    int done = 0;
+
+    REQUIRE();
+    assert_non_null(c2);
+    new_key("anc", key, sizeof(key), pw, sizeof(pw), anc);
+    fund(&F.o, anc);
+    fund(&F.a, anc);
+    args[0] = abi_v_address(anc);
+    send_call(&F.o, "setAdmin", F.dep_o, F.org_o, NULL, "setAdmin(address)", args, 1, NULL);
+    send_call(&F.a, "setAdmin", F.dep_a, F.org_a, NULL, "setAdmin(address)", args, 1, NULL);
+    memcpy(c2, F.cfg, sizeof(*c2));
+    snprintf(c2->keys[1].keystore, sizeof(c2->keys[1].keystore), "%s", key);
+    snprintf(c2->keys[1].password_file, sizeof(c2->keys[1].password_file), "%s", pw);
+    c2->chains[0].start_block = cl_block_number(&F.o) + 1;
+    c2->chains[1].start_block = cl_block_number(&F.a) + 1;
+    /* The watchers keep their cursors in the database: start them anew. */
+    PQclear(PQexec(F.db, "UPDATE chains SET cursor_block = NULL, cursor_hash = NULL"));
+    first = max_tx_id();
+    for (int i = 0; i < N; i++) {
+        do_stake(&m[i], 1, NULL);
+        pending_secret(&m[i]);
+    }
+    memset(r, 0, sizeof(r));
+    r[0].role = DAEMON_WATCHER;
+    r[1].role = DAEMON_WORKER;
+    r[2].role = DAEMON_ANCHOR;
+    for (int i = 0; i < 3; i++) {
+        r[i].cfg = c2;
+        assert_int_equal(pthread_create(&th[i], NULL, role_thread, &r[i]), 0);
+    }
+    for (int round = 0; round < 1200 && done < N; round++) {
+        sleep_ms(100);
+        done = 0;
+        for (int i = 0; i < N; i++) {
+            state_of(&m[i], buf, sizeof(buf));
+            done += strcmp(buf, "completed") == 0;
+            if (strncmp(buf, "halted", 6) == 0)
+                break;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        r[i].d.stop = 1;
+        pthread_join(th[i], NULL);
+        if (r[i].d.rc != MR_OK)
+            fail_msg("daemon %d: %s", i, r[i].d.err.msg);
+    }
+    assert_int_equal(done, N);
+    {
+        char a[43];
+        flow_bytea_text(anc, 20, a);
+        assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND purpose ="
+                             " 'anchorStateRoot' AND sender = '%s'::bytea", (long long)first, a),
+                         1);
+        assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND purpose <>"
+                             " 'anchorStateRoot' AND sender = '%s'::bytea", (long long)first, a),
+                         0);
+    }
+    assert_int_equal(count_purpose("proveGateway", first), 1);
+    assert_int_equal(count_purpose("progressMint", first), N);
+    assert_int_equal(r[1].d.stats.calls, 3 * N); /* the worker recorded the message calls */
+    assert_int_equal(r[2].d.stats.calls, 0);
+    no_reverts();
+    free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1322,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_anchorer_interval_and_quorum),
         cmocka_unit_test(test_bad_anchor_halts),
         cmocka_unit_test(test_burst_through_daemon),
+        cmocka_unit_test(test_roles_apart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
