@@ -182,6 +182,7 @@ static void txm_setup(const struct config_chain *c, struct txm *t)
         u256_from_u64(&t->cfg.tip_cap, 10000000000ULL);      /* 10 gwei */
     t->cfg.stuck_after_ms = c->fees.stuck_after_ms > 0 ? c->fees.stuck_after_ms : 30000;
     t->cfg.bump_percent = c->fees.bump_percent >= 10 ? c->fees.bump_percent : 12;
+    t->cfg.gap_after_ms = 30000;
 }
 
 /* Waits for a kick or `ms`; returns early when the senders must stop. */
@@ -211,12 +212,14 @@ static void *sender_main(void *arg)
     const struct config *cfg = d->cfg;
     struct rpc_endpoints *ep[CONFIG_MAX_CHAINS] = {0};
     struct txm t[CONFIG_MAX_CHAINS];
+    char last[CONFIG_MAX_CHAINS][MR_ERROR_MSG_LEN];
     struct db_session_opts so = {"mosaic-relayer sender", 0, 0};
     PGconn *conn = NULL;
     int idle = d->o.sender_idle_ms > 0 ? d->o.sender_idle_ms : 1000;
     int busy_ms = d->o.sender_busy_ms > 0 ? d->o.sender_busy_ms : 200;
     int last_pass = 0;
 
+    memset(last, 0, sizeof(last));
     for (size_t i = 0; i < cfg->n_chains; i++) {
         const char *urls[CONFIG_MAX_ENDPOINTS];
         struct mr_error err;
@@ -251,8 +254,13 @@ static void *sender_main(void *arg)
                 continue;
             t[i].db = conn;
             if (txm_poll(&t[i], &left, &err) != MR_OK) {
-                dlog(d, "sender %s chain=%s: %s", s->name, cfg->chains[i].key, err.msg);
+                /* Said once until it changes (a node down fails every pass). */
+                if (strcmp(err.msg, last[i]) != 0)
+                    dlog(d, "sender %s chain=%s: %s", s->name, cfg->chains[i].key, err.msg);
+                snprintf(last[i], sizeof(last[i]), "%s", err.msg);
                 left = 1;
+            } else {
+                last[i][0] = '\0';
             }
             pending += left;
         }
