@@ -1220,6 +1220,32 @@ static void test_two_pairs(void **state)
     no_reverts();
 }
 
+/* What the database says when a daemon test did not finish in time. */
+static void diagnose(const struct tmsg *m, int n)
+{
+    PGresult *res;
+    char buf[256];
+
+    for (int i = 0; i < n; i++)
+        print_message("message %d: %s\n", i, state_of(&m[i], buf, sizeof(buf)));
+    res = PQexec(F.db, "SELECT kind, state, count(*), max(coalesce(last_error, '')) FROM jobs"
+                       " GROUP BY 1, 2 ORDER BY 1, 2");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("jobs %s %s: %s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                      PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+    PQclear(res);
+    res = PQexec(F.db, "SELECT chain_key, coalesce(cursor_block, -1), coalesce(head_block, -1)"
+                       " FROM chains");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("chain %s: cursor %s head %s\n", PQgetvalue(res, i, 0),
+                      PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    res = PQexec(F.db, "SELECT component, message FROM alerts ORDER BY id DESC LIMIT 5");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("alert %s: %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+    PQclear(res);
+}
+
 struct drun {
     volatile sig_atomic_t stop;
     struct daemon_stats stats;
@@ -1288,6 +1314,8 @@ static void test_burst_through_daemon(void **state)
     pthread_join(th, NULL);
     if (d.rc != MR_OK)
         fail_msg("daemon: %s", d.err.msg);
+    if (done != N)
+        diagnose(m, N);
     assert_int_equal(done, N);
     for (int i = 0; i < N; i++) {
         struct u256 ben = balance_of(&F.a, F.ut, m[i].beneficiary);
@@ -1399,6 +1427,8 @@ static void test_roles_apart(void **state)
         if (r[i].d.rc != MR_OK)
             fail_msg("daemon %d: %s", i, r[i].d.err.msg);
     }
+    if (done != N)
+        diagnose(m, N);
     assert_int_equal(done, N);
     {
         char a[43];
