@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "eth/error.h"
 
 #define CLI_EXIT_OK 0
@@ -38,6 +40,22 @@ int cli_status(int argc, char **argv);
 /* The advisory lock key of a chain's watcher, as `status` finds its holder
  * (the same as watchers/ watcher_lock_key). */
 int64_t cli_status_watcher_key(const char *chain);
+
+/* The database options of every database command, for --help texts. */
+#define DB_OPTIONS_HELP                                                                    \
+    "Database options (every database command finds the database the same way):\n"      \
+    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
+    "                       string; else --config FILE's database.url; else\n"           \
+    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
+    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
+
+int cli_events(int argc, char **argv);
+int cli_chain(int argc, char **argv);
+
+/* Connects to the database found by the usual rules (--database, the
+ * config's database.url, $MOSAIC_DATABASE_URL, PG*) and checks that its
+ * schema is this binary's.  NULL after one line on stderr. */
+PGconn *cli_db_connect(const char *cmd, const char *database, const char *config);
 
 /* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
  * CLI_EXIT_USAGE. */

@@ -12,13 +12,6 @@
 #include "relayer/cli.h"
 #include "relayer/config.h"
 
-#define DB_OPTIONS_HELP                                                                    \
-    "Database options (every database command finds the database the same way):\n"      \
-    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
-    "                       string; else --config FILE's database.url; else\n"           \
-    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
-    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
-
 /* Connects by the resolution rules; prints one line and returns NULL on
  * failure. */
 static PGconn *connect_for(const char *cmd, const char *database, const char *config)
@@ -220,12 +213,10 @@ static int parse_subcmd(const char *cmd, int argc, char **argv, const struct opt
     return -1;
 }
 
-/* Connects and checks the schema is this binary's; NULL after one line on
- * stderr. */
-static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
+PGconn *cli_db_connect(const char *cmd, const char *database, const char *config)
 {
     struct mr_error err;
-    PGconn *c = connect_for(cmd, a->database, a->config);
+    PGconn *c = connect_for(cmd, database, config);
 
     if (c != NULL && db_check_schema(c, &err) != MR_OK) {
         PQfinish(c);
@@ -233,6 +224,13 @@ static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
         return NULL;
     }
     return c;
+}
+
+/* Connects and checks the schema is this binary's; NULL after one line on
+ * stderr. */
+static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
+{
+    return cli_db_connect(cmd, a->database, a->config);
 }
 
 static int jobs_list(PGconn *c, const char *state, const char *kind, const char *limit)
