@@ -33,6 +33,8 @@ int cli_proof(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
+int cli_config(int argc, char **argv);
+int cli_deploy(int argc, char **argv);
 
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \

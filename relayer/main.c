@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"events", "list the gateway and anchor events the watchers ingested", cli_events},
     {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
+    {"config", "check a configuration file and what it points at", cli_config},
+    {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
 };
 
 static void usage(FILE *f)

@@ -81,8 +81,8 @@ int watch_unhex(const char *h, uint8_t *out, size_t n);
 PGresult *watch_sql(PGconn *db, const char *what, const char *sql, int n, const char *const *p,
                     ExecStatusType want, struct mr_error *err);
 
-/* Inserts an alert (severity "critical"/"warning"), unless an identical
- * unacknowledged one exists. */
+/* alert_raise() with component "watcher:<chain>" (an identical open alert
+ * is not raised twice). */
 int watch_alert(PGconn *db, const char *severity, const char *chain, const char *subject,
                 const char *message, struct mr_error *err);
 
