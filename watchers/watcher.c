@@ -95,7 +95,7 @@ static int try_lock(struct watcher *w, struct mr_error *err)
     if (rc != MR_OK)
         return rc;
     if (got == 1 && !w->locked)
-        watch_log(w, 1, "holds the watcher lock: this instance follows the chain");
+        watch_log(w, 2, "holds the watcher lock: this instance follows the chain");
     w->locked = got == 1;
     return MR_OK;
 }
