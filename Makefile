@@ -10,6 +10,7 @@
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
 #   make bench-watch  the watcher's 10,000-event backfill next to bare eth_getLogs
+#   make bench-txm    the transaction manager next to a bare send loop; keep-alive
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make clean
@@ -46,7 +47,8 @@ GEN_MIGR = $(BUILDDIR)/gen/migrations.c
 APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -lcurl -ljansson -lyaml -lpq -lpthread
+WS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
+APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lm -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
@@ -76,7 +78,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: bench-queue bench-watch all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: bench-queue bench-watch bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -195,6 +197,15 @@ $(BUILDDIR)/bench-watch: bench/watch/bench_watch.c $(TLIB_OBJ) $(filter-out $(AP
 
 bench-watch: $(BIN) $(BUILDDIR)/bench-watch
 	sh bench/watch/run.sh $(abspath $(BUILDDIR))
+
+# The transaction manager next to a bare send loop, and keep-alive next to a
+# fresh connection per request, on a throwaway anvil and PostgreSQL.
+$(BUILDDIR)/bench-txm: bench/txm/bench_txm.c $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) $(APP_LIBS) \
+	    $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-txm: $(BIN) $(BUILDDIR)/bench-txm
+	sh bench/txm/run.sh $(abspath $(BUILDDIR))
 
 deps:
 	sh deploy/install-deps.sh

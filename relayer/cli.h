@@ -35,6 +35,11 @@ int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_deploy(int argc, char **argv);
+int cli_status(int argc, char **argv);
+
+/* The advisory lock key of a chain's watcher, as `status` finds its holder
+ * (the same as watchers/ watcher_lock_key). */
+int64_t cli_status_watcher_key(const char *chain);
 
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \

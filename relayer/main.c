@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
     {"events", "list the gateway and anchor events the watchers ingested", cli_events},
     {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
     {"config", "check a configuration file and what it points at", cli_config},
+    {"status", "one screen: chains, lag, queue, stuck messages, alerts, signers, anchors", cli_status},
     {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
 };
 
