@@ -32,6 +32,7 @@ int watch_config_from(const struct config *cfg, size_t chain, struct watcher_con
     out->use_finalized_tag = ch->use_finalized_tag;
     out->confirmations = ch->confirmations;
     out->poll_interval_ms = ch->poll_interval_ms;
+    snprintf(out->ws_url, sizeof(out->ws_url), "%s", ch->ws);
     out->start_block = ch->start_block;
     for (size_t g = 0; g < cfg->n_gateways && out->n_pairs < WATCHER_MAX_PAIRS; g++) {
         const struct config_gateway *gw = &cfg->gateways[g];

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "chain/ethrpc.h"
+#include "chain/heads.h"
 #include "chain/rpc.h"
 #include "eth/error.h"
 #include "watchers/events.h"
@@ -68,6 +69,7 @@ struct watcher {
     uint8_t token[WATCHER_MAX_PAIRS][20];
     int64_t written_head, written_finalized;    /* last heads written to chains */
     struct watch_prefetch pf;
+    struct heads *tracker;                      /* chain/heads.h when ws_url is set */
     struct watch_heads heads;                   /* last polled */
     int64_t heads_at;                           /* when (monotonic ms), 0: never */
 };

@@ -176,6 +176,8 @@ int watcher_open(const struct watcher_config *cfg, struct watcher **out, struct 
     rc = rpc_endpoints_new(urls, cfg->n_endpoints, cfg->chain_id, NULL, &w->rpc, err);
     if (rc == MR_OK)
         rc = rpc_endpoints_new(urls, cfg->n_endpoints, cfg->chain_id, NULL, &w->pf.rpc, err);
+    if (rc == MR_OK && w->cfg.ws_url[0] != '\0')
+        rc = heads_open(w->rpc, w->cfg.ws_url, (long)w->cfg.poll_interval_ms, &w->tracker, err);
     if (rc == MR_OK)
         rc = connect_db(w, err);
     if (rc != MR_OK) {
@@ -191,6 +193,7 @@ void watcher_close(struct watcher *w)
     if (w == NULL)
         return;
     watch_prefetch_stop(w);
+    heads_close(w->tracker);
     if (w->db != NULL)
         PQfinish(w->db);
     rpc_endpoints_free(w->pf.rpc);
@@ -309,6 +312,28 @@ static void nap(const atomic_int *stop, int64_t ms)
     }
 }
 
+/* Caught up: waits for a new head from the tracker (or just sleeps) for at
+ * most poll_interval, watching *stop. */
+static void await_head(struct watcher *w, const atomic_int *stop)
+{
+    int64_t left = w->cfg.poll_interval_ms;
+    struct eth_block b;
+
+    if (w->tracker == NULL) {
+        nap(stop, left);
+        return;
+    }
+    while (left > 0 && !atomic_load(stop)) {
+        long slice = left > 200 ? 200 : (long)left;
+        int rc = heads_wait(w->tracker, slice, &b, NULL);
+        if (rc == MR_OK)
+            return;      /* a new block: step now */
+        if (rc != MR_ERR_NOTFOUND)
+            nap(stop, slice); /* a failed poll: the step will say why */
+        left -= slice;
+    }
+}
+
 int watcher_run(const struct watcher_config *cfg, const atomic_int *stop, struct mr_error *err)
 {
     struct watcher *w = NULL;
@@ -341,7 +366,7 @@ int watcher_run(const struct watcher_config *cfg, const atomic_int *stop, struct
             nap(stop, w->cfg.standby_poll_ms);
             break;
         case WATCHER_IDLE:
-            nap(stop, w->cfg.poll_interval_ms);
+            await_head(w, stop);
             break;
         case WATCHER_RETRY:
             nap(stop, 200);
