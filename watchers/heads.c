@@ -64,7 +64,7 @@ int watch_read_heads(struct watcher *w, struct watch_heads *hd, struct mr_error 
     return MR_OK;
 }
 
-int watch_fetch_headers(struct watcher *w, const uint64_t *numbers, size_t n,
+int watch_fetch_headers(struct rpc_endpoints *rpc, const uint64_t *numbers, size_t n,
                         struct eth_block *blocks, int *found, struct mr_error *err)
 {
     struct rpc_batch_item it[HEADERS_PER_BATCH];
@@ -78,18 +78,18 @@ int watch_fetch_headers(struct watcher *w, const uint64_t *numbers, size_t n,
             it[i].method = "eth_getBlockByNumber";
             it[i].params = json_pack("[s, b]", ethrpc_block_id(numbers[base + i], id), 0);
         }
-        rc = rpc_batch(w->rpc, it, k, NULL, err);
+        rc = rpc_batch(rpc, it, k, NULL, err);
         for (size_t i = 0; rc == MR_OK && i < k; i++) {
             found[base + i] = 0;
             if (it[i].rc != MR_OK)
                 rc = mr_fail(err, it[i].rc, "%s eth_getBlockByNumber %llu: %s",
-                             rpc_endpoints_last(w->rpc), (unsigned long long)numbers[base + i],
+                             rpc_endpoints_last(rpc), (unsigned long long)numbers[base + i],
                              it[i].msg);
             else if (!json_is_null(it[i].result)) {
                 rc = ethrpc_decode_block(it[i].result, &blocks[base + i], err);
                 if (rc == MR_OK && blocks[base + i].number != numbers[base + i])
                     rc = mr_fail(err, MR_ERR_JSON, "%s: asked for block %llu, got %llu",
-                                 rpc_endpoints_last(w->rpc),
+                                 rpc_endpoints_last(rpc),
                                  (unsigned long long)numbers[base + i],
                                  (unsigned long long)blocks[base + i].number);
                 found[base + i] = rc == MR_OK;

@@ -21,6 +21,7 @@ struct pev {
     enum role role;
     int pair;                  /* ROLE_GATEWAY: the pair; ROLE_ANCHOR: the first pair */
     int is_new;                /* inserted by this transaction */
+    int known;                 /* its message has a messages row (touched by it) */
     int decl;                  /* index into the declarations, or -1 */
 };
 
@@ -29,52 +30,30 @@ struct decl {
     size_t ev;
     int exists;                /* already stored: validated when it was first seen */
     int accepted;
+    int created;               /* its messages row was inserted now */
     struct watch_intent in;
     struct watch_stored_message sm;
     char why[MR_ERROR_MSG_LEN];
 };
 
-/* Everything one range carries between the phases. */
+/* Everything one range carries between the phases: what was fetched (the
+ * logs and headers, see fetch.c), the events and the declarations. */
 struct range {
-    uint64_t from, to;
-    struct eth_logs logs;
+    struct watch_fetch f;
     struct pev *ev;
     size_t n_ev;
     struct decl *dl;
     size_t n_dl;
-    uint64_t *numbers;         /* headers to store */
-    struct eth_block *hdr;
-    int *found;
-    size_t n_hdr;
 };
 
 static void range_free(struct range *r)
 {
-    ethrpc_logs_free(&r->logs);
+    watch_fetch_free(&r->f);
     free(r->ev);
     free(r->dl);
-    free(r->numbers);
-    free(r->hdr);
-    free(r->found);
 }
 
-static int log_order(const void *a, const void *b)
-{
-    const struct eth_log *x = a, *y = b;
-
-    if (x->block_number != y->block_number)
-        return x->block_number < y->block_number ? -1 : 1;
-    return x->log_index < y->log_index ? -1 : x->log_index > y->log_index;
-}
-
-static int u64_order(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* ---- fetching ---- */
+/* ---- the range size ---- */
 
 /* The chunk for the next range from what this one did.  The node's limit
  * on logs per answer is learned from its refusals (the most logs it did
@@ -111,81 +90,15 @@ static void adapt_chunk(struct watcher *w, uint64_t span, size_t n,
     w->chunk = next;
 }
 
-static int fetch_logs(struct watcher *w, struct range *r, struct mr_error *err)
-{
-    struct eth_log_filter f;
-    struct ethrpc_logs_stats st;
-    int rc;
-
-    memset(&f, 0, sizeof(f));
-    f.from_block = r->from;
-    f.to_block = r->to;
-    f.addresses = (const uint8_t(*)[20])w->addresses;
-    f.n_addresses = w->n_addresses;
-    f.max_logs = 1000000;
-    rc = ethrpc_get_logs_stats(w->rpc, &f, &r->logs, &st, NULL, err);
-    if (rc != MR_OK)
-        return rc;
-    adapt_chunk(w, r->to - r->from + 1, r->logs.n, &st);
-    qsort(r->logs.v, r->logs.n, sizeof(r->logs.v[0]), log_order);
-    return MR_OK;
-}
-
-/* Headers to store and to check the logs against: every block of a short
- * range, else the first, the last and each block with logs. */
-static int pick_headers(struct range *r, struct mr_error *err)
-{
-    uint64_t span = r->to - r->from + 1;
-    size_t cap = span <= WATCHER_DENSE_HEADERS ? (size_t)span : r->logs.n + 2, n = 0;
-
-    r->numbers = calloc(cap, sizeof(*r->numbers));
-    r->hdr = calloc(cap, sizeof(*r->hdr));
-    r->found = calloc(cap, sizeof(*r->found));
-    if (r->numbers == NULL || r->hdr == NULL || r->found == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "headers: out of memory");
-    if (span <= WATCHER_DENSE_HEADERS) {
-        for (uint64_t b = r->from; b <= r->to; b++)
-            r->numbers[n++] = b;
-    } else {
-        r->numbers[n++] = r->from;
-        for (size_t i = 0; i < r->logs.n; i++)
-            r->numbers[n++] = r->logs.v[i].block_number;
-        r->numbers[n++] = r->to;
-        qsort(r->numbers, n, sizeof(*r->numbers), u64_order);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (k == 0 || r->numbers[k - 1] != r->numbers[i])
-                r->numbers[k++] = r->numbers[i];
-        n = k;
-    }
-    r->n_hdr = n;
-    return MR_OK;
-}
-
-static const struct eth_block *header_of(const struct range *r, uint64_t number)
-{
-    size_t lo = 0, hi = r->n_hdr;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->numbers[mid] == number)
-            return r->found[mid] ? &r->hdr[mid] : NULL;
-        if (r->numbers[mid] < number)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* Whether the range as read is one piece of the chain that continues the
  * cursor and did not change while it was read.  0: it moved (retry). */
-static int range_consistent(struct watcher *w, const struct range *r,
-                            const struct watch_cursor *cur, const struct eth_block *last)
+static int range_consistent(struct watcher *w, const struct watch_fetch *r,
+                            const struct watch_cursor *cur)
 {
-    const struct eth_block *first = header_of(r, r->from), *end = header_of(r, r->to);
+    const struct eth_block *first = watch_fetch_header(r, r->from);
+    const struct eth_block *end = watch_fetch_header(r, r->to);
 
-    if (first == NULL || end == NULL || memcmp(end->hash, last->hash, 32) != 0) {
+    if (r->moved || first == NULL || end == NULL || memcmp(end->hash, r->last.hash, 32) != 0) {
         watch_log(w, 2, "blocks %llu..%llu changed while read", (unsigned long long)r->from,
                   (unsigned long long)r->to);
         return 0;
@@ -201,7 +114,7 @@ static int range_consistent(struct watcher *w, const struct range *r,
     }
     for (size_t i = 0; i < r->logs.n; i++) {
         const struct eth_log *l = &r->logs.v[i];
-        const struct eth_block *b = header_of(r, l->block_number);
+        const struct eth_block *b = watch_fetch_header(r, l->block_number);
         if (l->removed || b == NULL || memcmp(b->hash, l->block_hash, 32) != 0 ||
             l->block_number < r->from || l->block_number > r->to) {
             watch_log(w, 2, "a log of block %llu is not on the chain read",
@@ -251,12 +164,12 @@ static int classify(const struct watcher *w, const uint8_t addr[20],
 
 static int decode_all(struct watcher *w, struct range *r, struct mr_error *err)
 {
-    r->ev = calloc(r->logs.n + 1, sizeof(*r->ev));
-    r->dl = calloc(r->logs.n + 1, sizeof(*r->dl));
+    r->ev = calloc(r->f.logs.n + 1, sizeof(*r->ev));
+    r->dl = calloc(r->f.logs.n + 1, sizeof(*r->dl));
     if (r->ev == NULL || r->dl == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "events: out of memory");
-    for (size_t i = 0; i < r->logs.n; i++) {
-        const struct eth_log *l = &r->logs.v[i];
+    for (size_t i = 0; i < r->f.logs.n; i++) {
+        const struct eth_log *l = &r->f.logs.v[i];
         struct pev *e = &r->ev[r->n_ev];
         struct mr_error derr;
         int rc = watch_decode_eth_log(l, &e->ev, &derr);
@@ -450,13 +363,13 @@ static int write_headers(struct watcher *w, const struct range *r, struct mr_err
 
     for (int k = 0; k < 4; k++)
         watch_arr_begin(&a[k]);
-    for (size_t i = 0; i < r->n_hdr; i++) {
-        if (!r->found[i])
+    for (size_t i = 0; i < r->f.n_hdr; i++) {
+        if (!r->f.found[i])
             continue;
-        watch_arr_u64(&a[0], r->hdr[i].number);
-        watch_arr_hex(&a[1], r->hdr[i].hash, 32);
-        watch_arr_hex(&a[2], r->hdr[i].parent_hash, 32);
-        watch_arr_hex(&a[3], r->hdr[i].state_root, 32);
+        watch_arr_u64(&a[0], r->f.hdr[i].number);
+        watch_arr_hex(&a[1], r->f.hdr[i].hash, 32);
+        watch_arr_hex(&a[2], r->f.hdr[i].parent_hash, 32);
+        watch_arr_hex(&a[3], r->f.hdr[i].state_root, 32);
     }
     p[0] = w->cfg.chain_key;
     for (int k = 0; k < 4; k++) {
@@ -549,7 +462,9 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
                         " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
                         " AS u(bn, bh, th, ti, li, ad, k, mh, f, gp)"
                         " ON CONFLICT (chain_key, block_hash, log_index) DO NOTHING"
-                        " RETURNING block_number, log_index",
+                        " RETURNING block_number, log_index, message_hash IS NOT NULL AND"
+                        " EXISTS (SELECT 1 FROM " DB_SCHEMA ".messages m"
+                        " WHERE m.message_hash = events.message_hash)",
                         N_EVCOLS + 1, p, PGRES_TUPLES_OK, err);
     for (int k = 0; k < N_EVCOLS; k++)
         watch_sb_free(&a[k]);
@@ -562,6 +477,7 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
                                    strtoull(PQgetvalue(res, row, 1), NULL, 10));
         if (e != NULL && !e->is_new) {
             e->is_new = 1;
+            e->known = PQgetvalue(res, row, 2)[0] == 't';
             (*inserted)++;
         }
     }
@@ -696,16 +612,21 @@ static int write_anchors(struct watcher *w, const struct range *r, struct mr_err
 /* Statuses of the messages the new events are about, and their jobs. */
 static int write_statuses(struct watcher *w, const struct range *r, struct mr_error *err)
 {
-    uint8_t(*h)[32] = calloc(r->n_ev + 1, sizeof(*h));
+    uint8_t(*h)[32] = calloc(r->n_ev + r->n_dl + 1, sizeof(*h));
     size_t n = 0;
     int rc;
 
     if (h == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "statuses: out of memory");
+    /* Only messages that exist: those of earlier declarations (known when
+     * the events were inserted) and those declared in this range. */
     for (size_t i = 0; i < r->n_ev; i++)
-        if (r->ev[i].is_new && r->ev[i].ev.has_message_hash)
+        if (r->ev[i].is_new && r->ev[i].known)
             memcpy(h[n++], r->ev[i].ev.message_hash, 32);
-    rc = watch_update_messages(w->db, (const uint8_t(*)[32])h, n, 0, NULL, err);
+    for (size_t i = 0; i < r->n_dl; i++)
+        if (r->dl[i].created)
+            memcpy(h[n++], r->dl[i].in.message_hash, 32);
+    rc = n == 0 ? MR_OK : watch_update_messages(w->db, (const uint8_t(*)[32])h, n, 0, NULL, err);
     free(h);
     return rc;
 }
@@ -713,18 +634,18 @@ static int write_statuses(struct watcher *w, const struct range *r, struct mr_er
 static int write_cursor(struct watcher *w, const struct range *r, const struct watch_heads *hd,
                         struct mr_error *err)
 {
-    const struct eth_block *last = header_of(r, r->to);
+    const struct eth_block *last = watch_fetch_header(&r->f, r->f.to);
     char to[24], hash[67], head[24], fin[24], keep[24];
     const char *p[6] = {w->cfg.chain_key, to, hash + 2, head, hd->h.has_finalized ? fin : NULL,
                         keep};
     uint64_t k = w->cfg.keep_headers;
     PGresult *res;
 
-    snprintf(to, sizeof(to), "%llu", (unsigned long long)r->to);
+    snprintf(to, sizeof(to), "%llu", (unsigned long long)r->f.to);
     watch_hex(last->hash, 32, hash);
     snprintf(head, sizeof(head), "%llu", (unsigned long long)hd->h.head);
     snprintf(fin, sizeof(fin), "%llu", (unsigned long long)hd->h.finalized);
-    snprintf(keep, sizeof(keep), "%llu", (unsigned long long)(r->to > k ? r->to - k : 0));
+    snprintf(keep, sizeof(keep), "%llu", (unsigned long long)(r->f.to > k ? r->f.to - k : 0));
     res = watch_sql(w->db, "advancing the cursor",
                     "WITH c AS (UPDATE " DB_SCHEMA ".chains SET cursor_block = $2::bigint,"
                     " cursor_hash = decode($3, 'hex'), head_block = $4::bigint,"
@@ -765,6 +686,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
             continue;
         if (d->accepted) {
             rc = write_message(w, r, d, &created, err);
+            r->dl[i].created = created;
             res->messages_new += (size_t)created;
         } else {
             rc = write_refusal(w, r, d, err);
@@ -788,32 +710,36 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
     return rc;
 }
 
+/* The range [from, to]: the prefetched one when it is that range, else
+ * fetched now.  Out: *r->f. */
+static int fetch(struct watcher *w, uint64_t from, uint64_t to, uint64_t safe, struct range *r,
+                 struct mr_error *err)
+{
+    int rc;
+
+    if (watch_prefetch_take(w, from, safe, &r->f))
+        rc = r->f.rc == MR_OK ? MR_OK : mr_fail(err, r->f.rc, "%s", r->f.err.msg);
+    else
+        rc = watch_fetch_range(w->rpc, (const uint8_t(*)[20])w->addresses, w->n_addresses, from,
+                               to, &r->f, err);
+    if (rc == MR_OK && !r->f.moved)
+        adapt_chunk(w, r->f.to - r->f.from + 1, r->f.logs.n, &r->f.st);
+    return rc;
+}
+
 int watch_ingest(struct watcher *w, const struct watch_cursor *cur, const struct watch_heads *hd,
                  uint64_t from, uint64_t to, struct watcher_result *res, struct mr_error *err)
 {
     struct range r;
-    struct eth_block last;
     int rc, moved = 0;
 
     memset(&r, 0, sizeof(r));
-    r.from = from;
-    r.to = to;
-    /* The last block before the logs and again after them: a reorganisation
-     * inside the range while it was read changes its hash. */
-    rc = ethrpc_get_block(w->rpc, ethrpc_block_id(to, (char[ETHRPC_BLOCK_ID_LEN]){0}), &last, NULL,
-                          err);
-    if (rc == MR_ERR_NOTFOUND) {
-        res->outcome = WATCHER_RETRY;
-        return MR_OK;
-    }
-    if (rc == MR_OK)
-        rc = fetch_logs(w, &r, err);
-    r.to = to;
-    if (rc == MR_OK)
-        rc = pick_headers(&r, err);
-    if (rc == MR_OK)
-        rc = watch_fetch_headers(w, r.numbers, r.n_hdr, r.hdr, r.found, err);
-    if (rc == MR_OK && !range_consistent(w, &r, cur, &last))
+    rc = fetch(w, from, to, hd->safe, &r, err);
+    to = r.f.to;
+    /* While this range is checked and written, the next one is fetched. */
+    if (rc == MR_OK && !r.f.moved && to < hd->safe)
+        watch_prefetch_start(w, to + 1, hd->safe - to > w->chunk ? to + w->chunk : hd->safe);
+    if (rc == MR_OK && !range_consistent(w, &r.f, cur))
         moved = 1;
     if (rc == MR_OK && !moved)
         rc = decode_all(w, &r, err);
@@ -826,11 +752,13 @@ int watch_ingest(struct watcher *w, const struct watch_cursor *cur, const struct
         watch_hook(w, "range_fetched");
         rc = write_range(w, &r, cur, hd, res, &moved, err);
     }
+    if (rc != MR_OK || moved)
+        watch_prefetch_stop(w);
     if (rc == MR_OK) {
         res->outcome = moved ? WATCHER_RETRY : WATCHER_PROGRESS;
         res->from = from;
         res->to = to;
-        res->logs = r.logs.n;
+        res->logs = r.f.logs.n;
         if (!moved) {
             res->has_cursor = 1;
             res->cursor = to;

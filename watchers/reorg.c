@@ -36,7 +36,7 @@ static int compare_page(struct watcher *w, PGresult *page, struct ancestor *a,
             return mr_fail(err, MR_ERR_INVALID, "chain %s: bad stored header hash at %llu",
                            w->cfg.chain_key, (unsigned long long)numbers[i]);
     }
-    rc = watch_fetch_headers(w, numbers, (size_t)rows, blocks, found, err);
+    rc = watch_fetch_headers(w->rpc, numbers, (size_t)rows, blocks, found, err);
     if (rc != MR_OK)
         return rc;
     for (int i = 0; i < rows; i++) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/alert.h"
 #include "db/db.h"
 #include "db/queue.h"
 #include "eth/hex.h"
@@ -153,18 +154,9 @@ int watch_alert(PGconn *db, const char *severity, const char *chain, const char 
                 const char *message, struct mr_error *err)
 {
     char component[64];
-    const char *p[4] = {severity, component, subject, message};
-    PGresult *res;
 
     snprintf(component, sizeof(component), "watcher:%s", chain);
-    res = watch_sql(db, "raising an alert",
-                    "INSERT INTO " DB_SCHEMA ".alerts (severity, component, subject, message)"
-                    " SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".alerts"
-                    " WHERE component = $2 AND subject IS NOT DISTINCT FROM $3 AND message = $4"
-                    " AND acknowledged_at IS NULL)",
-                    4, p, PGRES_COMMAND_OK, err);
-    PQclear(res);
-    return res != NULL ? MR_OK : MR_ERR_IO;
+    return alert_raise(db, severity, component, subject, message, err);
 }
 
 int watch_read_cursor(PGconn *db, const char *chain, struct watch_cursor *c, int for_update,

@@ -10,14 +10,51 @@
 #include <stdint.h>
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "chain/ethrpc.h"
+#include "chain/heads.h"
 #include "chain/rpc.h"
 #include "eth/error.h"
 #include "watchers/events.h"
 #include "watchers/watcher.h"
 
 #define WATCH_MAX_ADDRESSES (2 * WATCHER_MAX_PAIRS)
+
+/* The heads of one step. */
+struct watch_heads {
+    struct watcher_heads h;
+    int has_safe;
+    uint64_t safe;
+};
+
+/* What was read of one range (fetch.c): the last block's header read
+ * before the logs, the logs (sorted by block and index), and the headers
+ * to store and check them against: every block of a short range, else the
+ * first, the last and each block with logs. */
+struct watch_fetch {
+    uint64_t from, to;
+    int moved;                      /* the last block vanished: retry */
+    struct eth_block last;
+    struct eth_logs logs;
+    struct ethrpc_logs_stats st;
+    uint64_t *numbers;              /* sorted, distinct */
+    struct eth_block *hdr;
+    int *found;                     /* 0: the node has no such block */
+    size_t n_hdr;
+    int rc;                         /* of a prefetch */
+    struct mr_error err;
+};
+
+/* The next range, read by a thread while the current one is written. */
+struct watch_prefetch {
+    pthread_t thread;
+    int running;                    /* started and not joined */
+    struct rpc_endpoints *rpc;      /* the thread's own endpoints */
+    const uint8_t (*addresses)[20];
+    size_t n_addresses;
+    struct watch_fetch f;
+};
 
 struct watcher {
     struct watcher_config cfg;
@@ -31,6 +68,10 @@ struct watcher {
     int token_known[WATCHER_MAX_PAIRS];         /* value token read from the gateway */
     uint8_t token[WATCHER_MAX_PAIRS][20];
     int64_t written_head, written_finalized;    /* last heads written to chains */
+    struct watch_prefetch pf;
+    struct heads *tracker;                      /* chain/heads.h when ws_url is set */
+    struct watch_heads heads;                   /* last polled */
+    int64_t heads_at;                           /* when (monotonic ms), 0: never */
 };
 
 /* The chain row as one step reads it. */
@@ -40,12 +81,6 @@ struct watch_cursor {
     uint8_t hash[32];
 };
 
-/* The heads of one step. */
-struct watch_heads {
-    struct watcher_heads h;
-    int has_safe;
-    uint64_t safe;
-};
 
 /* ---- watcher.c ---- */
 
@@ -81,8 +116,8 @@ int watch_unhex(const char *h, uint8_t *out, size_t n);
 PGresult *watch_sql(PGconn *db, const char *what, const char *sql, int n, const char *const *p,
                     ExecStatusType want, struct mr_error *err);
 
-/* Inserts an alert (severity "critical"/"warning"), unless an identical
- * unacknowledged one exists. */
+/* alert_raise() with component "watcher:<chain>" (an identical open alert
+ * is not raised twice). */
 int watch_alert(PGconn *db, const char *severity, const char *chain, const char *subject,
                 const char *message, struct mr_error *err);
 
@@ -112,8 +147,27 @@ int watch_read_heads(struct watcher *w, struct watch_heads *hd, struct mr_error 
 
 /* Headers of blocks numbers[n] in JSON-RPC batches.  Out: blocks[n];
  * found[i] = 0 when the node has no block i (a shorter chain). */
-int watch_fetch_headers(struct watcher *w, const uint64_t *numbers, size_t n,
+int watch_fetch_headers(struct rpc_endpoints *rpc, const uint64_t *numbers, size_t n,
                         struct eth_block *blocks, int *found, struct mr_error *err);
+
+/* ---- fetch.c ---- */
+
+/* Reads [from, to]: the last block, the logs of addrs[n], the headers.
+ * Out: *f (watch_fetch_free), f->moved when the last block is gone. */
+int watch_fetch_range(struct rpc_endpoints *rpc, const uint8_t (*addrs)[20], size_t n,
+                      uint64_t from, uint64_t to, struct watch_fetch *f, struct mr_error *err);
+void watch_fetch_free(struct watch_fetch *f);
+/* The header of block `number` among f's, or NULL. */
+const struct eth_block *watch_fetch_header(const struct watch_fetch *f, uint64_t number);
+
+/* Starts reading [from, to] in the background (nothing if one runs). */
+void watch_prefetch_start(struct watcher *w, uint64_t from, uint64_t to);
+/* Waits for the background read; if it read a range that starts at `from`
+ * and ends at or below `max_to`, moves it into *f and returns 1 (f->rc
+ * says whether it worked); otherwise discards it and returns 0. */
+int watch_prefetch_take(struct watcher *w, uint64_t from, uint64_t max_to, struct watch_fetch *f);
+/* Waits for and discards any background read. */
+void watch_prefetch_stop(struct watcher *w);
 
 /* ---- ingest.c ---- */
 

@@ -95,7 +95,7 @@ static int try_lock(struct watcher *w, struct mr_error *err)
     if (rc != MR_OK)
         return rc;
     if (got == 1 && !w->locked)
-        watch_log(w, 1, "holds the watcher lock: this instance follows the chain");
+        watch_log(w, 2, "holds the watcher lock: this instance follows the chain");
     w->locked = got == 1;
     return MR_OK;
 }
@@ -175,6 +175,10 @@ int watcher_open(const struct watcher_config *cfg, struct watcher **out, struct 
         urls[i] = w->cfg.endpoints[i];
     rc = rpc_endpoints_new(urls, cfg->n_endpoints, cfg->chain_id, NULL, &w->rpc, err);
     if (rc == MR_OK)
+        rc = rpc_endpoints_new(urls, cfg->n_endpoints, cfg->chain_id, NULL, &w->pf.rpc, err);
+    if (rc == MR_OK && w->cfg.ws_url[0] != '\0')
+        rc = heads_open(w->rpc, w->cfg.ws_url, (long)w->cfg.poll_interval_ms, &w->tracker, err);
+    if (rc == MR_OK)
         rc = connect_db(w, err);
     if (rc != MR_OK) {
         watcher_close(w);
@@ -188,21 +192,72 @@ void watcher_close(struct watcher *w)
 {
     if (w == NULL)
         return;
+    watch_prefetch_stop(w);
+    heads_close(w->tracker);
     if (w->db != NULL)
         PQfinish(w->db);
+    rpc_endpoints_free(w->pf.rpc);
     rpc_endpoints_free(w->rpc);
     free(w);
 }
 
 /* ---- one step ---- */
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The heads, polled at most every poll_interval while a backfill has
+ * ranges left below the last safe head seen. */
+static int heads(struct watcher *w, uint64_t from, struct watch_heads *hd, struct mr_error *err)
+{
+    int64_t t = now_ms();
+    int rc;
+
+    if (w->heads_at > 0 && t - w->heads_at < w->cfg.poll_interval_ms && w->heads.has_safe &&
+        w->heads.safe >= from) {
+        *hd = w->heads;
+        return MR_OK;
+    }
+    rc = watch_read_heads(w, hd, err);
+    if (rc == MR_OK) {
+        w->heads = *hd;
+        w->heads_at = t;
+    }
+    return rc;
+}
+
+/* Is the block at the cursor still the one we stored?  If not, undoes the
+ * orphaned part (*reorged = 1). */
+static int check_cursor(struct watcher *w, const struct watch_cursor *cur,
+                        struct watcher_result *res, int *reorged, struct mr_error *err)
+{
+    char id[ETHRPC_BLOCK_ID_LEN];
+    struct eth_block at;
+    int rc = ethrpc_get_block(w->rpc, ethrpc_block_id(cur->block, id), &at, NULL, err);
+
+    *reorged = 0;
+    if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(at.hash, cur->hash, 32) != 0)) {
+        watch_log(w, 1, "block %llu changed: reorganisation below the cursor",
+                  (unsigned long long)cur->block);
+        watch_prefetch_stop(w);
+        w->heads_at = 0;
+        *reorged = 1;
+        return watch_reorg(w, cur, res, err);
+    }
+    return rc;
+}
+
 int watcher_step(struct watcher *w, struct watcher_result *res, struct mr_error *err)
 {
     struct watch_heads hd;
     struct watch_cursor cur;
-    struct eth_block at;
     uint64_t from, to;
-    int rc;
+    int rc, reorged = 0;
 
     memset(res, 0, sizeof(*res));
     if ((rc = connect_db(w, err)) != MR_OK)
@@ -210,38 +265,38 @@ int watcher_step(struct watcher *w, struct watcher_result *res, struct mr_error 
     if (!w->locked && (rc = try_lock(w, err)) != MR_OK)
         return rc;
     if (!w->locked) {
+        watch_prefetch_stop(w);
         res->outcome = WATCHER_STANDBY;
         return MR_OK;
     }
-    if ((rc = watch_read_heads(w, &hd, err)) != MR_OK)
+    if ((rc = watch_read_cursor(w->db, w->cfg.chain_key, &cur, 0, err)) != MR_OK)
+        return rc;
+    from = cur.has ? cur.block + 1 : w->cfg.start_block;
+    if ((rc = heads(w, from, &hd, err)) != MR_OK)
         return rc;
     res->head = hd.h.head;
     res->finalized = hd.h.finalized;
     res->has_safe = hd.has_safe;
     res->safe = hd.safe;
-    if ((rc = watch_read_cursor(w->db, w->cfg.chain_key, &cur, 0, err)) != MR_OK)
-        return rc;
     res->has_cursor = cur.has;
     res->cursor = cur.block;
-    /* Is the block at the cursor still the one we stored? */
-    if (cur.has) {
-        char id[ETHRPC_BLOCK_ID_LEN];
-        rc = ethrpc_get_block(w->rpc, ethrpc_block_id(cur.block, id), &at, NULL, err);
-        if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(at.hash, cur.hash, 32) != 0)) {
-            watch_log(w, 1, "block %llu changed: reorganisation below the cursor",
-                      (unsigned long long)cur.block);
-            return watch_reorg(w, &cur, res, err);
-        }
-        if (rc != MR_OK)
-            return rc;
-    }
-    from = cur.has ? cur.block + 1 : w->cfg.start_block;
     if (!hd.has_safe || hd.safe < from) {
+        /* Caught up: make sure what we have is still the chain. */
+        watch_prefetch_stop(w);
+        if (cur.has && ((rc = check_cursor(w, &cur, res, &reorged, err)) != MR_OK || reorged))
+            return rc;
         res->outcome = WATCHER_IDLE;
         return watch_write_heads(w, &hd, err);
     }
     to = hd.safe - from + 1 > w->chunk ? from + w->chunk - 1 : hd.safe;
-    return watch_ingest(w, &cur, &hd, from, to, res, err);
+    rc = watch_ingest(w, &cur, &hd, from, to, res, err);
+    /* A range that does not continue the cursor: was the cursor's block
+     * replaced? (A range that links to the cursor proves it was not.) */
+    if (rc == MR_OK && res->outcome == WATCHER_RETRY && cur.has) {
+        rc = check_cursor(w, &cur, res, &reorged, err);
+        w->heads_at = 0;
+    }
+    return rc;
 }
 
 /* ---- the loop ---- */
@@ -254,6 +309,28 @@ static void nap(const atomic_int *stop, int64_t ms)
         struct timespec ts = {0, (long)slice * 1000000L};
         nanosleep(&ts, NULL);
         ms -= slice;
+    }
+}
+
+/* Caught up: waits for a new head from the tracker (or just sleeps) for at
+ * most poll_interval, watching *stop. */
+static void await_head(struct watcher *w, const atomic_int *stop)
+{
+    int64_t left = w->cfg.poll_interval_ms;
+    struct eth_block b;
+
+    if (w->tracker == NULL) {
+        nap(stop, left);
+        return;
+    }
+    while (left > 0 && !atomic_load(stop)) {
+        long slice = left > 200 ? 200 : (long)left;
+        int rc = heads_wait(w->tracker, slice, &b, NULL);
+        if (rc == MR_OK)
+            return;      /* a new block: step now */
+        if (rc != MR_ERR_NOTFOUND)
+            nap(stop, slice); /* a failed poll: the step will say why */
+        left -= slice;
     }
 }
 
@@ -289,7 +366,7 @@ int watcher_run(const struct watcher_config *cfg, const atomic_int *stop, struct
             nap(stop, w->cfg.standby_poll_ms);
             break;
         case WATCHER_IDLE:
-            nap(stop, w->cfg.poll_interval_ms);
+            await_head(w, stop);
             break;
         case WATCHER_RETRY:
             nap(stop, 200);

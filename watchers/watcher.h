@@ -99,6 +99,10 @@ struct watcher_config {
     int use_finalized_tag;
     uint64_t confirmations;
     int64_t poll_interval_ms;          /* 0: WATCHER_DEFAULT_POLL_MS */
+    /* "" = poll only; else an `eth_subscribe newHeads` WebSocket
+     * (chain/heads.h) that wakes watcher_run as soon as a block arrives
+     * instead of after poll_interval. */
+    char ws_url[WATCHER_URL_LEN];
     uint64_t start_block;              /* first block read on a new database */
     struct watcher_pair pairs[WATCHER_MAX_PAIRS];
     size_t n_pairs;
@@ -160,8 +164,8 @@ int watcher_step(struct watcher *w, struct watcher_result *res, struct mr_error 
 /* Whether this watcher holds its chain's lock now. */
 int watcher_is_leader(const struct watcher *w);
 
-/* The loop: steps until *stop becomes nonzero, sleeping poll_interval when
- * caught up and standby_poll_ms as a standby, backing off (capped at 30 s)
+/* The loop: steps until *stop becomes nonzero, waiting for the next head
+ * (at most poll_interval) when caught up and standby_poll_ms as a standby, backing off (capped at 30 s)
  * after errors (logged) and reconnecting a lost database session.  Returns
  * MR_OK when stopped, or the error of a config that cannot work. */
 int watcher_run(const struct watcher_config *cfg, const atomic_int *stop, struct mr_error *err);

@@ -117,15 +117,18 @@ json_t *tc_rpc(struct tc *c, const char *method, const char *params)
 }
 
 /* eth_sendTransaction, then the receipt.  Out: *r (caller frees). */
-static void send_tx(struct tc *c, const uint8_t *to, const char *data_hex, struct eth_receipt *r)
+static void send_tx(struct tc *c, const uint8_t *to, const char *data_hex, uint64_t value,
+                    struct eth_receipt *r)
 {
     struct mr_error err;
-    char from[43], toh[43];
+    char from[43], toh[43], val[24];
     json_t *params, *res = NULL;
     uint8_t h[32];
 
     hex_encode_data(c->from, 20, from, sizeof(from));
-    params = json_pack("[{s:s, s:s, s:s}]", "from", from, "data", data_hex, "gas", "0x1c9c380");
+    hex_encode_quantity_u64(value, val, sizeof(val));
+    params = json_pack("[{s:s, s:s, s:s, s:s}]", "from", from, "data", data_hex, "gas", "0x1c9c380",
+                       "value", val);
     if (to != NULL) {
         hex_encode_data(to, 20, toh, sizeof(toh));
         json_object_set_new(json_array_get(params, 0), "to", json_string(toh));
@@ -161,7 +164,7 @@ void tc_deploy(struct tc *c, const char *bytecode, const uint8_t *args, size_t l
     hex_encode_data(args, len, tail, 2 * len + 3);
     memcpy(data, bytecode, blen);
     strcpy(data + blen, tail + 2); /* the arguments follow the code, without "0x" */
-    send_tx(c, NULL, data, &r);
+    send_tx(c, NULL, data, 0, &r);
     free(data);
     free(tail);
     assert_true(r.has_contract_address);
@@ -172,13 +175,53 @@ void tc_deploy(struct tc *c, const char *bytecode, const uint8_t *args, size_t l
 uint64_t tc_send(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
                  uint8_t txhash[32])
 {
+    return tc_send_value(c, to, data, len, 0, txhash);
+}
+
+void tc_call_word(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
+                  size_t word, uint8_t out[32])
+{
+    struct mr_error err;
+    uint8_t *ret = NULL;
+    size_t n = 0;
+
+    if (ethrpc_call(c->rpc, NULL, to, data, len, "latest", &ret, &n, NULL, &err) != MR_OK)
+        fail_msg("eth_call: %s", err.msg);
+    assert_true(n >= 32 * (word + 1));
+    memcpy(out, ret + 32 * word, 32);
+    free(ret);
+}
+
+void tc_set_balance(struct tc *c, const uint8_t addr[20], const char *wei_hex)
+{
+    char a[43], p[160];
+
+    hex_encode_data(addr, 20, a, sizeof(a));
+    snprintf(p, sizeof(p), "[\"%s\", \"%s\"]", a, wei_hex);
+    json_decref(tc_rpc(c, "anvil_setBalance", p));
+}
+
+void tc_impersonate(struct tc *c, const uint8_t addr[20])
+{
+    char a[43], p[64];
+
+    hex_encode_data(addr, 20, a, sizeof(a));
+    snprintf(p, sizeof(p), "[\"%s\"]", a);
+    json_decref(tc_rpc(c, "anvil_impersonateAccount", p));
+    tc_set_balance(c, addr, "0x3635c9adc5dea00000"); /* 1000 ether */
+    memcpy(c->from, addr, 20);
+}
+
+uint64_t tc_send_value(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
+                       uint64_t value, uint8_t txhash[32])
+{
     char *hex = malloc(2 * len + 3);
     struct eth_receipt r;
     uint64_t bn;
 
     assert_non_null(hex);
     hex_encode_data(data, len, hex, 2 * len + 3);
-    send_tx(c, to, hex, &r);
+    send_tx(c, to, hex, value, &r);
     free(hex);
     bn = r.block_number;
     if (txhash != NULL)

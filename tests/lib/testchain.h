@@ -43,6 +43,18 @@ void tc_deploy(struct tc *c, const char *bytecode, const uint8_t *args, size_t l
 uint64_t tc_send(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
                  uint8_t txhash[32]);
 
+/* The same with `value` wei attached. */
+uint64_t tc_send_value(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
+                       uint64_t value, uint8_t txhash[32]);
+/* eth_call of data at "latest"; returns the 32-byte word at `word` of the
+ * answer into out[32]. */
+void tc_call_word(struct tc *c, const uint8_t to[20], const uint8_t *data, size_t len,
+                  size_t word, uint8_t out[32]);
+/* Sends from `addr` from now on (anvil_impersonateAccount), with a
+ * balance to pay for gas (anvil_setBalance). */
+void tc_impersonate(struct tc *c, const uint8_t addr[20]);
+void tc_set_balance(struct tc *c, const uint8_t addr[20], const char *wei_hex);
+
 /* Call data of `sig` ("stake(uint256,address,...)") with words[n] as its
  * static arguments (each already a 32-byte word).  Out: out[4 + 32n]. */
 size_t tc_calldata(const char *sig, const uint8_t (*words)[32], size_t n, uint8_t *out);

@@ -18,6 +18,7 @@
  */
 #include "tests/lib/testlib.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -911,6 +912,60 @@ static void test_reorg(void **state)
     free(ci);
 }
 
+/* ---- watcher_run with a newHeads subscription ---- */
+
+struct runner {
+    struct watcher_config c;
+    atomic_int stop;
+    int rc;
+};
+
+static void *run_thread(void *arg)
+{
+    struct runner *r = arg;
+    struct mr_error err;
+
+    r->rc = watcher_run(&r->c, &r->stop, &err);
+    return NULL;
+}
+
+/* With a poll interval of a minute, only the subscription can wake the
+ * caught-up watcher in time: the event must be stored well before that. */
+static void test_run_with_subscription(void **state)
+{
+    static struct runner r;
+    pthread_t th;
+    uint8_t mh[32];
+    char *ci;
+    PGconn *db;
+    int i;
+
+    (void)state;
+    REQUIRE_WORLD();
+    db = fresh_db(&ci);
+    memset(&r, 0, sizeof(r));
+    config_for(&r.c, "origin", W.o.c.url, ci, tc_head(&W.o.c) + 1);
+    r.c.poll_interval_ms = 60000;
+    snprintf(r.c.ws_url, sizeof(r.c.ws_url), "ws://%s", strstr(W.o.c.url, "://") + 3);
+    atomic_init(&r.stop, 0);
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &r), 0);
+    for (i = 0; i < 600 && tv_pg_int64(db, "SELECT count(*) FROM mosaic.chains WHERE"
+                                           " chain_key = 'origin' AND head_block IS NOT NULL") == 0; i++)
+        sleep_ms(50);
+    memset(mh, 0x42, 32);
+    emit_kind(&W.o, 1, mh, 1);
+    tc_mine(&W.o.c, 2);
+    for (i = 0; i < 800 && tv_pg_int64(db, "SELECT count(*) FROM mosaic.events") == 0; i++)
+        sleep_ms(50);
+    assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.events WHERE kind ="
+                                     " 'StakeProgressed'"), 1);
+    atomic_store(&r.stop, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(r.rc, MR_OK);
+    PQfinish(db);
+    free(ci);
+}
+
 /* ---- the CLI ---- */
 
 static void test_cli(void **state)
@@ -1006,6 +1061,7 @@ int main(void)
         cmocka_unit_test(test_stake_and_redeem),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_reorg),
+        cmocka_unit_test(test_run_with_subscription),
         cmocka_unit_test(test_cli),
     };
 
