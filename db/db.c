@@ -169,6 +169,76 @@ PGresult *db_exec_prepared(PGconn *conn, unsigned id, const char *name, const ch
     return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 }
 
+int db_prepare(PGconn *conn, unsigned id, const char *name, const char *sql, int nparams,
+               struct mr_error *err)
+{
+    uint64_t *mask = id < 64 ? prepared_mask(conn) : NULL;
+    PGresult *res;
+    int rc;
+
+    if (mask == NULL)
+        return 0;
+    if (*mask & (1ULL << id))
+        return 1;
+    res = PQprepare(conn, name, sql, nparams, NULL);
+    rc = db_check(res, PGRES_COMMAND_OK, "preparing a statement", err);
+    PQclear(res);
+    if (rc != MR_OK)
+        return -1;
+    *mask |= 1ULL << id;
+    return 1;
+}
+
+int db_pipeline(PGconn *conn, const struct db_step *steps, size_t n, PGresult **res,
+                struct mr_error *err)
+{
+    int rc = MR_OK;
+    PGresult *r;
+
+    for (size_t i = 0; i < n; i++)
+        res[i] = NULL;
+    if (!PQenterPipelineMode(conn))
+        return mr_fail(err, MR_ERR_IO, "database: cannot enter pipeline mode: %s",
+                       PQerrorMessage(conn));
+    for (size_t i = 0; rc == MR_OK && i < n; i++) {
+        const struct db_step *s = &steps[i];
+        int ok = s->name != NULL
+                     ? PQsendQueryPrepared(conn, s->name, s->nparams, s->params, NULL, NULL, 0)
+                     : PQsendQueryParams(conn, s->sql, s->nparams, NULL, s->params, NULL, NULL, 0);
+        if (!ok)
+            rc = mr_fail(err, MR_ERR_IO, "database: sending a statement: %s",
+                         PQerrorMessage(conn));
+    }
+    if (!PQpipelineSync(conn) && rc == MR_OK)
+        rc = mr_fail(err, MR_ERR_IO, "database: %s", PQerrorMessage(conn));
+    /* Each statement's result, then a NULL; then the sync. */
+    for (size_t i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++) {
+        res[i] = PQgetResult(conn);
+        if (res[i] == NULL)
+            break;
+        while ((r = PQgetResult(conn)) != NULL)
+            PQclear(r);
+    }
+    while ((r = PQgetResult(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (!PQexitPipelineMode(conn) && rc == MR_OK)
+        rc = mr_fail(err, MR_ERR_IO, "database: cannot leave pipeline mode: %s",
+                     PQerrorMessage(conn));
+    if (rc == MR_OK && PQstatus(conn) != CONNECTION_OK)
+        rc = mr_fail(err, MR_ERR_IO, "database: connection lost: %s", PQerrorMessage(conn));
+    if (rc != MR_OK) {
+        for (size_t i = 0; i < n; i++) {
+            PQclear(res[i]);
+            res[i] = NULL;
+        }
+    }
+    return rc;
+}
+
 int db_conn_lost(const PGconn *conn)
 {
     return conn == NULL || PQstatus(conn) == CONNECTION_BAD;

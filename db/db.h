@@ -68,6 +68,31 @@ int db_conn_lost(const PGconn *conn);
 PGresult *db_exec_prepared(PGconn *conn, unsigned id, const char *name, const char *sql,
                            int nparams, const char *const *params);
 
+/* Prepares `sql` as `name` on conn (id as for db_exec_prepared) unless
+ * that was done already, for PQsendQueryPrepared / db_pipeline.  Returns 1
+ * (prepared: use the name), 0 (cannot track it: send the text instead) or
+ * -1 with the server's message in err. */
+int db_prepare(PGconn *conn, unsigned id, const char *name, const char *sql, int nparams,
+               struct mr_error *err);
+
+/* One statement of db_pipeline: a prepared one by name (db_prepare), else
+ * the text. */
+struct db_step {
+    const char *sql;
+    const char *name;               /* NULL: send sql */
+    int nparams;
+    const char *const *params;
+};
+
+/* Sends steps[n] in one round trip (libpq pipeline mode) and returns each
+ * statement's result in res[i] (the caller PQclears them).  After a failed
+ * statement the rest are not run (PGRES_PIPELINE_ABORTED); an open
+ * transaction is then in the failed state and must be rolled back.
+ * MR_OK when every result came back (check each), else MR_ERR_IO (the
+ * connection failed) and res[] is all NULL. */
+int db_pipeline(PGconn *conn, const struct db_step *steps, size_t n, PGresult **res,
+                struct mr_error *err);
+
 /* Refuses unsafe durability: fsync must be on, and synchronous_commit must
  * not be off for this session (db_connect sets it on).  MR_ERR_INVALID with
  * a message that says which setting to fix. */

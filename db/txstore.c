@@ -9,6 +9,7 @@
 
 #include "db/alert.h"
 #include "db/db.h"
+#include "eth/hex.h"
 
 /* Postgres text form of a bytea: "\x" + hex.  Caller frees. */
 static char *bytea_text(const uint8_t *b, size_t n)
@@ -57,79 +58,147 @@ static void rollback(PGconn *c)
     PQclear(PQexec(c, "ROLLBACK"));
 }
 
-int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
-                            int64_t *id, uint64_t *nonce, struct mr_error *err)
-{
-    char cn[24], job[24], gas[24], val[U256_DEC_MAX];
-    char *sender = bytea_text(in->sender, 20);
-    char *to = in->create ? NULL : in->to != NULL ? bytea_text(in->to, 20) : NULL;
-    char *data = bytea_text(in->calldata, in->calldata_len);
-    const char *p[10];
-    PGresult *res = NULL;
-    int64_t next = -1;
-    int rc;
+/* Prepared statements of this file (db_exec_prepared ids, unique in the
+ * program: db/queue.c uses 1..8). */
+enum { PS_ALLOC = 16, PS_INTENT, PS_SIGNED };
 
-    if (!in->create && in->to == NULL) {
-        rc = mr_fail(err, MR_ERR_INVALID, "intent: a call needs a `to` address (or set create)");
-        goto out;
+static PGresult *pexec(PGconn *c, unsigned id, const char *name, const char *sql, int n,
+                       const char *const *params)
+{
+    return db_exec_prepared(c, id, name, sql, n, params);
+}
+
+#define ALLOC_SQL                                                                             \
+    "INSERT INTO " DB_SCHEMA ".signer_nonces AS k (chain_key, sender, next_nonce)"            \
+    " VALUES ($1, $2::bytea, $3::bigint + 1) ON CONFLICT (chain_key, sender) DO UPDATE"       \
+    " SET next_nonce = k.next_nonce + 1, updated_at = now()"                                  \
+    " WHERE k.halted_reason IS NULL AND k.next_nonce >= $3::bigint"                           \
+    " RETURNING k.next_nonce - 1"
+
+/* The result of ALLOC_SQL (p: its parameters): the nonce, or why the key
+ * was refused (the allocator row is locked then, and was not changed).
+ * Does not clear res.  Out: *nonce. */
+static int alloc_result(PGconn *conn, const struct txs_intent *in, const char *const *p,
+                        uint64_t chain_nonce, const PGresult *res, int64_t *nonce,
+                        struct mr_error *err)
+{
+    PGresult *why;
+    int64_t next = -1;
+    int rc = db_check(res, PGRES_TUPLES_OK, "allocating a nonce", err);
+
+    if (rc != MR_OK)
+        return rc;
+    if (PQntuples(res) == 1) {
+        *nonce = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        return MR_OK;
     }
-    if (in->create && in->to != NULL) {
-        rc = mr_fail(err, MR_ERR_INVALID, "intent: a contract creation has no `to` address");
-        goto out;
+    why = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
+                     " WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
+    rc = db_check(why, PGRES_TUPLES_OK, "allocating a nonce", err);
+    if (rc == MR_OK && PQntuples(why) == 1) {
+        next = strtoll(PQgetvalue(why, 0, 0), NULL, 10);
+        if (!PQgetisnull(why, 0, 1))
+            rc = mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is halted: %s",
+                         in->chain_key, PQgetvalue(why, 0, 1));
     }
-    if (sender == NULL || (!in->create && to == NULL) || data == NULL) {
-        rc = mr_fail(err, MR_ERR_NOMEM, "intent: out of memory");
-        goto out;
-    }
-    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
-    p[0] = in->chain_key;
-    p[1] = sender;
-    p[2] = cn;
-    res = exec(conn, "INSERT INTO " DB_SCHEMA ".signer_nonces (chain_key, sender, next_nonce)"
-                     " VALUES ($1, $2::bytea, $3::bigint) ON CONFLICT DO NOTHING", 3, p);
-    rc = db_check(res, PGRES_COMMAND_OK, "allocating a nonce", err);
-    PQclear(res);
-    if (rc == MR_OK) {
-        res = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
-                         " WHERE chain_key = $1 AND sender = $2::bytea FOR UPDATE", 2, p);
-        rc = db_check(res, PGRES_TUPLES_OK, "allocating a nonce", err);
-        if (rc == MR_OK && PQntuples(res) == 1) {
-            next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-            if (!PQgetisnull(res, 0, 1))
-                rc = mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is halted: %s",
-                             in->chain_key, PQgetvalue(res, 0, 1));
-        }
-        PQclear(res);
-    }
-    if (rc == MR_OK && (next < 0 || chain_nonce > (uint64_t)next))
+    PQclear(why);
+    if (rc == MR_OK)
         rc = mr_fail(err, MR_ERR_PERM,
                      "chain %s: the key's nonce on chain (%llu) is ahead of ours (%lld): the key "
                      "was used by someone else; stop sending from it", in->chain_key,
                      (unsigned long long)chain_nonce, (long long)next);
-    if (rc == MR_OK) {
-        res = exec(conn, "UPDATE " DB_SCHEMA ".signer_nonces SET next_nonce = next_nonce + 1,"
-                         " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
-        rc = db_check(res, PGRES_COMMAND_OK, "allocating a nonce", err);
-        PQclear(res);
+    return rc;
+}
+
+/* Allocates the next nonce of (in->chain_key, in->sender) inside the open
+ * transaction: one statement that seeds the allocator from chain_nonce the
+ * first time, and otherwise moves it on only when the key is not halted and
+ * the chain is not ahead of it (the row stays locked until the transaction
+ * ends).  A refusal changes nothing.  Out: *nonce. */
+static int allocate(PGconn *conn, const struct txs_intent *in, const char *sender,
+                    uint64_t chain_nonce, int64_t *nonce, struct mr_error *err)
+{
+    char cn[24];
+    const char *p[3] = {in->chain_key, sender, cn};
+    PGresult *res;
+    int rc;
+
+    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    res = pexec(conn, PS_ALLOC, "mr_txs_alloc", ALLOC_SQL, 3, p);
+    rc = alloc_result(conn, in, p, chain_nonce, res, nonce, err);
+    PQclear(res);
+    return rc;
+}
+
+/* The parameters of an intent row, $1..$10 of the INSERT statements below
+ * (chain_key, sender, nonce, job_id, purpose, to, calldata, value, gas,
+ * is_create).  Frees with intent_params_free. */
+struct intent_params {
+    char nn[24], job[24], gas[24], val[U256_DEC_MAX];
+    char *sender, *to, *data;
+    const char *p[14];
+};
+
+static void intent_params_free(struct intent_params *ip)
+{
+    free(ip->sender);
+    free(ip->to);
+    free(ip->data);
+}
+
+static int intent_params(const struct txs_intent *in, struct intent_params *ip,
+                         struct mr_error *err)
+{
+    memset(ip, 0, sizeof(*ip));
+    if (!in->create && in->to == NULL)
+        return mr_fail(err, MR_ERR_INVALID, "intent: a call needs a `to` address (or set create)");
+    if (in->create && in->to != NULL)
+        return mr_fail(err, MR_ERR_INVALID, "intent: a contract creation has no `to` address");
+    ip->sender = bytea_text(in->sender, 20);
+    ip->to = in->create ? NULL : bytea_text(in->to, 20);
+    ip->data = bytea_text(in->calldata, in->calldata_len);
+    if (ip->sender == NULL || (!in->create && ip->to == NULL) || ip->data == NULL) {
+        intent_params_free(ip);
+        return mr_fail(err, MR_ERR_NOMEM, "intent: out of memory");
     }
+    snprintf(ip->job, sizeof(ip->job), "%lld", (long long)in->job_id);
+    snprintf(ip->gas, sizeof(ip->gas), "%llu", (unsigned long long)in->gas_limit);
+    u256_to_dec(&in->value, ip->val, sizeof(ip->val));
+    ip->p[0] = in->chain_key;
+    ip->p[1] = ip->sender;
+    ip->p[2] = ip->nn;
+    ip->p[3] = in->job_id > 0 ? ip->job : NULL;
+    ip->p[4] = in->purpose;
+    ip->p[5] = ip->to;
+    ip->p[6] = ip->data;
+    ip->p[7] = ip->val;
+    ip->p[8] = ip->gas;
+    ip->p[9] = in->create ? "true" : "false";
+    return MR_OK;
+}
+
+#define INTENT_COLUMNS                                                                        \
+    "chain_key, sender, nonce, job_id, purpose, to_address, calldata, value, gas_limit, is_create"
+#define INTENT_VALUES                                                                         \
+    "$1, $2::bytea, $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric, $9::bigint," \
+    " $10::boolean"
+
+int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                            int64_t *id, uint64_t *nonce, struct mr_error *err)
+{
+    struct intent_params ip;
+    PGresult *res;
+    int64_t next = -1;
+    int rc = intent_params(in, &ip, err);
+
+    if (rc != MR_OK)
+        return rc;
+    rc = allocate(conn, in, ip.sender, chain_nonce, &next, err);
     if (rc == MR_OK) {
-        char nn[24];
-        snprintf(nn, sizeof(nn), "%lld", (long long)next);
-        snprintf(job, sizeof(job), "%lld", (long long)in->job_id);
-        snprintf(gas, sizeof(gas), "%llu", (unsigned long long)in->gas_limit);
-        u256_to_dec(&in->value, val, sizeof(val));
-        p[2] = nn;
-        p[3] = in->job_id > 0 ? job : NULL;
-        p[4] = in->purpose;
-        p[5] = to;
-        p[6] = data;
-        p[7] = val;
-        p[8] = gas;
-        p[9] = in->create ? "true" : "false";
-        res = exec(conn, "INSERT INTO " DB_SCHEMA ".transactions (chain_key, sender, nonce, job_id,"
-                         " purpose, to_address, calldata, value, gas_limit, is_create) VALUES ($1,"
-                         " $2::bytea, $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric,"
-                         " $9::bigint, $10::boolean) RETURNING id", 10, p);
+        snprintf(ip.nn, sizeof(ip.nn), "%lld", (long long)next);
+        res = pexec(conn, PS_INTENT, "mr_txs_intent",
+                    "INSERT INTO " DB_SCHEMA ".transactions (" INTENT_COLUMNS ") VALUES ("
+                    INTENT_VALUES ") RETURNING id", 10, ip.p);
         rc = db_check(res, PGRES_TUPLES_OK, "recording the intent", err);
         if (rc == MR_OK) {
             *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -137,10 +206,100 @@ int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t 
         }
         PQclear(res);
     }
-out:
-    free(sender);
-    free(to);
-    free(data);
+    intent_params_free(&ip);
+    return rc;
+}
+
+#define SIGNED_SQL                                                                            \
+    "WITH t AS (INSERT INTO " DB_SCHEMA ".transactions (" INTENT_COLUMNS ", state)"            \
+    " VALUES (" INTENT_VALUES ", 'signed') RETURNING id),"                                     \
+    " a AS (INSERT INTO " DB_SCHEMA ".tx_attempts (tx_id, attempt, tx_hash, raw,"               \
+    " max_fee, max_priority_fee) SELECT t.id, 1, $11::bytea, $12::bytea,"                      \
+    " $13::numeric, $14::numeric FROM t RETURNING tx_id) SELECT tx_id FROM a"
+
+int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                      txs_sign_fn sign, void *arg, struct txs_signed *out, int64_t *id,
+                      uint64_t *nonce, struct mr_error *err)
+{
+    struct intent_params ip;
+    char cn[24], fee[U256_DEC_MAX], tip[U256_DEC_MAX], *h = NULL, *r = NULL;
+    PGresult *res[2] = {NULL, NULL};
+    struct db_step st[2];
+    int64_t next = -1;
+    int rc = intent_params(in, &ip, err), pa = 0, ps = 0, open = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (rc != MR_OK)
+        return rc;
+    if ((pa = db_prepare(conn, PS_ALLOC, "mr_txs_alloc", ALLOC_SQL, 3, err)) < 0 ||
+        (ps = db_prepare(conn, PS_SIGNED, "mr_txs_signed", SIGNED_SQL, 14, err)) < 0) {
+        intent_params_free(&ip);
+        return MR_ERR_IO;
+    }
+    /* One round trip: open the transaction and allocate the nonce. */
+    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    ip.p[2] = cn;
+    memset(st, 0, sizeof(st));
+    st[0].sql = "BEGIN";
+    st[1].sql = ALLOC_SQL;
+    st[1].name = pa ? "mr_txs_alloc" : NULL;
+    st[1].nparams = 3;
+    st[1].params = ip.p;
+    rc = db_pipeline(conn, st, 2, res, err);
+    if (rc == MR_OK) {
+        open = 1;
+        rc = db_check(res[0], PGRES_COMMAND_OK, "database", err);
+    }
+    if (rc == MR_OK)
+        rc = alloc_result(conn, in, ip.p, chain_nonce, res[1], &next, err);
+    PQclear(res[0]);
+    PQclear(res[1]);
+    /* Signed while the allocator row is locked and nothing is committed. */
+    if (rc == MR_OK)
+        rc = sign(arg, (uint64_t)next, out, err);
+    if (rc == MR_OK) {
+        h = bytea_text(out->hash, 32);
+        r = bytea_text(out->raw, out->raw_len);
+        if (h == NULL || r == NULL)
+            rc = mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
+    }
+    if (rc == MR_OK) {
+        /* One round trip: the intent, already signed, with its first
+         * attempt; and the commit. */
+        snprintf(ip.nn, sizeof(ip.nn), "%lld", (long long)next);
+        u256_to_dec(&out->max_fee, fee, sizeof(fee));
+        u256_to_dec(&out->tip, tip, sizeof(tip));
+        ip.p[2] = ip.nn;
+        ip.p[10] = h;
+        ip.p[11] = r;
+        ip.p[12] = fee;
+        ip.p[13] = tip;
+        memset(st, 0, sizeof(st));
+        st[0].sql = SIGNED_SQL;
+        st[0].name = ps ? "mr_txs_signed" : NULL;
+        st[0].nparams = 14;
+        st[0].params = ip.p;
+        st[1].sql = "COMMIT";
+        rc = db_pipeline(conn, st, 2, res, err);
+        if (rc == MR_OK)
+            rc = db_check(res[0], PGRES_TUPLES_OK, "recording the signed intent", err);
+        if (rc == MR_OK && PQntuples(res[0]) != 1)
+            rc = mr_fail(err, MR_ERR_IO, "recording the signed intent: no row");
+        if (rc == MR_OK)
+            *id = strtoll(PQgetvalue(res[0], 0, 0), NULL, 10);
+        if (rc == MR_OK && (rc = db_check(res[1], PGRES_COMMAND_OK, "committing the signed intent",
+                                          err)) == MR_OK)
+            open = 0;
+        PQclear(res[0]);
+        PQclear(res[1]);
+    }
+    if (open)
+        rollback(conn);
+    if (rc == MR_OK)
+        *nonce = (uint64_t)next;
+    free(h);
+    free(r);
+    intent_params_free(&ip);
     return rc;
 }
 
@@ -250,6 +409,217 @@ static int transition_async(PGconn *conn, int64_t id, const char *what, const ch
     return rc;
 }
 
+/* ---- many transitions at once ---- */
+
+/* A Postgres array literal being built: "{a,b,NULL}".  Sized up front. */
+struct arr {
+    char *p;
+    size_t n, cap;
+};
+
+static int arr_init(struct arr *a, size_t elems, size_t each)
+{
+    a->cap = elems * (each + 1) + 3;
+    a->p = malloc(a->cap);
+    a->n = 0;
+    if (a->p == NULL)
+        return -1;
+    a->p[a->n++] = '{';
+    a->p[a->n] = '\0';
+    return 0;
+}
+
+static void arr_sep(struct arr *a)
+{
+    if (a->n > 1)
+        a->p[a->n++] = ',';
+}
+
+static void arr_int(struct arr *a, long long v)
+{
+    arr_sep(a);
+    a->n += (size_t)snprintf(a->p + a->n, a->cap - a->n, "%lld", v);
+}
+
+/* Hex without a prefix (decode(x, 'hex') in SQL), or NULL when b is NULL. */
+static void arr_hex(struct arr *a, const uint8_t *b, size_t len)
+{
+    static const char hx[] = "0123456789abcdef";
+
+    arr_sep(a);
+    if (b == NULL) {
+        memcpy(a->p + a->n, "NULL", 4);
+        a->n += 4;
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            a->p[a->n++] = hx[b[i] >> 4];
+            a->p[a->n++] = hx[b[i] & 15];
+        }
+    }
+    a->p[a->n] = '\0';
+}
+
+static void arr_end(struct arr *a)
+{
+    a->p[a->n++] = '}';
+    a->p[a->n] = '\0';
+}
+
+static void arrs_free(struct arr *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(a[i].p);
+}
+
+/* Checks that each of want[n] (ids `stride` bytes apart) is among the ids
+ * that a batched transition's RETURNING lists; else MR_ERR_INVALID in *bad
+ * (if it is still MR_OK) naming the first that is not, with its state. */
+static void check_moved(PGconn *conn, const char *what, const PGresult *res, const int64_t *want,
+                        size_t n, size_t stride, int *bad, struct mr_error *err)
+{
+    for (size_t i = 0; *bad == MR_OK && i < n; i++) {
+        int64_t id = *(const int64_t *)(const void *)((const char *)want + i * stride);
+        int found = 0;
+        for (int r = 0; !found && r < PQntuples(res); r++)
+            found = strtoll(PQgetvalue(res, r, 0), NULL, 10) == id;
+        if (!found) {
+            char sql[128];
+            PGresult *st;
+            snprintf(sql, sizeof(sql), "SELECT state FROM " DB_SCHEMA ".transactions WHERE id = "
+                     "%lld", (long long)id);
+            st = PQexec(conn, sql);
+            *bad = mr_fail(err, MR_ERR_INVALID, "transaction %lld: cannot %s from state %s",
+                           (long long)id, what, PQresultStatus(st) == PGRES_TUPLES_OK &&
+                           PQntuples(st) == 1 ? PQgetvalue(st, 0, 0) : "(no such transaction)");
+            PQclear(st);
+        }
+    }
+}
+
+enum { MK_REORGED, MK_SENT, MK_INCLUDED, MK_FINAL, MK_N };
+
+int txs_mark_many(PGconn *conn, const struct txs_marks *m, struct mr_error *err)
+{
+    static const char *const what[MK_N] = {"mark reorged", "mark broadcast", "mark included",
+                                           "mark final"};
+    struct arr a[12];
+    const char *p[12];
+    struct db_step st[MK_N + 3];
+    PGresult *res[MK_N + 3];
+    int at[MK_N];               /* the step of each kind, -1 if none */
+    size_t ns = 0;
+    int rc = MR_OK, bad = MR_OK;
+
+    memset(a, 0, sizeof(a));
+    memset(st, 0, sizeof(st));
+    if (m->n_reorged + m->n_sent + m->n_included + m->n_final == 0)
+        return MR_OK;
+    if (arr_init(&a[0], m->n_reorged, 20) != 0 || arr_init(&a[1], m->n_sent, 20) != 0 ||
+        arr_init(&a[2], m->n_sent, 11) != 0 || arr_init(&a[3], m->n_sent, 20) != 0 ||
+        arr_init(&a[4], m->n_included, 20) != 0 || arr_init(&a[5], m->n_included, 20) != 0 ||
+        arr_init(&a[6], m->n_included, 64) != 0 || arr_init(&a[7], m->n_included, 1) != 0 ||
+        arr_init(&a[8], m->n_included, 20) != 0 || arr_init(&a[9], m->n_included, 64) != 0 ||
+        arr_init(&a[10], m->n_included, 40) != 0 || arr_init(&a[11], m->n_final, 20) != 0) {
+        arrs_free(a, 12);
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_reorged; i++)
+        arr_int(&a[0], m->reorged[i]);
+    for (size_t i = 0; i < m->n_sent; i++) {
+        arr_int(&a[1], m->sent[i].id);
+        arr_int(&a[2], m->sent[i].attempt);
+        arr_int(&a[3], m->sent[i].ago_ms > 0 ? m->sent[i].ago_ms : 0);
+    }
+    for (size_t i = 0; i < m->n_included; i++) {
+        const struct txs_inclusion *in = &m->included[i];
+        if (in->block > INT64_MAX || in->gas_used > INT64_MAX) {
+            arrs_free(a, 12);
+            return mr_fail(err, MR_ERR_RANGE, "transaction %lld: receipt numbers out of range",
+                           (long long)in->id);
+        }
+        arr_int(&a[4], in->id);
+        arr_int(&a[5], (long long)in->block);
+        arr_hex(&a[6], in->block_hash, 32);
+        arr_int(&a[7], in->status ? 1 : 0);
+        arr_int(&a[8], (long long)in->gas_used);
+        arr_hex(&a[9], in->has_tx_hash ? in->tx_hash : NULL, 32);
+        arr_hex(&a[10], in->has_contract ? in->contract : NULL, 20);
+    }
+    for (size_t i = 0; i < m->n_final; i++)
+        arr_int(&a[11], m->final[i]);
+    for (int k = 0; k < 12; k++) {
+        arr_end(&a[k]);
+        p[k] = a[k].p;
+    }
+    /* One round trip: the transaction, committed without waiting for the
+     * WAL flush (see transition_async), each kind of step, the commit. */
+    st[ns++].sql = "BEGIN";
+    st[ns++].sql = "SET LOCAL synchronous_commit TO off";
+    for (int k = 0; k < MK_N; k++)
+        at[k] = -1;
+    if (m->n_reorged > 0) {
+        at[MK_REORGED] = (int)ns;
+        st[ns].sql = "UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast',"
+                     " included_block = NULL, included_block_hash = NULL, receipt_status = NULL,"
+                     " gas_used = NULL, mined_tx_hash = NULL, contract_address = NULL,"
+                     " updated_at = now() WHERE id = ANY($1::bigint[]) AND state = 'included'"
+                     " RETURNING id";
+        st[ns].nparams = 1;
+        st[ns++].params = &p[0];
+    }
+    if (m->n_sent > 0) {
+        at[MK_SENT] = (int)ns;
+        st[ns].sql = "WITH s AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[])"
+                     " AS u(id, attempt, ago)), a AS (UPDATE " DB_SCHEMA ".tx_attempts x"
+                     " SET broadcast_at = coalesce(x.broadcast_at, now() - s.ago *"
+                     " interval '1 millisecond') FROM s WHERE x.tx_id = s.id AND x.attempt ="
+                     " s.attempt RETURNING x.tx_id) UPDATE " DB_SCHEMA ".transactions t SET"
+                     " state = 'broadcast', updated_at = now() WHERE t.id IN (SELECT tx_id"
+                     " FROM a) AND t.state IN ('signed', 'broadcast') RETURNING t.id";
+        st[ns].nparams = 3;
+        st[ns++].params = &p[1];
+    }
+    if (m->n_included > 0) {
+        at[MK_INCLUDED] = (int)ns;
+        st[ns].sql = "UPDATE " DB_SCHEMA ".transactions t SET state = 'included',"
+                     " included_block = u.b, included_block_hash = decode(u.bh, 'hex'),"
+                     " receipt_status = u.st, gas_used = u.g, mined_tx_hash = decode(u.th, 'hex'),"
+                     " contract_address = decode(u.ca, 'hex'), updated_at = now()"
+                     " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::smallint[],"
+                     " $5::bigint[], $6::text[], $7::text[]) AS u(id, b, bh, st, g, th, ca)"
+                     " WHERE t.id = u.id AND t.state IN ('signed', 'broadcast') RETURNING t.id";
+        st[ns].nparams = 7;
+        st[ns++].params = &p[4];
+    }
+    if (m->n_final > 0) {
+        at[MK_FINAL] = (int)ns;
+        st[ns].sql = "UPDATE " DB_SCHEMA ".transactions SET state = 'final', updated_at = now()"
+                     " WHERE id = ANY($1::bigint[]) AND state = 'included' RETURNING id";
+        st[ns].nparams = 1;
+        st[ns++].params = &p[11];
+    }
+    st[ns++].sql = "COMMIT";
+    rc = db_pipeline(conn, st, ns, res, err);
+    for (size_t i = 0; rc == MR_OK && i < ns; i++)
+        rc = db_check(res[i], i < 2 || i == ns - 1 ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
+                      i == 0 || i == ns - 1 ? "database" : "recording transitions", err);
+    if (rc != MR_OK)
+        rollback(conn); /* nothing was committed */
+    for (int k = 0; rc == MR_OK && k < MK_N; k++) {
+        static const size_t strides[MK_N] = {sizeof(int64_t), sizeof(struct txs_sent),
+                                             sizeof(struct txs_inclusion), sizeof(int64_t)};
+        const int64_t *want[MK_N] = {m->reorged, m->n_sent ? &m->sent[0].id : NULL,
+                                     m->n_included ? &m->included[0].id : NULL, m->final};
+        const size_t cnt[MK_N] = {m->n_reorged, m->n_sent, m->n_included, m->n_final};
+        if (at[k] >= 0)
+            check_moved(conn, what[k], res[at[k]], want[k], cnt[k], strides[k], &bad, err);
+    }
+    for (size_t i = 0; i < ns; i++)
+        PQclear(res[i]);
+    arrs_free(a, 12);
+    return rc != MR_OK ? rc : bad;
+}
+
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)
 {
     char ids[24], at[16];
@@ -345,6 +715,29 @@ int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error 
     return mark_end(conn, id, "aborted", "'intent', 'signed'", why, err);
 }
 
+/* The concatenated hex of every attempt's hash (or "") into p->hashes. */
+static int parse_hashes(const char *hex, struct txs_pending *p)
+{
+    size_t len = strlen(hex), n = len / 64;
+
+    if (len % 64 != 0)
+        return -1;
+    p->n_hashes = 0;
+    p->hashes = malloc(n ? n * 32 : 1);
+    if (p->hashes == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < 32; k++) {
+            int hi = hex_digit(hex[64 * i + 2 * k]), lo = hex_digit(hex[64 * i + 2 * k + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            p->hashes[i][k] = (uint8_t)(hi << 4 | lo);
+        }
+        p->n_hashes = i + 1;
+    }
+    return 0;
+}
+
 int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                      struct txs_pending **list, size_t *n, struct mr_error *err)
 {
@@ -362,7 +755,8 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
                " coalesce(a.max_fee, 0), coalesce(a.max_priority_fee, 0),"
                " coalesce((extract(epoch FROM now() - a.broadcast_at) * 1000)::bigint, -1),"
                " t.to_address, t.calldata, t.value, t.gas_limit, coalesce(t.included_block, 0),"
-               " t.included_block_hash FROM "
+               " t.included_block_hash, (SELECT string_agg(encode(x.tx_hash, 'hex'), '' ORDER BY"
+               " x.attempt) FROM " DB_SCHEMA ".tx_attempts x WHERE x.tx_id = t.id) FROM "
                DB_SCHEMA ".transactions t LEFT JOIN LATERAL (SELECT attempt, tx_hash, raw, max_fee,"
                " max_priority_fee, broadcast_at FROM "
                DB_SCHEMA ".tx_attempts WHERE tx_id = t.id ORDER BY attempt DESC LIMIT 1) a ON true"
@@ -423,6 +817,11 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
             l[i].included_block = strtoull(PQgetvalue(res, (int)i, 13), NULL, 10);
             if (!PQgetisnull(res, (int)i, 14))
                 (void)bytea_parse(PQgetvalue(res, (int)i, 14), l[i].included_hash, 32);
+            if (parse_hashes(PQgetvalue(res, (int)i, 15), &l[i]) != 0) {
+                txs_pending_free(l, rows);
+                PQclear(res);
+                return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad attempt hashes", i);
+            }
         }
         *list = l;
         *n = rows;
@@ -438,6 +837,7 @@ void txs_pending_free(struct txs_pending *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(list[i].raw);
         free(list[i].calldata);
+        free(list[i].hashes);
     }
     free(list);
 }

@@ -62,6 +62,8 @@ struct txs_pending {
     uint64_t gas_limit;
     uint64_t included_block;     /* state included: where */
     uint8_t included_hash[32];
+    uint8_t (*hashes)[32];       /* every signed attempt's hash, oldest first (malloc'd) */
+    size_t n_hashes;
 };
 
 /* The hashes of every signed attempt of transaction `id` (any of them may
@@ -84,6 +86,31 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
  * the caller's transaction ends. */
 int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
                             int64_t *id, uint64_t *nonce, struct mr_error *err);
+
+/* A transaction signed at an allocated nonce (txs_create_signed). */
+struct txs_signed {
+    uint8_t hash[32];
+    uint8_t *raw;                /* malloc'd by the signing callback; the caller frees */
+    size_t raw_len;
+    struct u256 max_fee, tip;
+};
+/* Signs the intent at `nonce` into *out.  Must not use the connection. */
+typedef int (*txs_sign_fn)(void *arg, uint64_t nonce, struct txs_signed *out,
+                           struct mr_error *err);
+
+/* Records an intent together with its first signed attempt in ONE database
+ * transaction (one synchronous commit): allocates the nonce as
+ * txs_create_intent does (seeded from chain_nonce; MR_ERR_PERM for a halted
+ * key or a chain nonce ahead of ours), calls sign(arg, nonce, out) with the
+ * transaction open and the allocator row locked, and stores the intent in
+ * state 'signed' with the signed bytes and hash as attempt 1, then commits.
+ * Broadcast only after MR_OK: the signed bytes are stored before they can
+ * reach a node.  On any failure nothing is committed (no nonce is used, the
+ * signature is forgotten).  Out: *id, *nonce, *out (out->raw is the
+ * caller's to free, on failure too). */
+int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                      txs_sign_fn sign, void *arg, struct txs_signed *out, int64_t *id,
+                      uint64_t *nonce, struct mr_error *err);
 
 /* The allocator of (chain, sender).  A plain value. */
 struct txs_key {
@@ -143,6 +170,41 @@ int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
 int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
+
+/* Transitions learnt from the chain, many in one database transaction
+ * (committed like txs_mark_broadcast and the others: without waiting for
+ * the WAL flush, as what they record can be learnt again).  Applied in this
+ * order: reorged (included -> broadcast), broadcast (signed|broadcast ->
+ * broadcast, the attempt's first broadcast_at set to ago_ms before now),
+ * included, final.  A row whose state does not allow its step is left as
+ * it is, and MR_ERR_INVALID names the first such; the others are applied. */
+struct txs_sent {
+    int64_t id;
+    int attempt;
+    int64_t ago_ms;              /* how long ago it was sent (>= 0) */
+};
+struct txs_inclusion {
+    int64_t id;
+    uint64_t block;
+    uint8_t block_hash[32];
+    int status;
+    uint64_t gas_used;
+    int has_tx_hash;
+    uint8_t tx_hash[32];         /* the attempt that was mined */
+    int has_contract;
+    uint8_t contract[20];        /* the contract a creation made */
+};
+struct txs_marks {
+    const int64_t *reorged;
+    size_t n_reorged;
+    const struct txs_sent *sent;
+    size_t n_sent;
+    const struct txs_inclusion *included;
+    size_t n_included;
+    const int64_t *final;
+    size_t n_final;
+};
+int txs_mark_many(PGconn *conn, const struct txs_marks *m, struct mr_error *err);
 
 /* The unfinished transactions of (chain, sender), lowest nonce first, each
  * with its newest signed attempt.  Out: *list (array of *n, free with

@@ -83,17 +83,18 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
     return MR_OK;
 }
 
-/* Builds, signs and stores (before any broadcast) an attempt for nonce with
- * the given fees.  Out: raw (malloc'd), hash. */
-static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t *to,
-                          const uint8_t *data, size_t len, const struct u256 *value, uint64_t gas,
-                          const struct u256 *max_fee, const struct u256 *tip, uint8_t **raw,
-                          size_t *raw_len, uint8_t hash[32], int *attempt, struct mr_error *err)
+/* Builds and signs an attempt for nonce with the given fees.  Out: raw
+ * (malloc'd), hash. */
+static int sign_tx(struct txm *t, uint64_t nonce, const uint8_t *to, const uint8_t *data,
+                   size_t len, const struct u256 *value, uint64_t gas, const struct u256 *max_fee,
+                   const struct u256 *tip, uint8_t **raw, size_t *raw_len, uint8_t hash[32],
+                   struct mr_error *err)
 {
     struct tx tx;
     size_t need = 0;
     int rc;
 
+    *raw = NULL;
     tx_init(&tx, TX_DYNAMIC_FEE, t->cfg.chain_id);
     tx.nonce = nonce;
     tx.gas_limit = gas;
@@ -113,10 +114,25 @@ static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8
     if (*raw == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "out of memory");
     rc = tx_encode(&tx, *raw, need, raw_len, err);
-    if (rc == MR_OK) {
+    if (rc == MR_OK)
         tx_hash(*raw, *raw_len, hash);
-        rc = txs_record_attempt(t->db, id, hash, *raw, *raw_len, max_fee, tip, attempt, err);
+    if (rc != MR_OK) {
+        free(*raw);
+        *raw = NULL;
     }
+    return rc;
+}
+
+/* sign_tx, then stores the attempt (before any broadcast). */
+static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t *to,
+                          const uint8_t *data, size_t len, const struct u256 *value, uint64_t gas,
+                          const struct u256 *max_fee, const struct u256 *tip, uint8_t **raw,
+                          size_t *raw_len, uint8_t hash[32], int *attempt, struct mr_error *err)
+{
+    int rc = sign_tx(t, nonce, to, data, len, value, gas, max_fee, tip, raw, raw_len, hash, err);
+
+    if (rc == MR_OK)
+        rc = txs_record_attempt(t->db, id, hash, *raw, *raw_len, max_fee, tip, attempt, err);
     if (rc != MR_OK) {
         free(*raw);
         *raw = NULL;
@@ -133,6 +149,46 @@ static int sign_pending(struct txm *t, const struct txs_pending *p, const struct
     return sign_and_store(t, p->id, p->nonce, p->create ? NULL : p->to, p->calldata,
                           p->calldata_len, &p->value, p->gas_limit, max_fee, tip, raw, raw_len,
                           hash, attempt, err);
+}
+
+/* Records the sends noted by note_sent (and, with m, the other marks of a
+ * poll) in one transaction.  The sends are forgotten either way: one that
+ * was not recorded is sent again by the next poll. */
+static int flush_marks(struct txm *t, struct txs_marks *m, struct mr_error *err)
+{
+    struct txs_sent sent[TXM_SENT_MAX];
+    struct txs_marks none;
+    int64_t now = txm_now_ms();
+
+    if (m == NULL) {
+        memset(&none, 0, sizeof(none));
+        m = &none;
+    }
+    for (size_t i = 0; i < t->n_sent; i++) {
+        sent[i].id = t->sent[i].id;
+        sent[i].attempt = t->sent[i].attempt;
+        sent[i].ago_ms = now - t->sent[i].at_ms;
+    }
+    m->sent = sent;
+    m->n_sent = t->n_sent;
+    t->n_sent = 0;
+    return txs_mark_many(t->db, m, err);
+}
+
+/* A send of attempt `attempt` of transaction id went through: recorded as
+ * broadcast with the next batch of marks. */
+static int note_sent(struct txm *t, int64_t id, int attempt, struct mr_error *err)
+{
+    if (t->n_sent == TXM_SENT_MAX) {
+        int rc = flush_marks(t, NULL, err);
+        if (rc != MR_OK && rc != MR_ERR_INVALID)
+            return rc;
+    }
+    t->sent[t->n_sent].id = id;
+    t->sent[t->n_sent].attempt = attempt;
+    t->sent[t->n_sent].at_ms = txm_now_ms();
+    t->n_sent++;
+    return MR_OK;
 }
 
 /* Broadcasts stored bytes.  "Already known" counts as sent; "nonce too low"
@@ -153,7 +209,7 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
     if (rc == MR_OK)
         t->paused = 0;
     txm_crash_point("after_send_before_record");
-    return txs_mark_broadcast(t->db, id, attempt, err);
+    return note_sent(t, id, attempt, err);
 }
 
 /* txm_fees for a new intent, reused for fee_cache_ms (two calls fewer per
@@ -213,17 +269,42 @@ static void key_refused(struct txm *t, uint64_t chain_nonce, struct mr_error *er
         t->halted = 1;
 }
 
+struct sign_new_ctx {
+    struct txm *t;
+    const struct txs_intent *rec;
+    const struct u256 *fee, *tip;
+};
+
+/* txs_create_signed's callback: signs the new intent at its nonce. */
+static int sign_new(void *arg, uint64_t nonce, struct txs_signed *out, struct mr_error *err)
+{
+    const struct sign_new_ctx *c = arg;
+    const struct txs_intent *in = c->rec;
+    int rc = sign_tx(c->t, nonce, in->create ? NULL : in->to, in->calldata, in->calldata_len,
+                     &in->value, in->gas_limit, c->fee, c->tip, &out->raw, &out->raw_len,
+                     out->hash, err);
+
+    if (rc == MR_OK) {
+        out->max_fee = *c->fee;
+        out->tip = *c->tip;
+        txm_crash_point("after_intent"); /* nothing committed yet */
+    }
+    return rc;
+}
+
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err)
 {
     const uint8_t *from = signer_address(t->signer);
     struct txs_intent rec;
     struct u256 max_fee, tip;
     struct rpc_detail d;
-    uint8_t *out = NULL, *raw = NULL, hash[32];
-    size_t out_len = 0, raw_len = 0;
+    struct txs_signed signed_tx;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
     uint64_t chain_nonce, nonce;
-    int rc, attempt = 0;
+    int rc;
 
+    memset(&signed_tx, 0, sizeof(signed_tx));
     in->chain_key = t->cfg.chain_key;
     in->sender = from;
     if (in->create ? in->to != NULL : in->to == NULL)
@@ -251,24 +332,21 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
     if (rc == MR_OK)
         rc = fees_for_intent(t, &max_fee, &tip, err);
     if (rc == MR_OK) {
-        rc = txs_create_intent(t->db, &rec, chain_nonce, id, &nonce, err);
+        struct sign_new_ctx c = {t, &rec, &max_fee, &tip};
+        /* Nonce, signature, intent and attempt: one database transaction. */
+        rc = txs_create_signed(t->db, &rec, chain_nonce, sign_new, &c, &signed_tx, id, &nonce,
+                               err);
         if (rc == MR_ERR_PERM)
             key_refused(t, chain_nonce, err);
-    }
-    if (rc == MR_OK) {
-        txm_crash_point("after_intent");
-        rc = sign_and_store(t, *id, nonce, rec.create ? NULL : rec.to, rec.calldata,
-                            rec.calldata_len, &rec.value, rec.gas_limit, &max_fee, &tip, &raw,
-                            &raw_len, hash, &attempt, err);
     }
     if (rc == MR_OK) {
         /* Stored: from here a crash re-sends these bytes (txm_poll). */
         struct mr_error e2;
         txm_crash_point("after_sign_before_send");
-        if (broadcast(t, *id, attempt, raw, raw_len, &e2) != MR_OK)
+        if (broadcast(t, *id, 1, signed_tx.raw, signed_tx.raw_len, &e2) != MR_OK)
             rc = MR_OK; /* txm_poll retries; the record is safe */
     }
-    free(raw);
+    free(signed_tx.raw);
     return rc;
 }
 
@@ -282,12 +360,11 @@ int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_erro
 static int find_receipt(struct txm *t, const struct txs_pending *p, struct eth_receipt *r,
                         struct mr_error *err)
 {
-    uint8_t hashes[32][32];
-    size_t n = 0;
-    int rc = txs_attempt_hashes(t->db, p->id, hashes, 32, &n, err);
+    int rc = MR_OK;
 
-    for (size_t i = n; rc == MR_OK && i-- > 0;) {
-        rc = ethrpc_get_receipt(t->rpc, hashes[i], r, NULL, err);
+    /* The newest attempt first: the likeliest to be mined. */
+    for (size_t i = p->n_hashes; rc == MR_OK && i-- > 0;) {
+        rc = ethrpc_get_receipt(t->rpc, p->hashes[i], r, NULL, err);
         if (rc == MR_OK)
             return MR_OK;
         if (rc == MR_ERR_NOTFOUND)
@@ -426,6 +503,11 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
 struct poll_ctx {
     int64_t final_at;       /* final when included at or below; < 0: nothing final yet */
     uint64_t chain_nonce;   /* eth_getTransactionCount "latest", read before the receipts */
+    /* What the poll learnt, recorded at its end (txs_mark_many); each has
+     * room for every pending transaction. */
+    int64_t *reorged, *final;
+    struct txs_inclusion *included;
+    size_t n_reorged, n_final, n_included;
 };
 
 /* An intent left by a crash before its signature: sign and send now. */
@@ -448,7 +530,7 @@ static int resume_intent(struct txm *t, const struct txs_pending *p, struct mr_e
 
 /* Included: final at the configured depth, or back to broadcast (and the
  * same bytes sent again) when its block left the chain. */
-static int poll_included(struct txm *t, const struct txs_pending *p, const struct poll_ctx *c,
+static int poll_included(struct txm *t, const struct txs_pending *p, struct poll_ctx *c,
                          int *final, struct mr_error *err)
 {
     struct eth_block b;
@@ -458,20 +540,18 @@ static int poll_included(struct txm *t, const struct txs_pending *p, const struc
     ethrpc_block_id(p->included_block, id);
     rc = ethrpc_get_block(t->rpc, id, &b, NULL, err);
     if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(b.hash, p->included_hash, 32) != 0)) {
-        rc = txs_mark_reorged(t->db, p->id, err);
-        if (rc == MR_OK && !t->halted)
-            rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
-        return rc;
+        c->reorged[c->n_reorged++] = p->id; /* recorded before the send below */
+        return t->halted ? MR_OK : broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
     }
     if (rc == MR_OK && c->final_at >= 0 && p->included_block <= (uint64_t)c->final_at) {
         txm_crash_point("before_mark_final");
-        rc = txs_mark_final(t->db, p->id, err);
-        *final = rc == MR_OK;
+        c->final[c->n_final++] = p->id;
+        *final = 1;
     }
     return rc;
 }
 
-static int poll_one(struct txm *t, const struct txs_pending *p, const struct poll_ctx *c,
+static int poll_one(struct txm *t, const struct txs_pending *p, struct poll_ctx *c,
                     int *final, struct mr_error *err)
 {
     struct eth_receipt r;
@@ -486,14 +566,21 @@ static int poll_one(struct txm *t, const struct txs_pending *p, const struct pol
     memset(&r, 0, sizeof(r));
     rc = find_receipt(t, p, &r, err);
     if (rc == MR_OK) {
-        const uint8_t *contract =
-            p->create && r.status == 1 && r.has_contract_address ? r.contract_address : NULL;
+        struct txs_inclusion *in = &c->included[c->n_included++];
         evidence_reset(t, p->id);
         txm_crash_point("after_receipt_before_mark");
-        rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used,
-                               r.tx_hash, contract, err);
+        in->id = p->id;
+        in->block = r.block_number;
+        memcpy(in->block_hash, r.block_hash, 32);
+        in->status = r.status;
+        in->gas_used = r.gas_used;
+        in->has_tx_hash = 1;
+        memcpy(in->tx_hash, r.tx_hash, 32);
+        in->has_contract = p->create && r.status == 1 && r.has_contract_address;
+        if (in->has_contract)
+            memcpy(in->contract, r.contract_address, 20);
         ethrpc_receipt_free(&r);
-        return rc;
+        return MR_OK;
     }
     ethrpc_receipt_free(&r);
     if (rc != MR_ERR_NOTFOUND)
@@ -580,23 +667,41 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
 {
     const uint8_t *from = signer_address(t->signer);
     struct txs_pending *list = NULL;
-    struct poll_ctx c = {-1, 0};
+    struct poll_ctx c;
+    struct txs_marks m;
     struct txs_key key;
+    struct mr_error e1;
     size_t n = 0, done = 0;
-    int rc = txs_key_state(t->db, t->cfg.chain_key, from, &key, err), first = MR_OK;
+    int rc, r1, first = MR_OK;
 
     if (left != NULL)
         *left = 0;
+    memset(&c, 0, sizeof(c));
+    c.final_at = -1;
+    /* The sends since the last poll first: this poll sees them as broadcast
+     * (and since when). */
+    if (t->n_sent > 0 && (rc = flush_marks(t, NULL, err)) != MR_OK) {
+        if (rc != MR_ERR_INVALID)
+            return rc;
+        first = rc;
+    }
+    rc = txs_key_state(t->db, t->cfg.chain_key, from, &key, first == MR_OK ? err : &e1);
     if (rc != MR_OK)
-        return rc;
+        return first != MR_OK ? first : rc;
     t->halted = key.halted;
     if (!key.exists)
-        return MR_OK; /* nothing was ever sent from this key here */
+        return first; /* nothing was ever sent from this key here */
     if ((rc = txs_load_pending(t->db, t->cfg.chain_key, from, &list, &n, err)) != MR_OK)
         return rc;
+    c.reorged = calloc(n + 1, sizeof(*c.reorged));
+    c.final = calloc(n + 1, sizeof(*c.final));
+    c.included = calloc(n + 1, sizeof(*c.included));
+    if (c.reorged == NULL || c.final == NULL || c.included == NULL)
+        rc = mr_fail(err, MR_ERR_NOMEM, "out of memory");
     /* The chain's nonce first, then the receipts: a transaction mined in
      * between is found by its receipt, never mistaken for someone else's. */
-    rc = ethrpc_get_transaction_count(t->rpc, from, "latest", &c.chain_nonce, NULL, err);
+    if (rc == MR_OK)
+        rc = ethrpc_get_transaction_count(t->rpc, from, "latest", &c.chain_nonce, NULL, err);
     if (rc == MR_OK && c.chain_nonce > key.next_nonce && !t->halted) {
         char why[240];
         snprintf(why, sizeof(why), "chain %s: the key's nonce on chain (%llu) is past every nonce "
@@ -610,18 +715,34 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
         rc = final_point(t, &c.final_at, err);
     /* Each transaction on its own: one failing does not hold up the others. */
     for (size_t i = 0; rc == MR_OK && i < n; i++) {
-        struct mr_error e1;
-        int final = 0, r1 = poll_one(t, &list[i], &c, &final, first == MR_OK ? err : &e1);
+        int final = 0;
+        r1 = poll_one(t, &list[i], &c, &final, first == MR_OK ? err : &e1);
         if (r1 != MR_OK && first == MR_OK)
             first = r1;
         done += (size_t)final;
     }
     if (rc == MR_OK && !t->halted) {
-        struct mr_error e1;
-        int r1 = fill_gaps(t, c.chain_nonce, first == MR_OK ? err : &e1);
+        r1 = fill_gaps(t, c.chain_nonce, first == MR_OK ? err : &e1);
         if (r1 != MR_OK && first == MR_OK)
             first = r1;
     }
+    /* What this poll learnt and sent, in one transaction. */
+    memset(&m, 0, sizeof(m));
+    m.reorged = c.reorged;
+    m.n_reorged = c.n_reorged;
+    m.included = c.included;
+    m.n_included = c.n_included;
+    m.final = c.final;
+    m.n_final = c.n_final;
+    r1 = flush_marks(t, &m, rc == MR_OK && first == MR_OK ? err : &e1);
+    if (r1 != MR_OK) {
+        done = 0; /* perhaps not recorded: the next poll sees them again */
+        if (rc == MR_OK && first == MR_OK)
+            first = r1;
+    }
+    free(c.reorged);
+    free(c.final);
+    free(c.included);
     txs_pending_free(list, n);
     if (left != NULL)
         *left = n - done;

@@ -16,10 +16,22 @@
  * 0-value self transactions, and stops sending from a key that someone
  * else used (alert; see txm_poll).
  *
+ * txm_submit() records the intent and its first signed attempt in one
+ * database transaction (db/txstore.h txs_create_signed): the nonce is
+ * allocated, the transaction signed and both stored, then one synchronous
+ * commit, then the broadcast.  What is learnt from the chain afterwards
+ * (sent, included, reorged out, final) is recorded in batches: the sends
+ * of txm_submit at the start of the next txm_poll (or when TXM_SENT_MAX
+ * are waiting), everything a poll learns at its end, in one transaction
+ * each.  A crash that loses them loses nothing that the next poll does not
+ * learn again (the same stored bytes are sent again, receipts read again).
+ *
  * Crash points (test hook, RELIABILITY.md row 17): with the environment
  * variable RELAYER_CRASH_AT set to one of these names the process kills
  * itself (SIGKILL) at that step:
- *   after_intent               the intent and its nonce are committed
+ *   after_intent               the nonce is allocated and the transaction
+ *                              signed, nothing committed yet (the database
+ *                              rolls back: no nonce is used, nothing sent)
  *   after_sign_before_send     a signed attempt is stored, not yet sent
  *   after_send_before_record   the node took it; broadcast not recorded
  *   after_receipt_before_mark  a receipt was found; inclusion not recorded
@@ -56,6 +68,7 @@ struct txm_config {
 #define TXM_DEFAULT_FEE_CACHE_MS 1000
 #define TXM_NONCE_EVIDENCE 3    /* polls in a row with our nonce used, none of ours mined */
 #define TXM_EVIDENCE_SLOTS 32
+#define TXM_SENT_MAX 64         /* sends waiting to be recorded (see above) */
 
 #define TXM_CRASH_POINTS                                                                   \
     "after_intent", "after_sign_before_send", "after_send_before_record",                 \
@@ -80,6 +93,12 @@ struct txm {
     int gap_polls;
     struct u256 fee_max, fee_tip; /* the fees of the last txm_fees for a new intent */
     int64_t fee_at_ms;            /* when (0: none) */
+    struct txm_sent_rec {         /* sent, not yet recorded as broadcast */
+        int64_t id;
+        int attempt;
+        int64_t at_ms;            /* when (monotonic) */
+    } sent[TXM_SENT_MAX];
+    size_t n_sent;
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),

@@ -263,6 +263,8 @@ int main(int argc, char **argv)
     txm_rate = pipe_rate = bare_rate = 0;
     for (int r = 0; r < ROUNDS; r++) {
         double a = run_txm(&t, n, 0), b = run_txm(&t, n, 1), c = run_bare(&t, n);
+        printf("  round %d: txm %.1f, pipelined %.1f, bare %.1f tx/s (ratios %.2f, %.2f)\n",
+               r + 1, a, b, c, a / c, b / c);
         txm_rate = a > txm_rate ? a : txm_rate;
         pipe_rate = b > pipe_rate ? b : pipe_rate;
         bare_rate = c > bare_rate ? c : bare_rate;

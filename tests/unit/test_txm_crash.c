@@ -3,9 +3,11 @@
  * (RELAYER_CRASH_AT, RELIABILITY.md row 17) on a real anvil chain and a
  * real PostgreSQL.  For each crash point a child process submits three
  * transactions and follows them until it kills itself at that point; then
- * a fresh manager in the parent finishes the work, and the records and the
- * chain must show: every intent mined exactly once, no nonce gaps, and the
- * bytes signed before the crash sent again (one signed attempt each).
+ * a fresh manager in the parent finishes the work and sends one more, and
+ * the records and the chain must show: every intent mined exactly once, no
+ * nonce gaps (a crash before the intent's commit used no nonce: the next
+ * transaction takes it), and the bytes signed before the crash sent again
+ * (one signed attempt each).
  */
 #include "tests/lib/txmfx.h"
 
@@ -67,8 +69,9 @@ static void crash_at(const char *point)
 {
     struct txmfx f;
     struct mr_error err;
+    struct txs_intent in = txmfx_call();
     uint64_t before = 0, after = 0;
-    int64_t rows;
+    int64_t rows, id;
     int status;
     pid_t pid;
 
@@ -88,14 +91,29 @@ static void crash_at(const char *point)
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
         fail_msg("%s: the child was not killed there (status %d)", point, status);
 
-    /* A fresh manager, as after a restart. */
+    rows = tv_pg_int64(f.db, "SELECT count(*) FROM transactions");
+    if (strcmp(point, "after_intent") == 0) {
+        /* Killed inside the first intent's database transaction: nothing
+         * of it was committed, and no nonce allocated. */
+        assert_int_equal(rows, 0);
+        assert_int_equal(tv_pg_int64(f.db, "SELECT coalesce(max(next_nonce), -1) FROM "
+                                           "signer_nonces"), -1);
+    } else {
+        assert_true(rows >= 1 && rows <= INTENTS);
+    }
+
+    /* A fresh manager, as after a restart: finishes the work, and sends
+     * one more. */
     txmfx_signer(&f);
     memset(&f.t.evidence, 0, sizeof(f.t.evidence));
     f.t.paused = f.t.halted = 0;
+    f.t.n_sent = 0;
+    txmfx_drain(&f, 20);
+    assert_int_equal(txm_submit(&f.t, &in, &id, &err), MR_OK);
     txmfx_drain(&f, 20);
 
     rows = tv_pg_int64(f.db, "SELECT count(*) FROM transactions");
-    assert_true(rows >= 1 && rows <= INTENTS);
+    assert_true(rows >= 1 && rows <= INTENTS + 1);
     /* Every intent mined once, successfully, and final. */
     assert_int_equal(tv_pg_int64(f.db, "SELECT count(*) FROM transactions WHERE state = 'final' "
                                        "AND receipt_status = 1"), rows);

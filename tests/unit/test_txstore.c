@@ -220,12 +220,193 @@ static void test_concurrent_allocation(void **state)
     assert_int_equal(tv_pg_int64(f->c, "SELECT max(nonce) - min(nonce) + 1 FROM transactions"), 200);
 }
 
+/* The signing callback of txs_create_signed for the tests: "signs" with
+ * the hash given in arg (NULL: fails), records the nonce it was given. */
+struct fake {
+    const uint8_t *hash;
+    uint64_t nonce;
+    int calls;
+};
+
+static int fake_sign(void *arg, uint64_t nonce, struct txs_signed *out, struct mr_error *err)
+{
+    struct fake *fk = arg;
+
+    fk->calls++;
+    fk->nonce = nonce;
+    if (fk->hash == NULL)
+        return mr_fail(err, MR_ERR_INVALID, "cannot sign");
+    out->raw = malloc(40);
+    memset(out->raw, 0x5a, 40);
+    out->raw[0] = (uint8_t)nonce;
+    out->raw_len = 40;
+    memcpy(out->hash, fk->hash, 32);
+    u256_from_u64(&out->max_fee, 3000000000);
+    u256_from_u64(&out->tip, 1000000000);
+    return MR_OK;
+}
+
+/* Intent and first signed attempt in one transaction: stored together;
+ * any failure (the store, the signature, a refused key) commits nothing
+ * and uses no nonce; the connection stays usable. */
+static void test_create_signed(void **state)
+{
+    struct fx *f = *state;
+    struct txs_intent in;
+    struct txs_signed out;
+    struct mr_error err;
+    struct txs_pending *pend;
+    uint8_t h1[32] = {0x01}, h2[32] = {0x02};
+    struct fake fk = {h1, 0, 0};
+    int64_t id, id2;
+    uint64_t nonce;
+    size_t n;
+
+    TV_REQUIRE_PG();
+    assert_non_null(f);
+    in = intent("origin");
+    assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id, &nonce, &err),
+                     MR_OK);
+    assert_int_equal(nonce, 5);
+    assert_int_equal(fk.nonce, 5);
+    free(out.raw);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'signed' "
+                                       "AND nonce = 5"), 1);
+    assert_int_equal(txs_load_pending(f->c, "origin", sender, &pend, &n, &err), MR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(pend[0].attempt, 1);
+    assert_memory_equal(pend[0].hash, h1, 32);
+    assert_int_equal(pend[0].raw_len, 40);
+    assert_int_equal(pend[0].raw[0], 5);
+    assert_int_equal(pend[0].age_ms, -1); /* never broadcast */
+    assert_int_equal(pend[0].n_hashes, 1);
+    assert_memory_equal(pend[0].hashes[0], h1, 32);
+    txs_pending_free(pend, n);
+
+    /* The store fails (the same signed hash again): nothing committed. */
+    assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id2, &nonce, &err),
+                     MR_ERR_IO);
+    free(out.raw);
+    assert_int_equal(fk.nonce, 6);
+    /* The signature fails: nothing committed. */
+    fk.hash = NULL;
+    assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id2, &nonce, &err),
+                     MR_ERR_INVALID);
+    free(out.raw);
+    /* The chain is ahead: refused before signing. */
+    fk.calls = 0;
+    assert_int_equal(txs_create_signed(f->c, &in, 9, fake_sign, &fk, &out, &id2, &nonce, &err),
+                     MR_ERR_PERM);
+    assert_non_null(strstr(err.msg, "used by someone else"));
+    assert_int_equal(fk.calls, 0);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 6);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions"), 1);
+    /* The next one takes nonce 6: no gap. */
+    fk.hash = h2;
+    assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id2, &nonce, &err),
+                     MR_OK);
+    free(out.raw);
+    assert_int_equal(nonce, 6);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM tx_attempts"), 2);
+    /* A halted key: refused with the reason, nothing used. */
+    assert_int_equal(txs_halt_key(f->c, "origin", sender, 0, "test halt", &err), MR_OK);
+    assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id2, &nonce, &err),
+                     MR_ERR_PERM);
+    assert_non_null(strstr(err.msg, "test halt"));
+    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 7);
+}
+
+/* Many transitions in one transaction; a row in the wrong state is named
+ * and left alone, the others are applied. */
+static void test_mark_many(void **state)
+{
+    struct fx *f = *state;
+    struct txs_intent in;
+    struct txs_signed out;
+    struct mr_error err;
+    struct txs_pending *pend;
+    struct txs_marks m;
+    struct txs_sent sent[2];
+    struct txs_inclusion inc[2];
+    int64_t ids[3], fin[1], reo[1];
+    uint8_t h[3][32] = {{0x11}, {0x12}, {0x13}};
+    uint64_t nonce;
+    size_t n;
+
+    TV_REQUIRE_PG();
+    assert_non_null(f);
+    in = intent("origin");
+    for (int i = 0; i < 3; i++) {
+        struct fake fk = {h[i], 0, 0};
+        assert_int_equal(txs_create_signed(f->c, &in, 0, fake_sign, &fk, &out, &ids[i], &nonce,
+                                           &err), MR_OK);
+        free(out.raw);
+    }
+    /* Sent 5 s ago and just now. */
+    memset(&m, 0, sizeof(m));
+    sent[0] = (struct txs_sent){ids[0], 1, 5000};
+    sent[1] = (struct txs_sent){ids[1], 1, 0};
+    m.sent = sent;
+    m.n_sent = 2;
+    assert_int_equal(txs_mark_many(f->c, &m, &err), MR_OK);
+    assert_int_equal(txs_load_pending(f->c, "origin", sender, &pend, &n, &err), MR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(pend[0].state, "broadcast");
+    assert_true(pend[0].age_ms >= 4900);
+    assert_string_equal(pend[1].state, "broadcast");
+    assert_true(pend[1].age_ms >= 0 && pend[1].age_ms < 4900);
+    assert_string_equal(pend[2].state, "signed");
+    txs_pending_free(pend, n);
+
+    /* Included (one of them a second time: refused, named), then final
+     * and reorged in one go. */
+    memset(&m, 0, sizeof(m));
+    memset(inc, 0, sizeof(inc));
+    inc[0].id = ids[0];
+    inc[0].block = 17;
+    inc[0].block_hash[0] = 0xcc;
+    inc[0].status = 1;
+    inc[0].gas_used = 21000;
+    inc[0].has_tx_hash = 1;
+    memcpy(inc[0].tx_hash, h[0], 32);
+    inc[1] = inc[0];
+    inc[1].id = ids[1];
+    inc[1].block = 18;
+    inc[1].has_tx_hash = 0;
+    m.included = inc;
+    m.n_included = 2;
+    assert_int_equal(txs_mark_many(f->c, &m, &err), MR_OK);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'included' "
+                                       "AND receipt_status = 1 AND gas_used = 21000 AND "
+                                       "included_block IN (17, 18)"), 2);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE mined_tx_hash = "
+                                       "'\\x11000000000000000000000000000000000000000000000000000000"
+                                       "00000000'::bytea"), 1);
+    fin[0] = ids[0];
+    reo[0] = ids[1];
+    m.final = fin;
+    m.n_final = 1;
+    m.reorged = reo;
+    m.n_reorged = 1;
+    m.n_included = 1; /* ids[0] again: it is no longer signed or broadcast */
+    assert_int_equal(txs_mark_many(f->c, &m, &err), MR_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "cannot mark included from state final"));
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'broadcast' "
+                                       "AND included_block IS NULL"), 1);
+    /* Nothing to do is nothing. */
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(txs_mark_many(f->c, &m, &err), MR_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_nonces_and_lifecycle),
         T(test_concurrent_allocation),
+        T(test_create_signed),
+        T(test_mark_many),
     };
     return cmocka_run_group_tests_name("txstore: nonces and transaction records", tests, NULL, NULL);
 }
