@@ -20,6 +20,7 @@ struct pev {
     struct watch_event ev;
     enum role role;
     int pair;                  /* ROLE_GATEWAY: the pair; ROLE_ANCHOR: the first pair */
+    int stored;                /* in the database already (a rescan) */
     int is_new;                /* inserted by this transaction */
     int known;                 /* its message has a messages row (touched by it) */
     int decl;                  /* index into the declarations, or -1 */
@@ -354,11 +355,18 @@ static int validate(struct watcher *w, struct range *r, struct decl *d, int *mov
 
 /* ---- the transaction ---- */
 
-static int write_headers(struct watcher *w, const struct range *r, struct mr_error *err)
+#define HEADERS_SQL                                                                           \
+    "INSERT INTO " DB_SCHEMA ".block_headers (chain_key, number, hash, parent_hash, state_root)" \
+    " SELECT $1, u.n, decode(u.h, 'hex'), decode(u.p, 'hex'), decode(u.s, 'hex')"              \
+    " FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(n, h, p, s)"           \
+    " ON CONFLICT (chain_key, number) DO UPDATE SET hash = EXCLUDED.hash,"                      \
+    " parent_hash = EXCLUDED.parent_hash, state_root = EXCLUDED.state_root, seen_at = now()"
+
+/* The arrays of HEADERS_SQL ($2..$5) for the headers read with the range.
+ * Returns 0, or -1 when out of memory (a[] freed either way by the
+ * caller). */
+static int headers_params(const struct range *r, struct watch_sbuf a[4])
 {
-    struct watch_sbuf a[4];
-    const char *p[5];
-    PGresult *res = NULL;
     int oom = 0;
 
     for (int k = 0; k < 4; k++)
@@ -371,28 +379,11 @@ static int write_headers(struct watcher *w, const struct range *r, struct mr_err
         watch_arr_hex(&a[2], r->f.hdr[i].parent_hash, 32);
         watch_arr_hex(&a[3], r->f.hdr[i].state_root, 32);
     }
-    p[0] = w->cfg.chain_key;
     for (int k = 0; k < 4; k++) {
         watch_arr_end(&a[k]);
         oom |= a[k].oom;
-        p[k + 1] = a[k].p;
     }
-    if (!oom)
-        res = watch_sql(w->db, "storing block headers",
-                        "INSERT INTO " DB_SCHEMA ".block_headers (chain_key, number, hash,"
-                        " parent_hash, state_root) SELECT $1, u.n, decode(u.h, 'hex'),"
-                        " decode(u.p, 'hex'), decode(u.s, 'hex') FROM unnest($2::bigint[],"
-                        " $3::text[], $4::text[], $5::text[]) AS u(n, h, p, s)"
-                        " ON CONFLICT (chain_key, number) DO UPDATE SET hash = EXCLUDED.hash,"
-                        " parent_hash = EXCLUDED.parent_hash, state_root = EXCLUDED.state_root,"
-                        " seen_at = now()",
-                        5, p, PGRES_COMMAND_OK, err);
-    for (int k = 0; k < 4; k++)
-        watch_sb_free(&a[k]);
-    if (oom)
-        return mr_fail(err, MR_ERR_NOMEM, "headers: out of memory");
-    PQclear(res);
-    return res != NULL ? MR_OK : MR_ERR_IO;
+    return oom ? -1 : 0;
 }
 
 static struct pev *find_event(struct range *r, uint64_t block, uint64_t log_index)
@@ -412,76 +403,205 @@ static struct pev *find_event(struct range *r, uint64_t block, uint64_t log_inde
     return NULL;
 }
 
-#define N_EVCOLS 10
+/* ---- the events: COPY in binary ---- */
 
+static void put_be(struct watch_sbuf *b, uint64_t v, size_t n)
+{
+    char x[8];
+
+    for (size_t i = 0; i < n; i++)
+        x[i] = (char)(uint8_t)(v >> (8 * (n - 1 - i)));
+    watch_sb_add(b, x, n);
+}
+
+/* One field of a binary COPY row: its length, then its bytes. */
+static void put_field(struct watch_sbuf *b, const void *p, size_t n)
+{
+    put_be(b, (uint32_t)n, 4);
+    watch_sb_add(b, p, n);
+}
+
+static void put_text(struct watch_sbuf *b, const char *s)
+{
+    if (s == NULL)
+        put_be(b, 0xffffffffu, 4); /* -1: NULL */
+    else
+        put_field(b, s, strlen(s));
+}
+
+/* Which events of the range are stored already (a rescan, or a retry after
+ * the cursor moved): not inserted again.  Run inside the range's
+ * transaction after the chain row was locked: every writer of a chain's
+ * events holds that lock, so what it sees stays true until the commit (and
+ * the unique index would refuse a duplicate anyway).  $1: the chain, $2:
+ * the distinct block hashes of the events (stored_params). */
+#define STORED_SQL                                                                            \
+    "SELECT block_number, log_index, encode(block_hash, 'hex') FROM " DB_SCHEMA ".events"     \
+    " WHERE chain_key = $1 AND block_hash = ANY (ARRAY(SELECT decode(x, 'hex')"                \
+    " FROM unnest($2::text[]) AS x))"
+
+/* Which messages of the range's events have messages rows (as the events
+ * are written: before this range's own declarations).  $1: the distinct
+ * message hashes (known_params). */
+#define KNOWN_SQL                                                                             \
+    "SELECT encode(message_hash, 'hex') FROM " DB_SCHEMA ".messages WHERE message_hash ="     \
+    " ANY (ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"
+
+static void stored_params(const struct range *r, struct watch_sbuf *bh)
+{
+    watch_arr_begin(bh);
+    for (size_t i = 0; i < r->n_ev; i++)
+        if (i == 0 || memcmp(r->ev[i].log->block_hash, r->ev[i - 1].log->block_hash, 32) != 0)
+            watch_arr_hex(bh, r->ev[i].log->block_hash, 32);
+    watch_arr_end(bh);
+}
+
+static int hash_order(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Returns the number of hashes in the array (0: no query needed), or -1
+ * when out of memory. */
+static long known_params(const struct range *r, struct watch_sbuf *mh)
+{
+    uint8_t(*h)[32] = malloc((r->n_ev + 1) * 32);
+    size_t n = 0, k = 0;
+
+    watch_arr_begin(mh);
+    if (h == NULL)
+        return -1;
+    for (size_t i = 0; i < r->n_ev; i++)
+        if (r->ev[i].ev.has_message_hash)
+            memcpy(h[n++], r->ev[i].ev.message_hash, 32);
+    qsort(h, n, 32, hash_order);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && memcmp(h[i], h[i - 1], 32) == 0)
+            continue;
+        watch_arr_hex(mh, h[i], 32);
+        k++;
+    }
+    watch_arr_end(mh);
+    free(h);
+    return mh->oom ? -1 : (long)k;
+}
+
+static int apply_stored(struct range *r, const PGresult *res, struct mr_error *err)
+{
+    int rc = db_check(res, PGRES_TUPLES_OK, "looking up stored events", err);
+
+    for (int row = 0; rc == MR_OK && row < PQntuples(res); row++) {
+        struct pev *e = find_event(r, strtoull(PQgetvalue(res, row, 0), NULL, 10),
+                                   strtoull(PQgetvalue(res, row, 1), NULL, 10));
+        uint8_t h[32];
+        if (e != NULL && watch_unhex(PQgetvalue(res, row, 2), h, 32) == MR_OK &&
+            memcmp(h, e->log->block_hash, 32) == 0)
+            e->stored = 1;
+    }
+    return rc;
+}
+
+static int apply_known(struct range *r, const PGresult *res, struct mr_error *err)
+{
+    int rc = db_check(res, PGRES_TUPLES_OK, "looking up the messages of events", err);
+
+    for (int row = 0; rc == MR_OK && row < PQntuples(res); row++) {
+        uint8_t h[32];
+        if (watch_unhex(PQgetvalue(res, row, 0), h, 32) != MR_OK)
+            continue;
+        for (size_t i = 0; i < r->n_ev; i++)
+            if (r->ev[i].ev.has_message_hash && memcmp(r->ev[i].ev.message_hash, h, 32) == 0)
+                r->ev[i].known = 1;
+    }
+    return rc;
+}
+
+#define EVENT_COLUMNS 11
+
+/* The events not stored yet, with COPY ... FROM STDIN in binary (the
+ * fastest way into a table: no text to parse, rows written in batches). */
 static int write_events(struct watcher *w, struct range *r, size_t *inserted,
                         struct mr_error *err)
 {
-    struct watch_sbuf a[N_EVCOLS];
-    const char *p[N_EVCOLS + 1];
-    char fields[WATCH_FIELDS_MAX];
-    PGresult *res = NULL;
-    int oom = 0;
+    static const char sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
+    struct watch_sbuf b;
+    char fields[WATCH_FIELDS_MAX + 1];
+    PGresult *res;
+    size_t n = 0;
+    int rc;
 
     *inserted = 0;
     if (r->n_ev == 0)
         return MR_OK;
-    for (int k = 0; k < N_EVCOLS; k++)
-        watch_arr_begin(&a[k]);
+    watch_sb_init(&b);
+    watch_sb_add(&b, sig, sizeof(sig));
+    put_be(&b, 0, 4); /* flags */
+    put_be(&b, 0, 4); /* header extension */
     for (size_t i = 0; i < r->n_ev; i++) {
         const struct pev *e = &r->ev[i];
         const struct eth_log *l = e->log;
-        watch_arr_u64(&a[0], l->block_number);
-        watch_arr_hex(&a[1], l->block_hash, 32);
-        watch_arr_hex(&a[2], l->tx_hash, 32);
-        watch_arr_u64(&a[3], l->tx_index);
-        watch_arr_u64(&a[4], l->log_index);
-        watch_arr_hex(&a[5], l->address, 20);
-        watch_arr_text(&a[6], e->ev.info->name);
+        size_t flen;
+        if (e->stored)
+            continue;
+        put_be(&b, EVENT_COLUMNS, 2);
+        put_text(&b, w->cfg.chain_key);
+        put_be(&b, 8, 4);
+        put_be(&b, l->block_number, 8);
+        put_field(&b, l->block_hash, 32);
+        put_field(&b, l->tx_hash, 32);
+        put_be(&b, 4, 4);
+        put_be(&b, l->tx_index, 4);
+        put_be(&b, 4, 4);
+        put_be(&b, l->log_index, 4);
+        put_field(&b, l->address, 20);
+        put_text(&b, e->ev.info->name);
         if (e->ev.has_message_hash)
-            watch_arr_hex(&a[7], e->ev.message_hash, 32);
+            put_field(&b, e->ev.message_hash, 32);
         else
-            watch_arr_text(&a[7], NULL);
-        watch_fields_json(&e->ev, fields, sizeof(fields));
-        watch_arr_text(&a[8], fields);
-        watch_arr_text(&a[9], e->role == ROLE_GATEWAY ? w->cfg.pairs[e->pair].name : NULL);
+            put_text(&b, NULL);
+        fields[0] = 1; /* jsonb's binary form: a version byte, then the text */
+        flen = watch_fields_json(&e->ev, fields + 1, sizeof(fields) - 1);
+        if (flen == 0)
+            return mr_fail(err, MR_ERR_RANGE, "events: fields too long");
+        put_field(&b, fields, flen + 1);
+        put_text(&b, e->role == ROLE_GATEWAY ? w->cfg.pairs[e->pair].name : NULL);
+        n++;
     }
-    p[0] = w->cfg.chain_key;
-    for (int k = 0; k < N_EVCOLS; k++) {
-        watch_arr_end(&a[k]);
-        oom |= a[k].oom;
-        p[k + 1] = a[k].p;
-    }
-    if (!oom)
-        res = watch_sql(w->db, "storing events",
-                        "INSERT INTO " DB_SCHEMA ".events (chain_key, block_number, block_hash,"
-                        " tx_hash, tx_index, log_index, address, kind, message_hash, fields,"
-                        " gateway_pair) SELECT $1, u.bn, decode(u.bh, 'hex'), decode(u.th, 'hex'),"
-                        " u.ti, u.li, decode(u.ad, 'hex'), u.k, decode(u.mh, 'hex'), u.f::jsonb,"
-                        " u.gp FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[],"
-                        " $6::int[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
-                        " AS u(bn, bh, th, ti, li, ad, k, mh, f, gp)"
-                        " ON CONFLICT (chain_key, block_hash, log_index) DO NOTHING"
-                        " RETURNING block_number, log_index, message_hash IS NOT NULL AND"
-                        " EXISTS (SELECT 1 FROM " DB_SCHEMA ".messages m"
-                        " WHERE m.message_hash = events.message_hash)",
-                        N_EVCOLS + 1, p, PGRES_TUPLES_OK, err);
-    for (int k = 0; k < N_EVCOLS; k++)
-        watch_sb_free(&a[k]);
-    if (oom)
+    put_be(&b, 0xffff, 2); /* the end */
+    if (b.oom) {
+        watch_sb_free(&b);
         return mr_fail(err, MR_ERR_NOMEM, "events: out of memory");
-    if (res == NULL)
-        return MR_ERR_IO;
-    for (int row = 0; row < PQntuples(res); row++) {
-        struct pev *e = find_event(r, strtoull(PQgetvalue(res, row, 0), NULL, 10),
-                                   strtoull(PQgetvalue(res, row, 1), NULL, 10));
-        if (e != NULL && !e->is_new) {
-            e->is_new = 1;
-            e->known = PQgetvalue(res, row, 2)[0] == 't';
-            (*inserted)++;
-        }
     }
+    if (n == 0) {
+        watch_sb_free(&b);
+        return MR_OK;
+    }
+    res = PQexec(w->db, "COPY " DB_SCHEMA ".events (chain_key, block_number, block_hash, tx_hash,"
+                        " tx_index, log_index, address, kind, message_hash, fields, gateway_pair)"
+                        " FROM STDIN (FORMAT binary)");
+    rc = db_check(res, PGRES_COPY_IN, "storing events", err);
     PQclear(res);
+    if (rc == MR_OK) {
+        int sent = PQputCopyData(w->db, b.p, (int)b.n) == 1;
+        if (PQputCopyEnd(w->db, sent ? NULL : "could not send the rows") != 1 && sent)
+            rc = mr_fail(err, MR_ERR_IO, "storing events: %s", PQerrorMessage(w->db));
+        res = PQgetResult(w->db);
+        if (rc == MR_OK)
+            rc = db_check(res, PGRES_COMMAND_OK, "storing events", err);
+        if (rc == MR_OK && strtoull(PQcmdTuples(res), NULL, 10) != n)
+            rc = mr_fail(err, MR_ERR_IO, "storing events: %s rows stored of %zu",
+                         PQcmdTuples(res), n);
+        PQclear(res);
+        while ((res = PQgetResult(w->db)) != NULL)
+            PQclear(res);
+    }
+    watch_sb_free(&b);
+    if (rc != MR_OK)
+        return rc;
+    for (size_t i = 0; i < r->n_ev; i++)
+        if (!r->ev[i].stored)
+            r->ev[i].is_new = 1;
+    *inserted = n;
     return MR_OK;
 }
 
@@ -668,15 +788,74 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
                        struct mr_error *err)
 {
     struct watch_cursor now;
-    int rc = db_exec(w->db, "BEGIN", err);
+    struct watch_sbuf hd_a[4], bh, mh;
+    const char *hd_p[5], *bh_p[2], *mh_p[1], *ck_p[1] = {w->cfg.chain_key};
+    struct db_step st[5];
+    PGresult *pr[5];
+    size_t ns = 0;
+    long n_known = 0;
+    int rc = MR_OK, at_stored = -1, at_known = -1;
 
-    if (rc == MR_OK)
-        rc = watch_read_cursor(w->db, w->cfg.chain_key, &now, 1, err);
+    /* One round trip: the transaction, the chain row locked and the cursor
+     * read, which events and messages are stored already, the headers. */
+    memset(st, 0, sizeof(st));
+    watch_sb_init(&bh);
+    watch_sb_init(&mh);
+    if (headers_params(r, hd_a) != 0 || (n_known = known_params(r, &mh)) < 0)
+        rc = mr_fail(err, MR_ERR_NOMEM, "range: out of memory");
+    if (rc == MR_OK && r->n_ev > 0) {
+        stored_params(r, &bh);
+        if (bh.oom)
+            rc = mr_fail(err, MR_ERR_NOMEM, "range: out of memory");
+    }
+    if (rc == MR_OK) {
+        st[ns++].sql = "BEGIN";
+        st[ns].sql = WATCH_CURSOR_SQL " FOR UPDATE";
+        st[ns].nparams = 1;
+        st[ns++].params = ck_p;
+        if (r->n_ev > 0) {
+            bh_p[0] = w->cfg.chain_key;
+            bh_p[1] = bh.p;
+            at_stored = (int)ns;
+            st[ns].sql = STORED_SQL;
+            st[ns].nparams = 2;
+            st[ns++].params = bh_p;
+        }
+        if (n_known > 0) {
+            mh_p[0] = mh.p;
+            at_known = (int)ns;
+            st[ns].sql = KNOWN_SQL;
+            st[ns].nparams = 1;
+            st[ns++].params = mh_p;
+        }
+        hd_p[0] = w->cfg.chain_key;
+        for (int k = 0; k < 4; k++)
+            hd_p[k + 1] = hd_a[k].p;
+        st[ns].sql = HEADERS_SQL;
+        st[ns].nparams = 5;
+        st[ns++].params = hd_p;
+        rc = db_pipeline(w->db, st, ns, pr, err);
+        if (rc == MR_OK) {
+            rc = db_check(pr[0], PGRES_COMMAND_OK, "database", err);
+            if (rc == MR_OK)
+                rc = watch_cursor_from(pr[1], w->cfg.chain_key, &now, err);
+            if (rc == MR_OK && at_stored >= 0)
+                rc = apply_stored(r, pr[at_stored], err);
+            if (rc == MR_OK && at_known >= 0)
+                rc = apply_known(r, pr[at_known], err);
+            if (rc == MR_OK)
+                rc = db_check(pr[ns - 1], PGRES_COMMAND_OK, "storing block headers", err);
+            for (size_t i = 0; i < ns; i++)
+                PQclear(pr[i]);
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        watch_sb_free(&hd_a[k]);
+    watch_sb_free(&bh);
+    watch_sb_free(&mh);
     if (rc == MR_OK && (now.has != cur->has || (now.has && (now.block != cur->block ||
                                                             memcmp(now.hash, cur->hash, 32)))))
         *moved = 1;
-    if (rc == MR_OK && !*moved)
-        rc = write_headers(w, r, err);
     if (rc == MR_OK && !*moved)
         rc = write_events(w, r, &res->events_new, err);
     for (size_t i = 0; rc == MR_OK && !*moved && i < r->n_dl; i++) {

@@ -159,32 +159,35 @@ int watch_alert(PGconn *db, const char *severity, const char *chain, const char 
     return alert_raise(db, severity, component, subject, message, err);
 }
 
+int watch_cursor_from(const PGresult *res, const char *chain, struct watch_cursor *c,
+                      struct mr_error *err)
+{
+    int rc = db_check(res, PGRES_TUPLES_OK, "reading the cursor", err);
+
+    memset(c, 0, sizeof(*c));
+    if (rc != MR_OK)
+        return rc;
+    if (PQntuples(res) != 1)
+        return mr_fail(err, MR_ERR_NOTFOUND,
+                       "chain '%s' is not registered in " DB_SCHEMA ".chains", chain);
+    if (!PQgetisnull(res, 0, 0)) {
+        c->has = 1;
+        c->block = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        if (watch_unhex(PQgetvalue(res, 0, 1), c->hash, 32) != MR_OK)
+            return mr_fail(err, MR_ERR_INVALID, "chain '%s': bad cursor_hash in the database",
+                           chain);
+    }
+    return MR_OK;
+}
+
 int watch_read_cursor(PGconn *db, const char *chain, struct watch_cursor *c, int for_update,
                       struct mr_error *err)
 {
     const char *p[1] = {chain};
-    PGresult *res = watch_sql(db, "reading the cursor",
-                              for_update ? "SELECT cursor_block, encode(cursor_hash, 'hex') FROM "
-                                           DB_SCHEMA ".chains WHERE chain_key = $1 FOR UPDATE"
-                                         : "SELECT cursor_block, encode(cursor_hash, 'hex') FROM "
-                                           DB_SCHEMA ".chains WHERE chain_key = $1",
-                              1, p, PGRES_TUPLES_OK, err);
-    int rc = MR_OK;
+    PGresult *res = PQexecParams(db, for_update ? WATCH_CURSOR_SQL " FOR UPDATE" : WATCH_CURSOR_SQL,
+                                 1, NULL, p, NULL, NULL, 0);
+    int rc = watch_cursor_from(res, chain, c, err);
 
-    if (res == NULL)
-        return MR_ERR_IO;
-    memset(c, 0, sizeof(*c));
-    if (PQntuples(res) != 1)
-        rc = mr_fail(err, MR_ERR_NOTFOUND,
-                     "chain '%s' is not registered in " DB_SCHEMA ".chains", chain);
-    else if (!PQgetisnull(res, 0, 0)) {
-        const char *h = PQgetvalue(res, 0, 1);
-        c->has = 1;
-        c->block = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        if (watch_unhex(h, c->hash, 32) != MR_OK)
-            rc = mr_fail(err, MR_ERR_INVALID, "chain '%s': bad cursor_hash in the database",
-                         chain);
-    }
     PQclear(res);
     return rc;
 }

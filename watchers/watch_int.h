@@ -124,6 +124,12 @@ int watch_alert(PGconn *db, const char *severity, const char *chain, const char 
 /* Reads the chain's cursor.  MR_ERR_NOTFOUND: the chain is not registered. */
 int watch_read_cursor(PGconn *db, const char *chain, struct watch_cursor *c, int for_update,
                       struct mr_error *err);
+/* The same from the result of WATCH_CURSOR_SQL ($1: the chain) run
+ * elsewhere (e.g. in a pipeline); does not clear res. */
+#define WATCH_CURSOR_SQL                                                                      \
+    "SELECT cursor_block, encode(cursor_hash, 'hex') FROM " DB_SCHEMA ".chains WHERE chain_key = $1"
+int watch_cursor_from(const PGresult *res, const char *chain, struct watch_cursor *c,
+                      struct mr_error *err);
 
 /* Recomputes source_status / target_status (and their block numbers) of
  * the messages among hashes[n] from the events stored for them, and
