@@ -11,7 +11,11 @@
  * nonces have no gaps and are never reused for another payload.  Every
  * signed attempt (the first and each fee-bumped replacement) is stored with
  * its raw bytes and hash BEFORE it is broadcast: after a crash the same
- * bytes are sent again (RELIABILITY.md rows 9 and 17).
+ * bytes are sent again (RELIABILITY.md rows 9 and 17).  The manager's own
+ * intents skip the 'intent' state: txs_create_signed allocates, records
+ * and stores the first signed attempt in one transaction (one synchronous
+ * commit); intents recorded by others (txs_create_intent_in_tx, in the
+ * flows' transactions) are signed later by txm_poll.
  */
 #ifndef MR_TXSTORE_H
 #define MR_TXSTORE_H
