@@ -12,11 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "eth/error.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+
+/* The --database / --config part of a database command's --help. */
+#define CLI_DB_OPTIONS_HELP                                                                   \
+    "Database options (every database command finds the database the same way):\n"      \
+    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
+    "                       string; else --config FILE's database.url; else\n"           \
+    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
+    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
 
 struct cli_command {
     const char *name;
@@ -31,6 +41,10 @@ int cli_proof(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
+int cli_stake(int argc, char **argv);
+int cli_redeem(int argc, char **argv);
+int cli_balance(int argc, char **argv);
+int cli_message(int argc, char **argv);
 
 /* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
  * CLI_EXIT_USAGE. */
@@ -40,6 +54,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) MR_PRINTF(2, 3);
  * `cap` bytes (a larger file is an error).  Out: *buf (caller frees), *len.
  * On failure fills err with the path and the reason. */
 int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct mr_error *err);
+
+/* Connects to the database by the project's rules (--database CONNINFO,
+ * else --config FILE's database.url, else $MOSAIC_DATABASE_URL, else PG*).
+ * Returns a new connection, or NULL after one line on stderr. */
+PGconn *cli_db_connect(const char *cmd, const char *database, const char *config);
 
 /* Parses a 20-byte address (0x + 40 hex digits) or a 32-byte hash. */
 int cli_parse_address(const char *s, uint8_t out[20], struct mr_error *err);

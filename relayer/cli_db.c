@@ -12,37 +12,6 @@
 #include "relayer/cli.h"
 #include "relayer/config.h"
 
-#define DB_OPTIONS_HELP                                                                    \
-    "Database options (every database command finds the database the same way):\n"      \
-    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
-    "                       string; else --config FILE's database.url; else\n"           \
-    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
-    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
-
-/* Connects by the resolution rules; prints one line and returns NULL on
- * failure. */
-static PGconn *connect_for(const char *cmd, const char *database, const char *config)
-{
-    char url[2048];
-    const char *conninfo, *source;
-    struct mr_error err;
-    PGconn *c;
-
-    url[0] = '\0';
-    if ((database == NULL || database[0] == '\0') && config != NULL) {
-        int rc = config_database_url(config, url, sizeof(url), &err);
-        if (rc != MR_OK && rc != MR_ERR_NOTFOUND) {
-            cli_usage_error(cmd, "%s", err.msg);
-            return NULL;
-        }
-    }
-    conninfo = db_resolve_conninfo(database, url, &source);
-    c = db_connect(conninfo, NULL, &err);
-    if (c == NULL)
-        cli_usage_error(cmd, "%s (from %s)", err.msg, source);
-    return c;
-}
-
 /* ---- migrate ---- */
 
 static void migrate_usage(void)
@@ -56,7 +25,7 @@ static void migrate_usage(void)
            "embedded text, is refused.\n"
            "\n"
            "  --status             list the migrations and whether each is applied; change nothing\n"
-           "\n" DB_OPTIONS_HELP
+           "\n" CLI_DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 a migration failed (file:line and the server's reason on\n"
            "stderr; nothing of it is left behind), 2 bad usage or no database.\n");
@@ -91,7 +60,7 @@ int cli_migrate(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
-    c = connect_for("migrate", database, config);
+    c = cli_db_connect("migrate", database, config);
     if (c == NULL)
         return CLI_EXIT_USAGE;
     if (status)
@@ -126,7 +95,7 @@ static void jobs_usage(void)
            "          now (a dead-lettered job gets one more attempt)\n"
            "  cancel  cancels jobs that have not finished; a running job's worker cannot\n"
            "          complete it afterwards\n"
-           "\n" DB_OPTIONS_HELP
+           "\n" CLI_DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 some job was not found or not in a state that allows the\n"
            "action, 2 bad usage or no database.\n");
@@ -225,7 +194,7 @@ static int parse_subcmd(const char *cmd, int argc, char **argv, const struct opt
 static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
 {
     struct mr_error err;
-    PGconn *c = connect_for(cmd, a->database, a->config);
+    PGconn *c = cli_db_connect(cmd, a->database, a->config);
 
     if (c != NULL && db_check_schema(c, &err) != MR_OK) {
         PQfinish(c);
@@ -389,7 +358,7 @@ static void tx_usage(void)
            "          final, failed, aborted; --limit defaults to 50\n"
            "  show    one transaction by id, or by the hash of any of its attempts, with\n"
            "          its attempts (hash, fees, when broadcast); raw bytes are not printed\n"
-           "\n" DB_OPTIONS_HELP
+           "\n" CLI_DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 not found, 2 bad usage or no database.\n");
 }

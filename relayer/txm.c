@@ -135,10 +135,18 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
     if (t->paused)
         return mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is paused: insufficient "
                        "funds for the transactions already signed", t->cfg.chain_key);
-    /* The dry run: a call that would revert is classified, not sent. */
-    rc = ethrpc_call(t->rpc, from, in->to, in->calldata, in->calldata_len, "pending", &out,
-                     &out_len, &d, err);
-    free(out);
+    /* The dry run: a call that would revert is classified, not sent.
+     * eth_call here carries no value, so a payable call with a value (a
+     * user's redeem{value: bounty}) is dry-run by eth_estimateGas. */
+    if (u256_is_zero(&in->value)) {
+        rc = ethrpc_call(t->rpc, from, in->to, in->calldata, in->calldata_len, "pending", &out,
+                         &out_len, &d, err);
+        free(out);
+    } else {
+        uint64_t gas = 0;
+        rc = ethrpc_estimate_gas(t->rpc, from, in->to, &in->value, in->calldata,
+                                 in->calldata_len, &gas, &d, err);
+    }
     if (rc != MR_OK)
         return rc;
     rc = ethrpc_get_transaction_count(t->rpc, from, "pending", &chain_nonce, NULL, err);

@@ -37,7 +37,8 @@ static void test_migrate_cmd(void **state)
     assert_int_equal(tv_run_cli((const char *[]){"migrate", "--database", ci, NULL}, NULL, &out, &err),
                      0);
     assert_non_null(strstr(out, "applying 0001_core"));
-    assert_non_null(strstr(out, "2 migrations applied"));
+    assert_non_null(strstr(out, "applying 0002_queue"));
+    assert_non_null(strstr(out, " migrations applied; schema at version"));
     free(out);
     free(err);
     /* Through the config file this time: nothing left to do. */
