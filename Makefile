@@ -10,6 +10,8 @@
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
 #   make deps       install Debian packages and the pinned npm tools
+#   make demo       the relayer at work on a local devnet (deploy/demo.sh)
+#   make demo-down  stops and removes everything the demo started
 #   make clean
 #
 # Variables: BUILDDIR (default build), CC, EXTRA_CFLAGS, SAN (sanitizer
@@ -67,7 +69,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: bench-queue all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: demo demo-down bench-queue all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -174,6 +176,14 @@ bench-queue: $(BIN) $(BUILDDIR)/bench-queue
 
 deps:
 	sh deploy/install-deps.sh
+
+# The first command of the README: everything from a fresh machine to
+# stakes and a redeem relayed on a local devnet, in a few minutes.
+demo:
+	@bash deploy/demo.sh up
+
+demo-down:
+	@bash deploy/demo.sh down
 
 clean:
 	rm -rf build

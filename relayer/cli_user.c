@@ -116,9 +116,11 @@ static void balance_usage(void)
 {
     printf("usage: mosaic-relayer balance --config FILE --address A [--pair NAME]\n"
            "\n"
-           "The balances of A on every chain of the config's gateway pairs (or of one pair):\n"
-           "the native coin, the value token on the origin chain and the utility token on\n"
-           "each auxiliary chain, in wei. The token addresses are read from the gateways.\n"
+           "The balances of A on every chain of the config's gateway pairs (or of one pair),\n"
+           "in wei, one line each: CHAIN PAIR TOKEN ADDRESS BALANCE, where TOKEN is native\n"
+           "(the chain's coin), value and base (the gateway's value token and bounty token,\n"
+           "origin) or utility (the co-gateway's utility token, auxiliary). The token\n"
+           "addresses are read from the gateways.\n"
            "\n"
            "Exit status: 0 printed (a balance that cannot be read says why on its line),\n"
            "2 bad usage, a config that does not load, or an unknown pair.\n");

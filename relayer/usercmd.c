@@ -276,14 +276,20 @@ static int password_path(const char *opt, const char **out, struct mr_error *err
                    "or pipe the password on stdin");
 }
 
-/* Refuses the relayer's own keys: the user's transactions must not take
- * the relayer's nonces (and its running daemon holds them anyway). */
+/* Refuses the keys the daemon signs with (config.h: `facilitator`, and
+ * `anchor` for the organization admin): the user's transactions must not
+ * take the relayer's nonces, whose allocator treats any other use as a
+ * stolen key.  (A running daemon holds their signer lock anyway.)  Other
+ * keys of the config, e.g. a deployer, may be users. */
 static int refuse_relayer_key(const struct user_session *s, struct mr_error *err)
 {
     const uint8_t *me = signer_address(s->signer);
 
     for (size_t i = 0; i < s->cfg->n_keys; i++) {
         struct keyfile kf;
+        if (strcmp(s->cfg->keys[i].name, "facilitator") != 0 &&
+            strcmp(s->cfg->keys[i].name, "anchor") != 0)
+            continue;
         if (keyfile_load(s->cfg->keys[i].keystore, &kf, NULL) != MR_OK || !kf.has_address)
             continue;
         if (memcmp(kf.address, me, 20) == 0)
@@ -1007,9 +1013,9 @@ static void print_native(struct rpc_endpoints *rpc, const struct config_chain *c
 
     if (ethrpc_get_balance(rpc, who, "latest", &bal, NULL, &e) == MR_OK) {
         u256_to_dec(&bal, dec, sizeof(dec));
-        fprintf(out, "%-10s %-14s %-14s %-42s %s\n", ch->key, "-", "native", "-", dec);
+        fprintf(out, "%-10s %-14s %-8s %-42s %s\n", ch->key, "-", "native", "-", dec);
     } else {
-        fprintf(out, "%-10s %-14s %-14s %-42s ? (%s)\n", ch->key, "-", "native", "-", e.msg);
+        fprintf(out, "%-10s %-14s %-8s %-42s ? (%s)\n", ch->key, "-", "native", "-", e.msg);
     }
 }
 
@@ -1030,12 +1036,12 @@ static void print_token(struct rpc_endpoints *rpc, const struct config_chain *ch
     if (rc == MR_OK)
         rc = view_u256(rpc, ch->key, token, "balanceOf(address)", who, NULL, &bal, &e);
     if (rc != MR_OK) {
-        fprintf(out, "%-10s %-14s %-14s %-42s ? (%s)\n", ch->key, pair, label, "-", e.msg);
+        fprintf(out, "%-10s %-14s %-8s %-42s ? (%s)\n", ch->key, pair, label, "-", e.msg);
         return;
     }
     address_to_checksum(token, addr);
     u256_to_dec(&bal, dec, sizeof(dec));
-    fprintf(out, "%-10s %-14s %-14s %-42s %s\n", ch->key, pair, label, addr, dec);
+    fprintf(out, "%-10s %-14s %-8s %-42s %s\n", ch->key, pair, label, addr, dec);
 }
 
 int user_balances(const struct config *c, const char *pair, const uint8_t who[20], FILE *out,
@@ -1057,7 +1063,7 @@ int user_balances(const struct config *c, const char *pair, const uint8_t who[20
             rc = open_rpc(&c->chains[i], &rpc[i], err);
     }
     if (rc == MR_OK) {
-        fprintf(out, "%-10s %-14s %-14s %-42s %s\n", "CHAIN", "PAIR", "TOKEN", "ADDRESS",
+        fprintf(out, "%-10s %-14s %-8s %-42s %s\n", "CHAIN", "PAIR", "TOKEN", "ADDRESS",
                 "BALANCE (wei)");
         for (size_t i = 0; i < c->n_chains; i++) {
             if (!used[i])
@@ -1067,12 +1073,15 @@ int user_balances(const struct config *c, const char *pair, const uint8_t who[20
                 const struct config_gateway *gw = &c->gateways[g];
                 if (only >= 0 && (size_t)only != g)
                     continue;
-                if (gw->origin.chain == (int)i)
+                if (gw->origin.chain == (int)i) {
                     print_token(rpc[i], &c->chains[i], gw->name, gw->origin.gateway,
-                                "valueToken()", "token()", "value token", who, out);
+                                "valueToken()", "token()", "value", who, out);
+                    print_token(rpc[i], &c->chains[i], gw->name, gw->origin.gateway,
+                                "baseToken()", NULL, "base", who, out);
+                }
                 if (gw->auxiliary.chain == (int)i)
                     print_token(rpc[i], &c->chains[i], gw->name, gw->auxiliary.gateway,
-                                "utilityToken()", NULL, "utility token", who, out);
+                                "utilityToken()", NULL, "utility", who, out);
             }
         }
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/txstore.h"
 #include "eth/hex.h"
 #include "relayer/config.h"
 #include "relayer/progress.h"
@@ -517,6 +518,58 @@ static void test_progress_load(void **state)
     free(ci);
 }
 
+/* A user's key is spent elsewhere too: its allocator follows the chain,
+ * but never past transactions of ours that are not mined yet. */
+static void test_adopt_nonce(void **state)
+{
+    uint8_t who[20], to[20], data[4] = {1, 2, 3, 4};
+    struct txs_intent in;
+    struct mr_error err;
+    char *ci = NULL;
+    uint64_t nonce = 0;
+    int64_t id = 0;
+    int adopted = -1;
+    PGconn *c;
+    (void)state;
+
+    TV_REQUIRE_PG();
+    c = tv_pg_migrated(&ci);
+    exec_ok(c, "INSERT INTO mosaic.chains (chain_key, chain_id, role) VALUES ('origin', 31337,"
+               " 'origin')");
+    memset(who, 0x42, 20);
+    memset(to, 0x43, 20);
+    assert_int_equal(txs_adopt_nonce(c, "origin", who, 5, &adopted, &err), MR_OK);
+    assert_int_equal(adopted, 1);
+    assert_int_equal(tv_pg_int64(c, "SELECT next_nonce FROM mosaic.signer_nonces"), 5);
+    /* Used elsewhere meanwhile: nonce 9 on chain. */
+    assert_int_equal(txs_adopt_nonce(c, "origin", who, 9, &adopted, &err), MR_OK);
+    assert_int_equal(tv_pg_int64(c, "SELECT next_nonce FROM mosaic.signer_nonces"), 9);
+    /* Never backwards. */
+    assert_int_equal(txs_adopt_nonce(c, "origin", who, 3, &adopted, &err), MR_OK);
+    assert_int_equal(adopted, 1);
+    assert_int_equal(tv_pg_int64(c, "SELECT next_nonce FROM mosaic.signer_nonces"), 9);
+    /* An intent of ours not yet mined holds the allocator where it is. */
+    memset(&in, 0, sizeof(in));
+    in.chain_key = "origin";
+    in.sender = who;
+    in.purpose = "stake";
+    in.to = to;
+    in.calldata = data;
+    in.calldata_len = sizeof(data);
+    in.gas_limit = 100000;
+    assert_int_equal(txs_create_intent(c, &in, 9, &id, &nonce, &err), MR_OK);
+    assert_int_equal(nonce, 9);
+    assert_int_equal(txs_adopt_nonce(c, "origin", who, 12, &adopted, &err), MR_OK);
+    assert_int_equal(adopted, 0);
+    assert_int_equal(tv_pg_int64(c, "SELECT next_nonce FROM mosaic.signer_nonces"), 10);
+    assert_int_equal(txs_mark_aborted(c, id, "test", &err), MR_OK);
+    assert_int_equal(txs_adopt_nonce(c, "origin", who, 12, &adopted, &err), MR_OK);
+    assert_int_equal(adopted, 1);
+    assert_int_equal(tv_pg_int64(c, "SELECT next_nonce FROM mosaic.signer_nonces"), 12);
+    PQfinish(c);
+    free(ci);
+}
+
 static void test_message_cmd(void **state)
 {
     char *ci = NULL, *out = NULL, *err = NULL;
@@ -619,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_progress_waiting),
         cmocka_unit_test(test_progress_print),
         cmocka_unit_test(test_progress_load),
+        cmocka_unit_test(test_adopt_nonce),
         cmocka_unit_test(test_message_cmd),
         cmocka_unit_test(test_user_cli_usage),
     };
