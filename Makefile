@@ -9,6 +9,7 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
+#   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make demo       the relayer at work on a local devnet (deploy/demo.sh)
 #   make demo-down  stops and removes everything the demo started
@@ -55,6 +56,13 @@ TLIB_OBJ = $(TLIB_SRC:%.c=$(BUILDDIR)/obj/%.o)
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILDDIR)/tests/%)
 TEST_LIBS = -lcmocka -ljansson -lpq
+
+# Contracts: solc-js (pinned in deploy/package-lock.json) compiles
+# contracts/*.sol into build/contracts/<Name>.json.  Always build/contracts,
+# whatever BUILDDIR is: the artifacts do not depend on the C flags, and every
+# variant's tests read them there.
+CONTRACTS_SRC   = $(sort $(wildcard contracts/*.sol))
+CONTRACTS_STAMP = build/contracts/.stamp
 
 # Benchmarks.
 BENCH_SRC = $(sort $(wildcard bench/bench_*.c))
@@ -103,7 +111,13 @@ $(BUILDDIR)/bench/%: bench/%.c $(ETH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -O3 -march=native -o $@ $< $(ETH_LIB) $(ETH_LIBS) $(LDFLAGS_ALL)
 
-test: $(BIN) $(TEST_BIN)
+$(CONTRACTS_STAMP): $(CONTRACTS_SRC) contracts/build.mjs
+	node contracts/build.mjs build/contracts
+	@touch $@
+
+contracts: $(CONTRACTS_STAMP)
+
+test: $(BIN) $(TEST_BIN) $(CONTRACTS_STAMP)
 	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) SUMMARY=$(SUMMARY) \
 	    sh tests/run-tests.sh "$(BUILDDIR)" $(TEST_BIN)
 
@@ -118,7 +132,7 @@ ubsan:
 # The suite three times (plain, ASan, UBSan), then one closing line with the
 # totals of all three.
 # The suite under valgrind's memcheck (slow; not part of check).
-valgrind: $(BIN) $(TEST_BIN)
+valgrind: $(BIN) $(TEST_BIN) $(CONTRACTS_STAMP)
 	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) MR_VALGRIND=1 \
 	    sh tests/run-tests.sh "$(BUILDDIR) under valgrind" $(TEST_BIN)
 

@@ -426,6 +426,77 @@ int ethrpc_get_block_by_hash(struct rpc_endpoints *e, const uint8_t hash[32], st
                      err);
 }
 
+/* eth_getBlockByNumber(number) on endpoint i only. */
+static int block_on(struct rpc_endpoints *e, size_t i, uint64_t number, struct eth_block *b,
+                    struct rpc_detail *d, struct mr_error *err)
+{
+    const char *m = "eth_getBlockByNumber";
+    const char *name = rpc_endpoints_health(e, i)->name;
+    char id[ETHRPC_BLOCK_ID_LEN];
+    json_t *res, *params = json_pack("[s, b]", ethrpc_block_id(number, id), 0);
+    int rc;
+
+    if (params == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", m);
+    if ((rc = rpc_call_endpoint(e, i, m, params, &res, d, err)) != MR_OK)
+        return rc;
+    if (json_is_null(res))
+        rc = mr_fail(err, MR_ERR_NOTFOUND, "%s %s: block %llu not found (not yet)", name, m,
+                     (unsigned long long)number);
+    else if ((rc = ethrpc_decode_block(res, b, err)) != MR_OK)
+        mr_error_prefix(err, rc, "%s %s: ", name, m);
+    else if (b->number != number)
+        rc = mr_fail(err, MR_ERR_JSON, "%s %s: asked for block %llu, got %llu", name, m,
+                     (unsigned long long)number, (unsigned long long)b->number);
+    json_decref(res);
+    return rc;
+}
+
+int ethrpc_quorum_block(struct rpc_endpoints *e, uint64_t number, size_t q, struct eth_block *b,
+                        struct mr_error *err)
+{
+    size_t n = rpc_endpoints_count(e), agree = 0, first = 0, notfound = 0;
+    struct mr_error last;
+    int last_rc = MR_OK;
+
+    if (q == 0 || q > n)
+        return mr_fail(err, MR_ERR_INVALID, "quorum %zu of %zu endpoints", q, n);
+    mr_error_clear(&last);
+    for (size_t i = 0; i < n; i++) {
+        struct eth_block bi;
+        struct rpc_detail d;
+        struct mr_error e1;
+        int rc = block_on(e, i, number, &bi, &d, &e1);
+        if (rc != MR_OK && d.cls == RPC_CLASS_FATAL)
+            return mr_fail(err, rc, "%s", e1.msg); /* a wrong chain */
+        if (rc != MR_OK) {
+            notfound += rc == MR_ERR_NOTFOUND;
+            last = e1;
+            last_rc = rc;
+            continue;
+        }
+        if (agree == 0) {
+            *b = bi;
+            first = i;
+        } else if (memcmp(bi.hash, b->hash, 32) != 0 || memcmp(bi.state_root, b->state_root, 32)) {
+            int by_hash = memcmp(bi.hash, b->hash, 32) != 0;
+            char v1[67], v2[67];
+            hex_encode_data(by_hash ? b->hash : b->state_root, 32, v1, sizeof(v1));
+            hex_encode_data(by_hash ? bi.hash : bi.state_root, 32, v2, sizeof(v2));
+            return mr_fail(err, MR_ERR_MISMATCH, "block %llu: endpoints disagree on the %s: %s "
+                           "says %s, %s says %s", (unsigned long long)number,
+                           by_hash ? "hash" : "stateRoot", rpc_endpoints_health(e, first)->name, v1,
+                           rpc_endpoints_health(e, i)->name, v2);
+        }
+        agree++;
+    }
+    if (agree >= q)
+        return MR_OK;
+    return mr_fail(err, notfound == n - agree ? MR_ERR_NOTFOUND : MR_ERR_IO,
+                   "block %llu: %zu of %zu endpoints agree, quorum %zu (last failure: %s)",
+                   (unsigned long long)number, agree, n, q, last_rc != MR_OK ? last.msg : "none");
+}
+
 int ethrpc_get_transaction_count(struct rpc_endpoints *e, const uint8_t address[20],
                                  const char *block, uint64_t *nonce, struct rpc_detail *d,
                                  struct mr_error *err)
@@ -439,6 +510,23 @@ int ethrpc_get_balance(struct rpc_endpoints *e, const uint8_t address[20], const
 {
     return call_u256(e, "eth_getBalance", json_pack("[o, s]", hex_json(address, 20), block),
                      balance, d, err);
+}
+
+int ethrpc_get_code(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
+                    uint8_t **code, size_t *len, struct rpc_detail *d, struct mr_error *err)
+{
+    json_t *res, *params = json_pack("[o, s]", hex_json(address, 20), block);
+    int rc;
+
+    *code = NULL;
+    *len = 0;
+    if (params == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "eth_getCode: out of memory");
+    if ((rc = call_nonnull(e, "eth_getCode", params, &res, d, err)) != MR_OK)
+        return rc;
+    rc = data_alloc(res, "result", ETHRPC_MAX_CODE, code, len, err);
+    json_decref(res);
+    return decoded(e, rc, "eth_getCode", d, err);
 }
 
 int ethrpc_max_priority_fee(struct rpc_endpoints *e, struct u256 *fee, struct rpc_detail *d,
@@ -500,7 +588,14 @@ int ethrpc_call(struct rpc_endpoints *e, const uint8_t *from, const uint8_t to[2
                 const uint8_t *data, size_t len, const char *block, uint8_t **out,
                 size_t *out_len, struct rpc_detail *d, struct mr_error *err)
 {
-    json_t *res, *params = json_pack("[o, s]", call_object(from, to, NULL, data, len), block);
+    return ethrpc_call_ex(e, from, to, NULL, data, len, block, out, out_len, d, err);
+}
+
+int ethrpc_call_ex(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
+                   const struct u256 *value, const uint8_t *data, size_t len, const char *block,
+                   uint8_t **out, size_t *out_len, struct rpc_detail *d, struct mr_error *err)
+{
+    json_t *res, *params = json_pack("[o, s]", call_object(from, to, value, data, len), block);
     int rc;
 
     *out = NULL;

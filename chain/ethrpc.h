@@ -133,6 +133,16 @@ int ethrpc_get_block(struct rpc_endpoints *e, const char *block, struct eth_bloc
                      struct rpc_detail *d, struct mr_error *err);
 int ethrpc_get_block_by_hash(struct rpc_endpoints *e, const uint8_t hash[32], struct eth_block *b,
                              struct rpc_detail *d, struct mr_error *err);
+/* Quorum read (RELIABILITY.md rows 3, 5 and 7): block `number` from every
+ * endpoint of e on its own.  Every endpoint that answers must agree on the
+ * hash and the state root, and at least q (1 <= q <= count) must answer.
+ * Out: *b on MR_OK.  Returns MR_ERR_MISMATCH (fail closed: the message
+ * names both endpoints and what each said) on any disagreement;
+ * MR_ERR_NOTFOUND when fewer than q have the block yet and none failed
+ * otherwise; MR_ERR_IO (transient) when fewer than q answered; the fatal
+ * MR_ERR_INVALID of a wrong chain id; MR_ERR_INVALID for a bad q. */
+int ethrpc_quorum_block(struct rpc_endpoints *e, uint64_t number, size_t q, struct eth_block *b,
+                        struct mr_error *err);
 /* eth_getLogs over [from_block, to_block]; a range the node refuses (or
  * whose answer exceeds the response cap) is split in halves, recursively,
  * down to single blocks.  Out: *logs (appended to; caller frees). */
@@ -148,6 +158,12 @@ int ethrpc_get_proof(struct rpc_endpoints *e, const uint8_t address[20],
 int ethrpc_call(struct rpc_endpoints *e, const uint8_t *from, const uint8_t to[20],
                 const uint8_t *data, size_t len, const char *block, uint8_t **out,
                 size_t *out_len, struct rpc_detail *d, struct mr_error *err);
+/* eth_call({from?, to?, value?, data}, block): to NULL runs `data` as init
+ * code (a creation), value (may be NULL) is sent with the call.  Otherwise
+ * as ethrpc_call. */
+int ethrpc_call_ex(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
+                   const struct u256 *value, const uint8_t *data, size_t len, const char *block,
+                   uint8_t **out, size_t *out_len, struct rpc_detail *d, struct mr_error *err);
 /* eth_estimateGas({from?, to?, value?, data}).  to NULL = creation. */
 int ethrpc_estimate_gas(struct rpc_endpoints *e, const uint8_t *from, const uint8_t *to,
                         const struct u256 *value, const uint8_t *data, size_t len,
@@ -163,6 +179,12 @@ int ethrpc_get_transaction_count(struct rpc_endpoints *e, const uint8_t address[
                                  struct mr_error *err);
 int ethrpc_get_balance(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
                        struct u256 *balance, struct rpc_detail *d, struct mr_error *err);
+/* eth_getCode(address, block).  Out: *code (malloc'd, caller frees; NULL
+ * when *len is 0: no contract there).  Code above ETHRPC_MAX_CODE bytes is
+ * MR_ERR_TOOBIG (EIP-170 caps deployed code at 24576). */
+#define ETHRPC_MAX_CODE (64u * 1024)
+int ethrpc_get_code(struct rpc_endpoints *e, const uint8_t address[20], const char *block,
+                    uint8_t **code, size_t *len, struct rpc_detail *d, struct mr_error *err);
 /* Out: hash[32], the hash the node returns. */
 int ethrpc_send_raw_transaction(struct rpc_endpoints *e, const uint8_t *raw, size_t len,
                                 uint8_t hash[32], struct rpc_detail *d, struct mr_error *err);

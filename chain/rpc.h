@@ -12,7 +12,9 @@
  *     last latency), backoff with jitter and a circuit breaker; a call goes
  *     to the healthiest endpoint and fails over on transient errors only.
  *     The chain id of an endpoint is checked (eth_chainId) before its first
- *     use.
+ *     use and again every chain_recheck_ms; a wrong chain id is fatal for
+ *     the whole set: every later call fails with it (RELIABILITY.md row
+ *     27).
  *
  * Every error message names the endpoint (its URL without user:pass@) and
  * the method.  Results are jansson values: new references the caller
@@ -144,6 +146,8 @@ struct rpc_opts {
     long breaker_cooldown_ms;  /* open -> half-open; default 30000 */
     long backoff_base_ms;      /* first backoff; default 200, doubling, jittered */
     long backoff_max_ms;       /* default 30000 */
+    long chain_recheck_ms;     /* eth_chainId again when the last check is older; default
+                                * 300000; 0: only before the first use */
 };
 
 /* Fills *o with the defaults. */
@@ -176,6 +180,8 @@ void rpc_endpoints_free(struct rpc_endpoints *e);
 
 /* Changes the timeouts of the following calls (0 keeps a value). */
 void rpc_endpoints_set_timeouts(struct rpc_endpoints *e, long connect_ms, long total_ms);
+/* Changes the chain id re-check interval (0: first use only). */
+void rpc_endpoints_set_chain_recheck(struct rpc_endpoints *e, long ms);
 /* Changes the response cap of the following calls. */
 void rpc_endpoints_set_max_response(struct rpc_endpoints *e, size_t cap);
 
@@ -194,6 +200,12 @@ const char *rpc_endpoints_last(const struct rpc_endpoints *e);
  * (answer past the cap); MR_ERR_INVALID (fatal: wrong chain id). */
 int rpc_call(struct rpc_endpoints *e, const char *method, json_t *params, json_t **result,
              struct rpc_detail *d, struct mr_error *err);
+
+/* rpc_call on endpoint i only (no failover), for reads that compare
+ * endpoints (quorum).  An endpoint whose circuit is open is not asked:
+ * MR_ERR_IO with d->kind RPC_KIND_UNAVAILABLE. */
+int rpc_call_endpoint(struct rpc_endpoints *e, size_t i, const char *method, json_t *params,
+                      json_t **result, struct rpc_detail *d, struct mr_error *err);
 
 /* Sends items[n] as one JSON-RPC batch (one POST) and matches the answers
  * by id.  The transport fails over as rpc_call does.  Returns MR_OK when

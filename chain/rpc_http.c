@@ -32,6 +32,7 @@ struct endpoint {
     char *url;              /* as configured (may hold credentials): curl only */
     CURL *curl;             /* one easy handle: connections are kept alive */
     struct rpc_health h;
+    uint64_t chain_checked_ms; /* monotonic ms of the last good eth_chainId */
 };
 
 struct rpc_endpoints {
@@ -40,6 +41,8 @@ struct rpc_endpoints {
     uint64_t next_id;
     uint64_t rng;           /* xorshift64 state for the jitter */
     const char *last;       /* name of the endpoint of the last call */
+    int fatal;              /* a wrong chain id was seen: every call fails */
+    char fatal_msg[MR_ERROR_MSG_LEN];
     size_t n;
     struct endpoint ep[RPC_MAX_ENDPOINTS];
 };
@@ -61,6 +64,7 @@ void rpc_opts_default(struct rpc_opts *o)
     o->breaker_cooldown_ms = 30000;
     o->backoff_base_ms = 200;
     o->backoff_max_ms = 30000;
+    o->chain_recheck_ms = 300000;
 }
 
 static uint64_t now_ms(void)
@@ -373,13 +377,53 @@ static int check_chain(struct rpc_endpoints *e, struct endpoint *ep, struct rpc_
     }
     json_decref(res);
     if (got != e->chain_id) {
+        struct mr_error e1;
         set_class(d, RPC_CLASS_FATAL, RPC_KIND_CHAIN_MISMATCH);
-        return mr_fail(err, MR_ERR_INVALID,
-                       "%s eth_chainId: the endpoint serves chain id %llu, configured %llu",
-                       ep->h.name, (unsigned long long)got, (unsigned long long)e->chain_id);
+        mr_fail(&e1, MR_ERR_INVALID,
+                "%s eth_chainId: the endpoint serves chain id %llu, configured %llu",
+                ep->h.name, (unsigned long long)got, (unsigned long long)e->chain_id);
+        /* Fatal for the whole set: a swapped endpoint is a configuration
+         * error, and what it answered before cannot be trusted either. */
+        e->fatal = 1;
+        memcpy(e->fatal_msg, e1.msg, sizeof(e->fatal_msg));
+        return mr_fail(err, MR_ERR_INVALID, "%s", e1.msg);
     }
     ep->h.chain_checked = 1;
+    ep->chain_checked_ms = now_ms();
     return MR_OK;
+}
+
+/* The set saw a wrong chain id: fail every call with that message. */
+static int fatal_set(const struct rpc_endpoints *e, struct rpc_detail *d, struct mr_error *err)
+{
+    set_class(d, RPC_CLASS_FATAL, RPC_KIND_CHAIN_MISMATCH);
+    return mr_fail(err, MR_ERR_INVALID, "%s", e->fatal_msg);
+}
+
+/* eth_chainId is due before the first use and every chain_recheck_ms. */
+static int chain_due(const struct rpc_endpoints *e, const struct endpoint *ep)
+{
+    return !ep->h.chain_checked ||
+           (e->opts.chain_recheck_ms > 0 &&
+            now_ms() - ep->chain_checked_ms >= (uint64_t)e->opts.chain_recheck_ms);
+}
+
+/* One try on ep: the chain id check when due, then the exchange. */
+static int try_endpoint(struct rpc_endpoints *e, struct endpoint *ep, struct exchange *x,
+                        struct rpc_detail *d, struct mr_error *err)
+{
+    int rc;
+
+    e->last = ep->h.name;
+    rpc_detail_clear(d);
+    mr_error_clear(err);
+    rc = chain_due(e, ep) ? check_chain(e, ep, d, err) : MR_OK;
+    if (rc == MR_OK) {
+        x->id = e->next_id;
+        e->next_id += x->items ? x->n : 1;
+        rc = exchange_once(e, ep, x, d, err);
+    }
+    return rc;
 }
 
 /* Tries the endpoints healthiest first; moves on only after a transient
@@ -393,18 +437,12 @@ static int run(struct rpc_endpoints *e, struct exchange *x, struct rpc_detail *d
     int rc = MR_ERR_IO, any = 0;
 
     d = d ? d : &local;
+    if (e->fatal)
+        return fatal_set(e, d, err);
     while ((ep = pick(e, tried)) != NULL) {
         tried[ep - e->ep] = 1;
         any = 1;
-        e->last = ep->h.name;
-        rpc_detail_clear(d);
-        mr_error_clear(err);
-        rc = ep->h.chain_checked ? MR_OK : check_chain(e, ep, d, err);
-        if (rc == MR_OK) {
-            x->id = e->next_id;
-            e->next_id += x->items ? x->n : 1;
-            rc = exchange_once(e, ep, x, d, err);
-        }
+        rc = try_endpoint(e, ep, x, d, err);
         if (rc == MR_OK || d->cls != RPC_CLASS_TRANSIENT)
             return rc;
     }
@@ -428,6 +466,35 @@ int rpc_call(struct rpc_endpoints *e, const char *method, json_t *params, json_t
     if (x.params == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", method);
     rc = run(e, &x, d, err);
+    json_decref(x.params);
+    return rc;
+}
+
+int rpc_call_endpoint(struct rpc_endpoints *e, size_t i, const char *method, json_t *params,
+                      json_t **result, struct rpc_detail *d, struct mr_error *err)
+{
+    struct exchange x = {method, 0, params ? params : json_array(), result, NULL, 0};
+    struct rpc_detail local;
+    struct endpoint *ep;
+    int rc;
+
+    assert(i < e->n);
+    ep = &e->ep[i];
+    *result = NULL;
+    d = d ? d : &local;
+    rpc_detail_clear(d);
+    if (x.params == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "%s: out of memory", method);
+    if (e->fatal) {
+        rc = fatal_set(e, d, err);
+    } else if (ep->h.breaker == RPC_BREAKER_OPEN && now_ms() < ep->h.open_until_ms) {
+        set_class(d, RPC_CLASS_TRANSIENT, RPC_KIND_UNAVAILABLE);
+        rc = mr_fail(err, MR_ERR_IO, "%s %s: circuit breaker open", ep->h.name, method);
+    } else {
+        if (ep->h.breaker == RPC_BREAKER_OPEN)
+            ep->h.breaker = RPC_BREAKER_HALF_OPEN;
+        rc = try_endpoint(e, ep, &x, d, err);
+    }
     json_decref(x.params);
     return rc;
 }
@@ -511,6 +578,11 @@ void rpc_endpoints_set_timeouts(struct rpc_endpoints *e, long connect_ms, long t
         e->opts.connect_timeout_ms = connect_ms;
     if (total_ms > 0)
         e->opts.timeout_ms = total_ms;
+}
+
+void rpc_endpoints_set_chain_recheck(struct rpc_endpoints *e, long ms)
+{
+    e->opts.chain_recheck_ms = ms > 0 ? ms : 0;
 }
 
 void rpc_endpoints_set_max_response(struct rpc_endpoints *e, size_t cap)

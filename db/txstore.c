@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/alert.h"
 #include "db/db.h"
 
 /* Postgres text form of a bytea: "\x" + hex.  Caller frees. */
@@ -60,14 +61,23 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
                       uint64_t *nonce, struct mr_error *err)
 {
     char cn[24], job[24], gas[24], val[U256_DEC_MAX];
-    char *sender = bytea_text(in->sender, 20), *to = bytea_text(in->to, 20);
+    char *sender = bytea_text(in->sender, 20);
+    char *to = in->create ? NULL : in->to != NULL ? bytea_text(in->to, 20) : NULL;
     char *data = bytea_text(in->calldata, in->calldata_len);
-    const char *p[9];
+    const char *p[10];
     PGresult *res = NULL;
     int64_t next = -1;
     int rc;
 
-    if (sender == NULL || to == NULL || data == NULL) {
+    if (!in->create && in->to == NULL) {
+        rc = mr_fail(err, MR_ERR_INVALID, "intent: a call needs a `to` address (or set create)");
+        goto out;
+    }
+    if (in->create && in->to != NULL) {
+        rc = mr_fail(err, MR_ERR_INVALID, "intent: a contract creation has no `to` address");
+        goto out;
+    }
+    if (sender == NULL || (!in->create && to == NULL) || data == NULL) {
         rc = mr_fail(err, MR_ERR_NOMEM, "intent: out of memory");
         goto out;
     }
@@ -83,11 +93,15 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
     rc = db_check(res, PGRES_COMMAND_OK, "allocating a nonce", err);
     PQclear(res);
     if (rc == MR_OK) {
-        res = exec(conn, "SELECT next_nonce FROM " DB_SCHEMA ".signer_nonces WHERE chain_key = $1"
-                         " AND sender = $2::bytea FOR UPDATE", 2, p);
+        res = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
+                         " WHERE chain_key = $1 AND sender = $2::bytea FOR UPDATE", 2, p);
         rc = db_check(res, PGRES_TUPLES_OK, "allocating a nonce", err);
-        if (rc == MR_OK && PQntuples(res) == 1)
+        if (rc == MR_OK && PQntuples(res) == 1) {
             next = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            if (!PQgetisnull(res, 0, 1))
+                rc = mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is halted: %s",
+                             in->chain_key, PQgetvalue(res, 0, 1));
+        }
         PQclear(res);
     }
     if (rc == MR_OK && (next < 0 || chain_nonce > (uint64_t)next))
@@ -114,10 +128,11 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         p[6] = data;
         p[7] = val;
         p[8] = gas;
+        p[9] = in->create ? "true" : "false";
         res = exec(conn, "INSERT INTO " DB_SCHEMA ".transactions (chain_key, sender, nonce, job_id,"
-                         " purpose, to_address, calldata, value, gas_limit) VALUES ($1, $2::bytea,"
-                         " $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric, $9::bigint)"
-                         " RETURNING id", 9, p);
+                         " purpose, to_address, calldata, value, gas_limit, is_create) VALUES ($1,"
+                         " $2::bytea, $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric,"
+                         " $9::bigint, $10::boolean) RETURNING id", 10, p);
         rc = db_check(res, PGRES_TUPLES_OK, "recording the intent", err);
         if (rc == MR_OK) {
             *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -250,15 +265,22 @@ int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *e
 }
 
 int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
-                      int status, uint64_t gas_used, struct mr_error *err)
+                      int status, uint64_t gas_used, const uint8_t *tx_hash,
+                      const uint8_t *contract, struct mr_error *err)
 {
     char ids[24], bn[24], st[4], gu[24];
     char *bh = bytea_text(block_hash, 32);
-    const char *p[5] = {ids, bn, bh, st, gu};
+    char *th = tx_hash != NULL ? bytea_text(tx_hash, 32) : NULL;
+    char *ca = contract != NULL ? bytea_text(contract, 20) : NULL;
+    const char *p[7] = {ids, bn, bh, st, gu, th, ca};
     int rc;
 
-    if (bh == NULL)
+    if (bh == NULL || (tx_hash != NULL && th == NULL) || (contract != NULL && ca == NULL)) {
+        free(bh);
+        free(th);
+        free(ca);
         return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    }
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     snprintf(bn, sizeof(bn), "%llu", (unsigned long long)block);
     snprintf(st, sizeof(st), "%d", status ? 1 : 0);
@@ -266,9 +288,12 @@ int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t bl
     rc = transition(conn, id, "mark included",
                     "UPDATE " DB_SCHEMA ".transactions SET state = 'included', included_block ="
                     " $2::bigint, included_block_hash = $3::bytea, receipt_status = $4::smallint,"
-                    " gas_used = $5::bigint, updated_at = now() WHERE id = $1::bigint"
-                    " AND state IN ('signed', 'broadcast')", 5, p, err);
+                    " gas_used = $5::bigint, mined_tx_hash = $6::bytea, contract_address ="
+                    " $7::bytea, updated_at = now() WHERE id = $1::bigint"
+                    " AND state IN ('signed', 'broadcast')", 7, p, err);
     free(bh);
+    free(th);
+    free(ca);
     return rc;
 }
 
@@ -281,6 +306,7 @@ int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err)
     return transition(conn, id, "mark reorged",
                       "UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', included_block = NULL,"
                       " included_block_hash = NULL, receipt_status = NULL, gas_used = NULL,"
+                      " mined_tx_hash = NULL, contract_address = NULL,"
                       " updated_at = now() WHERE id = $1::bigint AND state = 'included'", 1, p, err);
 }
 
@@ -374,7 +400,8 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
                                strlen(PQgetvalue(res, (int)i, 7)), 0, NULL) != MR_OK ||
                 u256_parse_dec(&l[i].value, PQgetvalue(res, (int)i, 11),
                                strlen(PQgetvalue(res, (int)i, 11)), 0, NULL) != MR_OK ||
-                bytea_parse(PQgetvalue(res, (int)i, 9), l[i].to, 20) != 20) {
+                (!(l[i].create = PQgetisnull(res, (int)i, 9)) &&
+                 bytea_parse(PQgetvalue(res, (int)i, 9), l[i].to, 20) != 20)) {
                 txs_pending_free(l, rows);
                 PQclear(res);
                 return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad fields", i);
@@ -430,6 +457,214 @@ int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t m
     for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++) {
         if (bytea_parse(PQgetvalue(res, i, 0), hashes[i], 32) != 32)
             rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad attempt hash", (long long)id);
+        else
+            *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int txs_result(PGconn *conn, int64_t id, struct txs_result *out, struct mr_error *err)
+{
+    char ids[24];
+    const char *p[1] = {ids};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    res = exec(conn, "SELECT state, nonce, is_create, coalesce(receipt_status, 0),"
+                     " coalesce(included_block, 0), included_block_hash, coalesce(gas_used, 0),"
+                     " mined_tx_hash, contract_address, coalesce(error, '') FROM " DB_SCHEMA
+                     ".transactions WHERE id = $1::bigint", 1, p);
+    rc = db_check(res, PGRES_TUPLES_OK, "reading a transaction", err);
+    if (rc == MR_OK && PQntuples(res) != 1)
+        rc = mr_fail(err, MR_ERR_NOTFOUND, "no transaction %lld", (long long)id);
+    if (rc == MR_OK) {
+        out->id = id;
+        snprintf(out->state, sizeof(out->state), "%s", PQgetvalue(res, 0, 0));
+        out->nonce = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        out->is_create = PQgetvalue(res, 0, 2)[0] == 't';
+        out->final = strcmp(out->state, "final") == 0;
+        out->included = out->final || strcmp(out->state, "included") == 0;
+        out->status = atoi(PQgetvalue(res, 0, 3));
+        out->block = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
+        if (!PQgetisnull(res, 0, 5) && bytea_parse(PQgetvalue(res, 0, 5), out->block_hash, 32) != 32)
+            rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad block hash", (long long)id);
+        out->gas_used = strtoull(PQgetvalue(res, 0, 6), NULL, 10);
+        if (!PQgetisnull(res, 0, 7)) {
+            out->has_tx_hash = bytea_parse(PQgetvalue(res, 0, 7), out->tx_hash, 32) == 32;
+            if (!out->has_tx_hash)
+                rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad mined hash", (long long)id);
+        }
+        if (!PQgetisnull(res, 0, 8)) {
+            out->has_contract = bytea_parse(PQgetvalue(res, 0, 8), out->contract, 20) == 20;
+            if (!out->has_contract)
+                rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad contract address",
+                             (long long)id);
+        }
+        snprintf(out->error, sizeof(out->error), "%s", PQgetvalue(res, 0, 9));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int txs_key_state(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                  struct txs_key *out, struct mr_error *err)
+{
+    char *s = bytea_text(sender, 20);
+    const char *p[2] = {chain_key, s};
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    res = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
+                     " WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "reading the nonce allocator", err);
+    if (rc == MR_OK && PQntuples(res) == 1) {
+        out->exists = 1;
+        out->next_nonce = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        out->halted = !PQgetisnull(res, 0, 1);
+        snprintf(out->halted_reason, sizeof(out->halted_reason), "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                 uint64_t chain_nonce, const char *reason, struct mr_error *err)
+{
+    char cn[24], subject[96], *s = bytea_text(sender, 20);
+    const char *p[4] = {chain_key, s, cn, reason};
+    PGresult *res;
+    int rc;
+
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    /* "origin 0x<sender>" names the key without any secret. */
+    snprintf(subject, sizeof(subject), "%s 0x%s", chain_key, s + 2);
+    rc = db_exec(conn, "BEGIN", err);
+    if (rc == MR_OK) {
+        res = exec(conn, "INSERT INTO " DB_SCHEMA ".signer_nonces (chain_key, sender, next_nonce,"
+                         " halted_reason, halted_at) VALUES ($1, $2::bytea, $3::bigint, $4, now())"
+                         " ON CONFLICT (chain_key, sender) DO UPDATE SET next_nonce ="
+                         " greatest(signer_nonces.next_nonce, excluded.next_nonce), halted_reason ="
+                         " coalesce(signer_nonces.halted_reason, excluded.halted_reason), halted_at ="
+                         " coalesce(signer_nonces.halted_at, excluded.halted_at), updated_at = now()",
+                   4, p);
+        rc = db_check(res, PGRES_COMMAND_OK, "halting a key", err);
+        PQclear(res);
+    }
+    if (rc == MR_OK)
+        rc = alert_raise(conn, "critical", "txm", subject, reason, err);
+    if (rc == MR_OK)
+        rc = db_exec(conn, "COMMIT", err);
+    else
+        rollback(conn);
+    free(s);
+    return rc;
+}
+
+int txs_resume_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                   struct mr_error *err)
+{
+    char *s = bytea_text(sender, 20);
+    const char *p[2] = {chain_key, s};
+    PGresult *res;
+    int rc;
+
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    res = exec(conn, "UPDATE " DB_SCHEMA ".signer_nonces SET halted_reason = NULL, halted_at = NULL,"
+                     " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
+    free(s);
+    rc = db_check(res, PGRES_COMMAND_OK, "resuming a key", err);
+    PQclear(res);
+    return rc;
+}
+
+int txs_gaps(PGconn *conn, const char *chain_key, const uint8_t sender[20], uint64_t from,
+             uint64_t *nonces, size_t max, size_t *n, struct mr_error *err)
+{
+    char fr[24], mx[24], *s = bytea_text(sender, 20);
+    const char *p[4] = {chain_key, s, fr, mx};
+    PGresult *res;
+    int rc;
+
+    *n = 0;
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(fr, sizeof(fr), "%llu", (unsigned long long)from);
+    snprintf(mx, sizeof(mx), "%zu", max);
+    res = exec(conn, "SELECT g FROM " DB_SCHEMA ".signer_nonces k, generate_series($3::bigint,"
+                     " k.next_nonce - 1) g WHERE k.chain_key = $1 AND k.sender = $2::bytea AND NOT"
+                     " EXISTS (SELECT 1 FROM " DB_SCHEMA ".transactions t WHERE t.chain_key = $1"
+                     " AND t.sender = $2::bytea AND t.nonce = g AND t.state NOT IN ('aborted',"
+                     " 'failed')) ORDER BY g LIMIT $4::int", 4, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "looking for nonce gaps", err);
+    for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++)
+        nonces[(*n)++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+int txs_create_filler(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                      uint64_t nonce, int64_t *id, struct mr_error *err)
+{
+    char nn[24], *s = bytea_text(sender, 20);
+    const char *p[3] = {chain_key, s, nn};
+    PGresult *res;
+    int rc;
+
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
+    /* Only an allocated nonce; the partial unique index refuses a held one. */
+    res = exec(conn, "INSERT INTO " DB_SCHEMA ".transactions (chain_key, sender, nonce, purpose,"
+                     " to_address, calldata, value, gas_limit) SELECT $1, $2::bytea, $3::bigint,"
+                     " 'nonce-gap-fill', $2::bytea, ''::bytea, 0, 21000 FROM " DB_SCHEMA
+                     ".signer_nonces WHERE chain_key = $1 AND sender = $2::bytea AND next_nonce >"
+                     " $3::bigint RETURNING id", 3, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "recording a gap filler", err);
+    if (rc == MR_OK && PQntuples(res) != 1)
+        rc = mr_fail(err, MR_ERR_INVALID, "chain %s: nonce %llu was never allocated", chain_key,
+                     (unsigned long long)nonce);
+    if (rc == MR_OK)
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc == MR_ERR_IO ? mr_error_prefix(err, MR_ERR_INVALID, "nonce %llu: ",
+                                             (unsigned long long)nonce) : rc;
+}
+
+int txs_nonce_attempts(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                       uint64_t nonce, int64_t *ids, uint8_t (*hashes)[32], size_t max,
+                       size_t *n, struct mr_error *err)
+{
+    char nn[24], *s = bytea_text(sender, 20);
+    const char *p[3] = {chain_key, s, nn};
+    PGresult *res;
+    int rc;
+
+    *n = 0;
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
+    res = exec(conn, "SELECT t.id, a.tx_hash FROM " DB_SCHEMA ".transactions t JOIN " DB_SCHEMA
+                     ".tx_attempts a ON a.tx_id = t.id WHERE t.chain_key = $1 AND t.sender ="
+                     " $2::bytea AND t.nonce = $3::bigint ORDER BY t.id, a.attempt DESC", 3, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "reading attempts", err);
+    for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++) {
+        ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (bytea_parse(PQgetvalue(res, i, 1), hashes[i], 32) != 32)
+            rc = mr_fail(err, MR_ERR_INVALID, "transaction %lld: bad attempt hash",
+                         (long long)ids[i]);
         else
             *n = (size_t)i + 1;
     }

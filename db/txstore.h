@@ -24,17 +24,21 @@
 #include "eth/error.h"
 #include "eth/u256.h"
 
-/* "Call `to` with `calldata` on `chain_key` from `sender`, for job J." */
+/* "Call `to` with `calldata` on `chain_key` from `sender`, for job J", or
+ * "create a contract from the init code `calldata`" (create set, no `to`). */
 struct txs_intent {
     const char *chain_key;
     const uint8_t *sender;       /* 20 bytes */
     int64_t job_id;              /* 0: none */
     const char *purpose;         /* e.g. "confirmStakeIntent" */
-    const uint8_t *to;           /* 20 bytes */
+    const uint8_t *to;           /* 20 bytes; ignored (must be NULL) when create */
+    int create;                  /* 1: contract creation, calldata = init code */
     const uint8_t *calldata;
     size_t calldata_len;
-    struct u256 value;
-    uint64_t gas_limit;
+    struct u256 value;           /* wei sent with the call (payable) */
+    uint64_t gas_limit;          /* txm: 0 = estimate (with a margin); else used as is */
+    int no_dry_run;              /* txm: skip the eth_call dry run (pipelined dependent
+                                  * calls); then gas_limit must be given */
 };
 
 /* One unfinished transaction, for resuming after a restart.  raw is
@@ -50,6 +54,7 @@ struct txs_pending {
     struct u256 max_fee, tip;    /* newest attempt's fees */
     int64_t age_ms;              /* since the newest attempt's broadcast; -1 if never */
     /* The intent, to sign a replacement of the same payload. */
+    int create;                  /* contract creation: `to` is unused */
     uint8_t to[20];
     uint8_t *calldata;
     size_t calldata_len;
@@ -69,9 +74,50 @@ int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t m
  * nonce on chain (eth_getTransactionCount "pending"): it seeds the
  * allocator the first time; if it is ever ahead of the allocator, someone
  * else used the key, and MR_ERR_PERM is returned (stop sending from it and
- * alert: RELIABILITY.md row 13).  Out: *id, *nonce. */
+ * alert: RELIABILITY.md row 13).  A halted key (txs_halt_key) is refused
+ * with MR_ERR_PERM and the reason.  Out: *id, *nonce. */
 int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
                       uint64_t *nonce, struct mr_error *err);
+
+/* The allocator of (chain, sender).  A plain value. */
+struct txs_key {
+    int exists;                  /* 0: no nonce allocated yet (nothing below is set) */
+    uint64_t next_nonce;
+    int halted;
+    char halted_reason[200];
+};
+int txs_key_state(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                  struct txs_key *out, struct mr_error *err);
+
+/* Stops sending from (chain, sender), in one database transaction: records
+ * `reason` (kept if the key is already halted), moves the allocator up to
+ * chain_nonce if it is behind (a resync: the nonces below were used by
+ * someone else), and raises a critical alert (component "txm").
+ * Idempotent. */
+int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                 uint64_t chain_nonce, const char *reason, struct mr_error *err);
+/* Clears the halt (the operator has looked): sending may resume. */
+int txs_resume_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                   struct mr_error *err);
+
+/* The nonces in [from, next_nonce) of (chain, sender) that no live
+ * transaction holds (none, or only aborted / failed ones): gaps that keep
+ * every later nonce from being mined.  Out: nonces[max], *n. */
+int txs_gaps(PGconn *conn, const char *chain_key, const uint8_t sender[20], uint64_t from,
+             uint64_t *nonces, size_t max, size_t *n, struct mr_error *err);
+
+/* Records a 0-value self transaction (purpose "nonce-gap-fill", 21000 gas)
+ * at `nonce`, an allocated nonce that no live transaction holds.  Out: *id.
+ * MR_ERR_INVALID when the nonce was never allocated or is held. */
+int txs_create_filler(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                      uint64_t nonce, int64_t *id, struct mr_error *err);
+
+/* Every signed attempt of every transaction of (chain, sender) at `nonce`
+ * (live or not): any may be the one mined there.  Out: ids[max] (the
+ * transaction of each), hashes[max][32], *n. */
+int txs_nonce_attempts(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                       uint64_t nonce, int64_t *ids, uint8_t (*hashes)[32], size_t max,
+                       size_t *n, struct mr_error *err);
 
 /* For a key that is not the relayer's own (a user's key in `stake` /
  * `redeem`, which the user also spends from other wallets): raises the
@@ -92,8 +138,11 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
 /* Transitions; each refuses (MR_ERR_INVALID) from a state that does not
  * allow it, so a late or repeated step cannot corrupt the record. */
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err);
+/* tx_hash: the attempt that was mined (may be NULL); contract: the address a
+ * creation made (NULL when none). */
 int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
-                      int status, uint64_t gas_used, struct mr_error *err);
+                      int status, uint64_t gas_used, const uint8_t *tx_hash,
+                      const uint8_t *contract, struct mr_error *err);
 int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err);
 int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err);
@@ -105,5 +154,27 @@ int txs_mark_aborted(PGconn *conn, int64_t id, const char *why, struct mr_error 
 int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                      struct txs_pending **list, size_t *n, struct mr_error *err);
 void txs_pending_free(struct txs_pending *list, size_t n);
+
+/* What became of one transaction (any state).  A plain value. */
+struct txs_result {
+    int64_t id;
+    char state[16];              /* intent .. final, failed, aborted */
+    uint64_t nonce;
+    int is_create;
+    int included;                /* state included or final: the fields below are set */
+    int final;                   /* state final */
+    int status;                  /* receipt status: 1 success, 0 reverted */
+    uint64_t block;
+    uint8_t block_hash[32];
+    uint64_t gas_used;
+    int has_tx_hash;
+    uint8_t tx_hash[32];         /* the mined attempt */
+    int has_contract;
+    uint8_t contract[20];        /* the contract a successful creation made */
+    char error[160];             /* failed / aborted: why ("" otherwise) */
+};
+
+/* Reads transaction `id`.  MR_ERR_NOTFOUND if there is none. */
+int txs_result(PGconn *conn, int64_t id, struct txs_result *out, struct mr_error *err);
 
 #endif /* MR_TXSTORE_H */

@@ -30,6 +30,7 @@ static const char *const mr_errnames[] = {
     "unsafe file permissions",              /* MR_ERR_PERM */
     "not found",                            /* MR_ERR_NOTFOUND */
     "the node refused the request",         /* MR_ERR_RPC */
+    "independent sources disagree",         /* MR_ERR_MISMATCH */
 };
 
 const char *mr_strerror(int code)

@@ -45,7 +45,8 @@ enum mr_err {
     MR_ERR_PERM = -18,     /* unsafe file permissions */
     MR_ERR_NOTFOUND = -19, /* a thing looked up does not exist */
     MR_ERR_RPC = -20,      /* a JSON-RPC node refused the request (an error answer) */
-    MR_ERR__LAST = -21
+    MR_ERR_MISMATCH = -21, /* independent sources disagree (e.g. two nodes on a block) */
+    MR_ERR__LAST = -22
 };
 
 /* Length of the detail message kept in struct mr_error, NUL included. */

@@ -41,6 +41,7 @@ int cli_proof(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
+int cli_config(int argc, char **argv);
 int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);

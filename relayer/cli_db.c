@@ -399,7 +399,8 @@ static int tx_show(PGconn *c, const char *key)
     static const char *const names[] = {"id", "chain", "sender", "nonce", "purpose", "to",
                                         "calldata_bytes", "value", "gas_limit", "state",
                                         "included_block", "block_hash", "receipt_status",
-                                        "gas_used", "job_id", "error", "created_at", "updated_at"};
+                                        "gas_used", "mined_tx_hash", "contract",
+                                        "job_id", "error", "created_at", "updated_at"};
     const char *params[1] = {key};
     struct mr_error err;
     PGresult *res;
@@ -408,9 +409,11 @@ static int tx_show(PGconn *c, const char *key)
     res = PQexecParams(
         c,
         "SELECT t.id, t.chain_key, '0x' || encode(t.sender, 'hex'), t.nonce, t.purpose,"
-        " '0x' || encode(t.to_address, 'hex'), octet_length(t.calldata), t.value, t.gas_limit,"
+        " CASE WHEN t.is_create THEN '(contract creation)' ELSE '0x' || encode(t.to_address,"
+        " 'hex') END, octet_length(t.calldata), t.value, t.gas_limit,"
         " t.state, t.included_block, '0x' || encode(t.included_block_hash, 'hex'),"
-        " t.receipt_status, t.gas_used, t.job_id, t.error, t.created_at, t.updated_at"
+        " t.receipt_status, t.gas_used, '0x' || encode(t.mined_tx_hash, 'hex'),"
+        " '0x' || encode(t.contract_address, 'hex'), t.job_id, t.error, t.created_at, t.updated_at"
         " FROM " DB_SCHEMA ".transactions t WHERE ($1 ~ '^[0-9]+$' AND t.id = $1::numeric)"
         " OR ($1 ~ '^0x[0-9a-fA-F]{64}$' AND t.id IN (SELECT tx_id FROM " DB_SCHEMA ".tx_attempts"
         " WHERE tx_hash = decode(substr($1, 3), 'hex')))",

@@ -2,7 +2,7 @@
  * cli_message.c - `mosaic-relayer message show|list`: where messages stand,
  * every step with its chain, transaction, block and time.
  *
- * Reads only the mosaic_dash views (db/migrations/0003_message_steps.sql),
+ * Reads only the mosaic_dash views (db/migrations/0005_message_steps.sql),
  * so it works with the dashboards' read-only role as well as the relayer's.
  */
 #include <getopt.h>

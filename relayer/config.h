@@ -53,6 +53,10 @@
  *           token: { symbol: MOST, name: "Mosaic OST", decimals: 18, supply: "1e27" } }
  *
  * Durations accept "250ms", "30s", "5m", "1h" or a bare number of seconds.
+ * Wei amounts are decimal strings, optionally with an exponent when the
+ * result is a whole number ("1e18", "2.5e9").  Any value (never a key) may
+ * name environment variables: "${NAME}" or "${NAME:-default}"; "$$" is a
+ * literal "$".
  */
 #ifndef MR_CONFIG_H
 #define MR_CONFIG_H
@@ -169,6 +173,7 @@ struct config_deploy {
 struct config {
     char path[CONFIG_PATH_LEN];        /* the file it was read from */
     char database_url[CONFIG_URL_LEN]; /* resolved (url or url_env) */
+    char database_url_env[CONFIG_KEY_LEN * 2]; /* the variable it came from, "" = url */
     struct config_chain chains[CONFIG_MAX_CHAINS];
     size_t n_chains;
     struct config_gateway gateways[CONFIG_MAX_GATEWAYS];
@@ -186,15 +191,30 @@ struct config {
  * config_free).  Errors name path:line and what was expected; nothing
  * secret is read or printed (password files are checked for mode only). */
 int config_load(const char *path, struct config **out, struct mr_error *err);
+
+/* The same from text[len] (need not be NUL-terminated, at most
+ * CONFIG_MAX_BYTES).  `name` is used in messages and as c->path; relative
+ * paths in the text are resolved against `base_dir` (NULL: the current
+ * directory).  The fuzzed entry point. */
+int config_load_buffer(const char *text, size_t len, const char *name, const char *base_dir,
+                       struct config **out, struct mr_error *err);
+
+/* Frees what config_load* returned.  NULL-safe. */
 void config_free(struct config *c);
 
 /* Lookups: the index, or -1. */
 int config_chain_index(const struct config *c, const char *key);
 int config_key_index(const struct config *c, const char *name);
+int config_gateway_index(const struct config *c, const char *name);
 
-/* Reads `database.url` from the YAML file at `path` into out[cap].
- * Returns MR_OK, MR_ERR_NOTFOUND when the file has no database.url, or an
- * error naming path:line (syntax, a non-scalar url, a file too big). */
+/* "origin" / "auxiliary" (static). */
+const char *config_role_name(enum config_role role);
+
+/* Reads `database.url` (or the variable named by `database.url_env`) from
+ * the YAML file at `path` into out[cap], without validating the rest of the
+ * file.  Returns MR_OK, MR_ERR_NOTFOUND when the file has neither, or an
+ * error naming path:line (syntax, a non-scalar url, an unset variable, a
+ * file too big). */
 int config_database_url(const char *path, char *out, size_t cap, struct mr_error *err);
 
 #endif /* MR_CONFIG_H */

@@ -3,8 +3,31 @@
  */
 #include "relayer/txm.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "db/alert.h"
+
+/* Test hook (RELIABILITY.md row 17): RELAYER_CRASH_AT=<name> kills the
+ * process with SIGKILL at the named step (see TXM_CRASH_POINTS in txm.h). */
+static void txm_crash_point(const char *name)
+{
+    const char *at = getenv("RELAYER_CRASH_AT");
+
+    if (at != NULL && strcmp(at, name) == 0)
+        raise(SIGKILL);
+}
+
+static int64_t txm_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int txm_bump(const struct u256 *old, int pct, const struct u256 *cap, struct u256 *out)
 {
@@ -62,22 +85,23 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
 
 /* Builds, signs and stores (before any broadcast) an attempt for nonce with
  * the given fees.  Out: raw (malloc'd), hash. */
-static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t to[20],
+static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8_t *to,
                           const uint8_t *data, size_t len, const struct u256 *value, uint64_t gas,
                           const struct u256 *max_fee, const struct u256 *tip, uint8_t **raw,
-                          size_t *raw_len, uint8_t hash[32], struct mr_error *err)
+                          size_t *raw_len, uint8_t hash[32], int *attempt, struct mr_error *err)
 {
     struct tx tx;
     size_t need = 0;
-    int attempt, rc;
+    int rc;
 
     tx_init(&tx, TX_DYNAMIC_FEE, t->cfg.chain_id);
     tx.nonce = nonce;
     tx.gas_limit = gas;
     tx.max_fee = *max_fee;
     tx.max_priority_fee = *tip;
-    tx.has_to = 1;
-    memcpy(tx.to, to, 20);
+    tx.has_to = to != NULL; /* NULL: contract creation */
+    if (to != NULL)
+        memcpy(tx.to, to, 20);
     tx.value = *value;
     tx.data = data;
     tx.data_len = len;
@@ -91,13 +115,24 @@ static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8
     rc = tx_encode(&tx, *raw, need, raw_len, err);
     if (rc == MR_OK) {
         tx_hash(*raw, *raw_len, hash);
-        rc = txs_record_attempt(t->db, id, hash, *raw, *raw_len, max_fee, tip, &attempt, err);
+        rc = txs_record_attempt(t->db, id, hash, *raw, *raw_len, max_fee, tip, attempt, err);
     }
     if (rc != MR_OK) {
         free(*raw);
         *raw = NULL;
     }
     return rc;
+}
+
+/* sign_and_store for the stored intent p (a first signature after a crash,
+ * or a replacement). */
+static int sign_pending(struct txm *t, const struct txs_pending *p, const struct u256 *max_fee,
+                        const struct u256 *tip, uint8_t **raw, size_t *raw_len, uint8_t hash[32],
+                        int *attempt, struct mr_error *err)
+{
+    return sign_and_store(t, p->id, p->nonce, p->create ? NULL : p->to, p->calldata,
+                          p->calldata_len, &p->value, p->gas_limit, max_fee, tip, raw, raw_len,
+                          hash, attempt, err);
 }
 
 /* Broadcasts stored bytes.  "Already known" counts as sent; "nonce too low"
@@ -117,54 +152,102 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
         return rc; /* transient: txm_poll sends the same bytes again */
     if (rc == MR_OK)
         t->paused = 0;
+    txm_crash_point("after_send_before_record");
     return txs_mark_broadcast(t->db, id, attempt, err);
+}
+
+/* eth_estimateGas plus the configured margin. */
+static int estimate(struct txm *t, const struct txs_intent *in, uint64_t *gas, struct mr_error *err)
+{
+    int margin = t->cfg.gas_margin_percent > 0 ? t->cfg.gas_margin_percent : TXM_DEFAULT_GAS_MARGIN;
+    uint64_t g = 0;
+    int rc = ethrpc_estimate_gas(t->rpc, in->sender, in->create ? NULL : in->to, &in->value,
+                                 in->calldata, in->calldata_len, &g, NULL, err);
+
+    if (rc != MR_OK)
+        return rc;
+    if (g == 0 || g > UINT64_MAX / (uint64_t)(100 + margin))
+        return mr_fail(err, MR_ERR_RANGE, "chain %s: gas estimate %llu out of range",
+                       t->cfg.chain_key, (unsigned long long)g);
+    *gas = g * (uint64_t)(100 + margin) / 100;
+    return MR_OK;
+}
+
+/* txs_create_intent refused the key (MR_ERR_PERM in err): when the reason
+ * is that the chain's nonce is ahead of ours, someone else used the key:
+ * halt it (persistently) with an alert.  err is kept. */
+static void key_refused(struct txm *t, uint64_t chain_nonce, struct mr_error *err)
+{
+    struct mr_error e2;
+
+    if (err != NULL && strstr(err->msg, "ahead of ours") != NULL &&
+        txs_halt_key(t->db, t->cfg.chain_key, signer_address(t->signer), chain_nonce, err->msg,
+                     &e2) == MR_OK)
+        t->halted = 1;
 }
 
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err)
 {
     const uint8_t *from = signer_address(t->signer);
+    struct txs_intent rec;
     struct u256 max_fee, tip;
     struct rpc_detail d;
     uint8_t *out = NULL, *raw = NULL, hash[32];
     size_t out_len = 0, raw_len = 0;
     uint64_t chain_nonce, nonce;
-    int rc;
+    int rc, attempt = 0;
 
     in->chain_key = t->cfg.chain_key;
     in->sender = from;
+    if (in->create ? in->to != NULL : in->to == NULL)
+        return mr_fail(err, MR_ERR_INVALID, "chain %s: %s", t->cfg.chain_key,
+                       in->create ? "a contract creation has no `to` address"
+                                  : "a call needs a `to` address");
+    if (in->no_dry_run && in->gas_limit == 0)
+        return mr_fail(err, MR_ERR_INVALID, "chain %s: a send without a dry run needs a gas limit",
+                       t->cfg.chain_key);
     if (t->paused)
         return mr_fail(err, MR_ERR_PERM, "chain %s: sending from this key is paused: insufficient "
                        "funds for the transactions already signed", t->cfg.chain_key);
-    /* The dry run: a call that would revert is classified, not sent.
-     * eth_call here carries no value, so a payable call with a value (a
-     * user's redeem{value: bounty}) is dry-run by eth_estimateGas. */
-    if (u256_is_zero(&in->value)) {
-        rc = ethrpc_call(t->rpc, from, in->to, in->calldata, in->calldata_len, "pending", &out,
-                         &out_len, &d, err);
+    if (!in->no_dry_run) {
+        /* The dry run: a call that would revert is classified, not sent. */
+        rc = ethrpc_call_ex(t->rpc, from, in->create ? NULL : in->to, &in->value, in->calldata,
+                            in->calldata_len, "pending", &out, &out_len, &d, err);
         free(out);
-    } else {
-        uint64_t gas = 0;
-        rc = ethrpc_estimate_gas(t->rpc, from, in->to, &in->value, in->calldata,
-                                 in->calldata_len, &gas, &d, err);
+        if (rc != MR_OK)
+            return rc;
     }
-    if (rc != MR_OK)
+    rec = *in; /* the caller's intent is not changed (but for chain_key, sender) */
+    if (rec.gas_limit == 0 && (rc = estimate(t, in, &rec.gas_limit, err)) != MR_OK)
         return rc;
     rc = ethrpc_get_transaction_count(t->rpc, from, "pending", &chain_nonce, NULL, err);
     if (rc == MR_OK)
         rc = txm_fees(t, &max_fee, &tip, err);
-    if (rc == MR_OK)
-        rc = txs_create_intent(t->db, in, chain_nonce, id, &nonce, err);
-    if (rc == MR_OK)
-        rc = sign_and_store(t, *id, nonce, in->to, in->calldata, in->calldata_len, &in->value,
-                            in->gas_limit, &max_fee, &tip, &raw, &raw_len, hash, err);
+    if (rc == MR_OK) {
+        rc = txs_create_intent(t->db, &rec, chain_nonce, id, &nonce, err);
+        if (rc == MR_ERR_PERM)
+            key_refused(t, chain_nonce, err);
+    }
+    if (rc == MR_OK) {
+        txm_crash_point("after_intent");
+        rc = sign_and_store(t, *id, nonce, rec.create ? NULL : rec.to, rec.calldata,
+                            rec.calldata_len, &rec.value, rec.gas_limit, &max_fee, &tip, &raw,
+                            &raw_len, hash, &attempt, err);
+    }
     if (rc == MR_OK) {
         /* Stored: from here a crash re-sends these bytes (txm_poll). */
         struct mr_error e2;
-        if (broadcast(t, *id, 1, raw, raw_len, &e2) != MR_OK)
+        txm_crash_point("after_sign_before_send");
+        if (broadcast(t, *id, attempt, raw, raw_len, &e2) != MR_OK)
             rc = MR_OK; /* txm_poll retries; the record is safe */
     }
     free(raw);
     return rc;
+}
+
+int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_error *err)
+{
+    return txs_result(t->db, id, out, err);
 }
 
 /* The receipt of any attempt of p, if mined.  Returns MR_OK (found),
@@ -186,13 +269,21 @@ static int find_receipt(struct txm *t, const struct txs_pending *p, struct eth_r
     return rc == MR_OK ? MR_ERR_NOTFOUND : rc;
 }
 
-/* Replaces p (stuck) at the same nonce with bumped fees. */
+/* "origin nonce 7" for alerts and messages. */
+static void tx_subject(const struct txm *t, uint64_t nonce, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s nonce %llu", t->cfg.chain_key, (unsigned long long)nonce);
+}
+
+/* Replaces p (stuck) at the same nonce with bumped fees.  At the fee cap
+ * no replacement can be made: an alert is raised (once) and the same bytes
+ * are sent again. */
 static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *err)
 {
     struct u256 fee, tip, now_fee, now_tip;
     uint8_t *raw = NULL, hash[32];
     size_t raw_len = 0;
-    int rc, capped;
+    int rc, capped, attempt = 0;
 
     capped = txm_bump(&p->max_fee, t->cfg.bump_percent, &t->cfg.max_fee_cap, &fee) != MR_OK;
     capped |= txm_bump(&p->tip, t->cfg.bump_percent, &t->cfg.tip_cap, &tip) != MR_OK;
@@ -203,107 +294,318 @@ static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *
         if (u256_cmp(&now_tip, &tip) > 0)
             tip = now_tip;
     }
-    if (capped && u256_cmp(&fee, &p->max_fee) <= 0)
-        return mr_fail(err, MR_ERR_RANGE, "chain %s nonce %llu: stuck at the fee cap",
-                       t->cfg.chain_key, (unsigned long long)p->nonce);
-    rc = sign_and_store(t, p->id, p->nonce, p->to, p->calldata, p->calldata_len, &p->value,
-                        p->gas_limit, &fee, &tip, &raw, &raw_len, hash, err);
-    if (rc == MR_OK)
-        rc = broadcast(t, p->id, p->attempt + 1, raw, raw_len, err);
+    if (capped && u256_cmp(&fee, &p->max_fee) <= 0) {
+        char subject[96], msg[200], cap[U256_DEC_MAX];
+        tx_subject(t, p->nonce, subject, sizeof(subject));
+        u256_to_dec(&t->cfg.max_fee_cap, cap, sizeof(cap));
+        snprintf(msg, sizeof(msg), "transaction %lld is stuck at the fee cap (max fee %s wei): "
+                 "raise the cap or wait", (long long)p->id, cap);
+        rc = alert_raise(t->db, "warning", "txm", subject, msg, err);
+        return rc == MR_OK ? broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err) : rc;
+    }
+    rc = sign_pending(t, p, &fee, &tip, &raw, &raw_len, hash, &attempt, err);
+    if (rc == MR_OK) {
+        txm_crash_point("after_sign_before_send");
+        rc = broadcast(t, p->id, attempt, raw, raw_len, err);
+    }
     free(raw);
     return rc;
 }
 
-/* A transaction included at a block <= final_at (and still there) is final;
- * final_at < 0 means nothing is final yet. */
-static int poll_one(struct txm *t, const struct txs_pending *p, int64_t final_at, int *final,
-                    struct mr_error *err)
+/* ---- evidence that a nonce of ours was used by someone else ---- */
+
+static struct txm_evidence *evidence_slot(struct txm *t, int64_t id, int create)
+{
+    struct txm_evidence *free_slot = NULL;
+
+    for (size_t i = 0; i < TXM_EVIDENCE_SLOTS; i++) {
+        if (t->evidence[i].id == id)
+            return &t->evidence[i];
+        if (t->evidence[i].id == 0 && free_slot == NULL)
+            free_slot = &t->evidence[i];
+    }
+    if (create && free_slot == NULL)
+        free_slot = &t->evidence[(size_t)id % TXM_EVIDENCE_SLOTS]; /* evict: count again */
+    if (create && free_slot != NULL) {
+        free_slot->id = id;
+        free_slot->count = 0;
+    }
+    return create ? free_slot : NULL;
+}
+
+static void evidence_reset(struct txm *t, int64_t id)
+{
+    struct txm_evidence *e = evidence_slot(t, id, 0);
+
+    if (e != NULL)
+        memset(e, 0, sizeof(*e));
+}
+
+/* The chain's nonce is past p's and none of p's attempts was mined.  One
+ * of our other transactions at that nonce may have been (an aborted one
+ * that was in fact sent); otherwise this is one piece of evidence that
+ * someone else used the nonce.  After TXM_NONCE_EVIDENCE in a row, p is
+ * given up (failed) and the key is halted with an alert (RELIABILITY.md
+ * rows 11 and 13). */
+static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain_nonce,
+                      struct mr_error *err)
+{
+    int64_t ids[32];
+    uint8_t hashes[32][32];
+    struct txm_evidence *e;
+    struct eth_receipt r;
+    char why[240], subject[96];
+    size_t n = 0;
+    int rc = txs_nonce_attempts(t->db, t->cfg.chain_key, signer_address(t->signer), p->nonce, ids,
+                                hashes, 32, &n, err);
+
+    for (size_t i = 0; rc == MR_OK && i < n; i++) {
+        if (ids[i] == p->id)
+            continue;
+        rc = ethrpc_get_receipt(t->rpc, hashes[i], &r, NULL, err);
+        ethrpc_receipt_free(&r);
+        if (rc == MR_OK) {
+            evidence_reset(t, p->id);
+            snprintf(why, sizeof(why), "nonce %llu was used by our transaction %lld (given up "
+                     "earlier, yet mined)", (unsigned long long)p->nonce, (long long)ids[i]);
+            tx_subject(t, p->nonce, subject, sizeof(subject));
+            rc = txs_mark_failed(t->db, p->id, why, err);
+            return rc == MR_OK ? alert_raise(t->db, "warning", "txm", subject, why, err) : rc;
+        }
+        if (rc == MR_ERR_NOTFOUND)
+            rc = MR_OK;
+    }
+    if (rc != MR_OK)
+        return rc;
+    e = evidence_slot(t, p->id, 1);
+    if (++e->count < TXM_NONCE_EVIDENCE)
+        return MR_OK;
+    evidence_reset(t, p->id);
+    snprintf(why, sizeof(why), "chain %s: nonce %llu was used by a transaction that is not ours "
+             "(the chain's nonce is %llu; none of our attempts was mined): the key was used "
+             "elsewhere; stopped sending from it", t->cfg.chain_key, (unsigned long long)p->nonce,
+             (unsigned long long)chain_nonce);
+    rc = txs_mark_failed(t->db, p->id, why, err);
+    if (rc == MR_OK)
+        rc = txs_halt_key(t->db, t->cfg.chain_key, signer_address(t->signer), chain_nonce, why,
+                          err);
+    if (rc == MR_OK)
+        t->halted = 1;
+    return rc;
+}
+
+/* ---- one pass ---- */
+
+struct poll_ctx {
+    int64_t final_at;       /* final when included at or below; < 0: nothing final yet */
+    uint64_t chain_nonce;   /* eth_getTransactionCount "latest", read before the receipts */
+};
+
+/* An intent left by a crash before its signature: sign and send now. */
+static int resume_intent(struct txm *t, const struct txs_pending *p, struct mr_error *err)
+{
+    struct u256 fee, tip;
+    uint8_t *raw = NULL, hash[32];
+    size_t len = 0;
+    int attempt = 0, rc = txm_fees(t, &fee, &tip, err);
+
+    if (rc == MR_OK)
+        rc = sign_pending(t, p, &fee, &tip, &raw, &len, hash, &attempt, err);
+    if (rc == MR_OK) {
+        txm_crash_point("after_sign_before_send");
+        rc = broadcast(t, p->id, attempt, raw, len, err);
+    }
+    free(raw);
+    return rc;
+}
+
+/* Included: final at the configured depth, or back to broadcast (and the
+ * same bytes sent again) when its block left the chain. */
+static int poll_included(struct txm *t, const struct txs_pending *p, const struct poll_ctx *c,
+                         int *final, struct mr_error *err)
+{
+    struct eth_block b;
+    char id[ETHRPC_BLOCK_ID_LEN];
+    int rc;
+
+    ethrpc_block_id(p->included_block, id);
+    rc = ethrpc_get_block(t->rpc, id, &b, NULL, err);
+    if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(b.hash, p->included_hash, 32) != 0)) {
+        rc = txs_mark_reorged(t->db, p->id, err);
+        if (rc == MR_OK && !t->halted)
+            rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
+        return rc;
+    }
+    if (rc == MR_OK && c->final_at >= 0 && p->included_block <= (uint64_t)c->final_at) {
+        txm_crash_point("before_mark_final");
+        rc = txs_mark_final(t->db, p->id, err);
+        *final = rc == MR_OK;
+    }
+    return rc;
+}
+
+static int poll_one(struct txm *t, const struct txs_pending *p, const struct poll_ctx *c,
+                    int *final, struct mr_error *err)
 {
     struct eth_receipt r;
     int rc;
 
     *final = 0;
-    if (strcmp(p->state, "intent") == 0) {
-        /* Crashed between the intent and the signature: sign now. */
-        struct u256 fee, tip;
-        uint8_t *raw = NULL, hash[32];
-        size_t len = 0;
-        rc = txm_fees(t, &fee, &tip, err);
-        if (rc == MR_OK)
-            rc = sign_and_store(t, p->id, p->nonce, p->to, p->calldata, p->calldata_len, &p->value,
-                                p->gas_limit, &fee, &tip, &raw, &len, hash, err);
-        if (rc == MR_OK)
-            rc = broadcast(t, p->id, 1, raw, len, err);
-        free(raw);
-        return rc;
-    }
-    if (strcmp(p->state, "included") == 0) {
-        struct eth_block b;
-        char id[ETHRPC_BLOCK_ID_LEN];
-        ethrpc_block_id(p->included_block, id);
-        rc = ethrpc_get_block(t->rpc, id, &b, NULL, err);
-        if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(b.hash, p->included_hash, 32) != 0)) {
-            /* Its block left the chain: back to broadcast, same bytes again. */
-            rc = txs_mark_reorged(t->db, p->id, err);
-            if (rc == MR_OK)
-                rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
-            return rc;
-        }
-        if (rc == MR_OK && final_at >= 0 && p->included_block <= (uint64_t)final_at) {
-            rc = txs_mark_final(t->db, p->id, err);
-            *final = rc == MR_OK;
-        }
-        return rc;
-    }
+    if (strcmp(p->state, "intent") == 0)
+        return t->halted ? MR_OK : resume_intent(t, p, err);
+    if (strcmp(p->state, "included") == 0)
+        return poll_included(t, p, c, final, err);
     /* signed or broadcast: mined yet? */
     memset(&r, 0, sizeof(r));
     rc = find_receipt(t, p, &r, err);
     if (rc == MR_OK) {
-        rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used, err);
+        const uint8_t *contract =
+            p->create && r.status == 1 && r.has_contract_address ? r.contract_address : NULL;
+        evidence_reset(t, p->id);
+        txm_crash_point("after_receipt_before_mark");
+        rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used,
+                               r.tx_hash, contract, err);
         ethrpc_receipt_free(&r);
         return rc;
     }
     ethrpc_receipt_free(&r);
     if (rc != MR_ERR_NOTFOUND)
         return rc;
+    if (p->nonce < c->chain_nonce) /* the nonce is used, and not by any attempt of p */
+        return nonce_used(t, p, c->chain_nonce, err);
+    evidence_reset(t, p->id);
+    if (t->halted)
+        return MR_OK;
     if (strcmp(p->state, "signed") == 0 || p->age_ms < 0)
         return broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
     if (p->age_ms >= t->cfg.stuck_after_ms)
         return replace(t, p, err);
     /* Not mined yet: send the same bytes again (a node may have lost them,
-     * e.g. after a reorg or a restart); "already known" is fine. */
+     * e.g. after a reorg, a restart or a dropped lower nonce); "already
+     * known" is fine. */
     return broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
+}
+
+/* Nonces allocated but held by no live transaction (an aborted intent)
+ * keep every later one from being mined.  Seen on two polls in a row with
+ * the chain's nonce not moving (and gap_after_ms apart), each is filled
+ * with a 0-value self transaction (RELIABILITY.md row 12). */
+static int fill_gaps(struct txm *t, uint64_t chain_nonce, struct mr_error *err)
+{
+    uint64_t gaps[16];
+    size_t n = 0;
+    int64_t now = txm_now_ms();
+    int rc = txs_gaps(t->db, t->cfg.chain_key, signer_address(t->signer), chain_nonce, gaps, 16,
+                      &n, err);
+
+    if (rc != MR_OK || n == 0) {
+        t->gap_polls = 0;
+        return rc;
+    }
+    if (t->gap_polls == 0 || t->gap_chain_nonce != chain_nonce) {
+        t->gap_chain_nonce = chain_nonce;
+        t->gap_since_ms = now;
+        t->gap_polls = 1;
+        return MR_OK;
+    }
+    if (now - t->gap_since_ms < t->cfg.gap_after_ms)
+        return MR_OK;
+    t->gap_polls = 0;
+    for (size_t i = 0; rc == MR_OK && i < n; i++) {
+        struct txs_pending p;
+        int64_t id;
+        memset(&p, 0, sizeof(p));
+        rc = txs_create_filler(t->db, t->cfg.chain_key, signer_address(t->signer), gaps[i], &id,
+                               err);
+        if (rc != MR_OK)
+            break;
+        p.id = id;
+        p.nonce = gaps[i];
+        memcpy(p.to, signer_address(t->signer), 20);
+        p.gas_limit = 21000;
+        rc = resume_intent(t, &p, err);
+    }
+    return rc;
+}
+
+/* Reads the finality point: the node's "finalized" block, or head minus
+ * the confirmations. */
+static int final_point(struct txm *t, int64_t *final_at, struct mr_error *err)
+{
+    uint64_t head = 0;
+    int rc;
+
+    *final_at = -1;
+    if (t->cfg.use_finalized_tag) {
+        struct eth_block fb;
+        rc = ethrpc_get_block(t->rpc, "finalized", &fb, NULL, err);
+        if (rc == MR_OK)
+            *final_at = (int64_t)fb.number;
+        return rc == MR_ERR_NOTFOUND ? MR_OK : rc; /* nothing finalized yet */
+    }
+    rc = ethrpc_block_number(t->rpc, &head, NULL, err);
+    if (rc == MR_OK && head >= t->cfg.confirmations)
+        *final_at = (int64_t)(head - t->cfg.confirmations);
+    return rc;
 }
 
 int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
 {
+    const uint8_t *from = signer_address(t->signer);
     struct txs_pending *list = NULL;
+    struct poll_ctx c = {-1, 0};
+    struct txs_key key;
     size_t n = 0, done = 0;
-    uint64_t head = 0;
-    int64_t final_at = -1;
-    int rc = txs_load_pending(t->db, t->cfg.chain_key, signer_address(t->signer), &list, &n, err);
+    int rc = txs_key_state(t->db, t->cfg.chain_key, from, &key, err), first = MR_OK;
 
-    if (rc == MR_OK && n > 0) {
-        if (t->cfg.use_finalized_tag) {
-            struct eth_block fb;
-            rc = ethrpc_get_block(t->rpc, "finalized", &fb, NULL, err);
-            if (rc == MR_OK)
-                final_at = (int64_t)fb.number;
-            else if (rc == MR_ERR_NOTFOUND) /* nothing finalized yet */
-                rc = MR_OK;
-        } else {
-            rc = ethrpc_block_number(t->rpc, &head, NULL, err);
-            if (rc == MR_OK && head >= t->cfg.confirmations)
-                final_at = (int64_t)(head - t->cfg.confirmations);
-        }
+    if (left != NULL)
+        *left = 0;
+    if (rc != MR_OK)
+        return rc;
+    t->halted = key.halted;
+    if (!key.exists)
+        return MR_OK; /* nothing was ever sent from this key here */
+    if ((rc = txs_load_pending(t->db, t->cfg.chain_key, from, &list, &n, err)) != MR_OK)
+        return rc;
+    /* The chain's nonce first, then the receipts: a transaction mined in
+     * between is found by its receipt, never mistaken for someone else's. */
+    rc = ethrpc_get_transaction_count(t->rpc, from, "latest", &c.chain_nonce, NULL, err);
+    if (rc == MR_OK && c.chain_nonce > key.next_nonce && !t->halted) {
+        char why[240];
+        snprintf(why, sizeof(why), "chain %s: the key's nonce on chain (%llu) is past every nonce "
+                 "we allocated (next %llu): the key was used elsewhere; stopped sending from it",
+                 t->cfg.chain_key, (unsigned long long)c.chain_nonce,
+                 (unsigned long long)key.next_nonce);
+        rc = txs_halt_key(t->db, t->cfg.chain_key, from, c.chain_nonce, why, err);
+        t->halted = rc == MR_OK;
     }
+    if (rc == MR_OK && n > 0)
+        rc = final_point(t, &c.final_at, err);
+    /* Each transaction on its own: one failing does not hold up the others. */
     for (size_t i = 0; rc == MR_OK && i < n; i++) {
-        int final = 0;
-        rc = poll_one(t, &list[i], final_at, &final, err);
+        struct mr_error e1;
+        int final = 0, r1 = poll_one(t, &list[i], &c, &final, first == MR_OK ? err : &e1);
+        if (r1 != MR_OK && first == MR_OK)
+            first = r1;
         done += (size_t)final;
+    }
+    if (rc == MR_OK && !t->halted) {
+        struct mr_error e1;
+        int r1 = fill_gaps(t, c.chain_nonce, first == MR_OK ? err : &e1);
+        if (r1 != MR_OK && first == MR_OK)
+            first = r1;
     }
     txs_pending_free(list, n);
     if (left != NULL)
         *left = n - done;
+    return rc != MR_OK ? rc : first;
+}
+
+int txm_resume(struct txm *t, struct mr_error *err)
+{
+    int rc = txs_resume_key(t->db, t->cfg.chain_key, signer_address(t->signer), err);
+
+    if (rc == MR_OK)
+        t->halted = 0;
     return rc;
 }

@@ -11,7 +11,19 @@
  * payload), records receipts of any attempt, marks a transaction final at
  * the configured depth, notices a receipt whose block left the chain, and
  * replaces a transaction not mined in time at the same nonce with at least
- * +bump_percent on both the fee cap and the tip (up to the caps).
+ * +bump_percent on both the fee cap and the tip (up to the caps; at the
+ * cap an alert is raised), fills nonce gaps left by aborted intents with
+ * 0-value self transactions, and stops sending from a key that someone
+ * else used (alert; see txm_poll).
+ *
+ * Crash points (test hook, RELIABILITY.md row 17): with the environment
+ * variable RELAYER_CRASH_AT set to one of these names the process kills
+ * itself (SIGKILL) at that step:
+ *   after_intent               the intent and its nonce are committed
+ *   after_sign_before_send     a signed attempt is stored, not yet sent
+ *   after_send_before_record   the node took it; broadcast not recorded
+ *   after_receipt_before_mark  a receipt was found; inclusion not recorded
+ *   before_mark_final          deep enough; finality not recorded
  */
 #ifndef MR_TXM_H
 #define MR_TXM_H
@@ -32,6 +44,22 @@ struct txm_config {
     struct u256 tip_cap;        /* maxPriorityFeePerGas never above this */
     int64_t stuck_after_ms;     /* replace when not mined this long after broadcast */
     int bump_percent;           /* >= 10 (geth's rule; anvil takes +1 wei) */
+    int gas_margin_percent;     /* added to eth_estimateGas; 0 = TXM_DEFAULT_GAS_MARGIN */
+    int64_t gap_after_ms;       /* fill a nonce gap seen this long with no progress
+                                 * (and on two polls in a row) */
+};
+
+#define TXM_DEFAULT_GAS_MARGIN 20
+#define TXM_NONCE_EVIDENCE 3    /* polls in a row with our nonce used, none of ours mined */
+#define TXM_EVIDENCE_SLOTS 32
+
+#define TXM_CRASH_POINTS                                                                   \
+    "after_intent", "after_sign_before_send", "after_send_before_record",                 \
+        "after_receipt_before_mark", "before_mark_final"
+
+struct txm_evidence {
+    int64_t id;                 /* 0: free */
+    int count;
 };
 
 struct txm {
@@ -40,6 +68,12 @@ struct txm {
     struct rpc_endpoints *rpc;  /* borrowed */
     struct signer *signer;      /* borrowed */
     int paused;                 /* the key lacks funds: no new intents (no nonce burned) */
+    /* State between polls (zero to start). */
+    int halted;                 /* the key was used elsewhere (as in the database) */
+    struct txm_evidence evidence[TXM_EVIDENCE_SLOTS];
+    uint64_t gap_chain_nonce;   /* the chain's nonce when a gap was first seen */
+    int64_t gap_since_ms;
+    int gap_polls;
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
@@ -52,14 +86,47 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
 
 /* Dry-runs, records, signs, stores and broadcasts `in` (its chain_key and
  * sender are the manager's).  Out: *id.  A revert in the dry run is
- * MR_ERR_RPC with the reason, and nothing is recorded.  While the key lacks
+ * MR_ERR_RPC with the reason, and nothing is recorded.
+ *   - in->create: a contract creation from the init code in->calldata (no
+ *     `to`); txm_result() gives the contract address once it is mined.
+ *   - in->gas_limit 0: eth_estimateGas plus gas_margin_percent; otherwise
+ *     that limit is used as is (no estimate).
+ *   - in->no_dry_run: no eth_call first, for calls that depend on earlier
+ *     transactions not mined yet (several submitted at consecutive nonces
+ *     before the first is mined); in->gas_limit must then be given
+ *     (MR_ERR_INVALID otherwise).  A call that reverts is then mined with
+ *     status 0 (txm_result tells).
+ *   - in->value: wei sent with the call or creation.   While the key lacks
  * funds for what it already signed (the node said "insufficient funds"),
  * new intents are refused with MR_ERR_PERM so that no nonce is used up;
  * txm_poll lifts the pause once a send goes through. */
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err);
 
+/* What became of transaction `id` (db/txstore.h): its state, and once
+ * included its receipt status, block, gas used, the mined attempt's hash
+ * and, for a successful creation, the contract address.  MR_ERR_NOTFOUND
+ * if there is no such transaction. */
+int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_error *err);
+
 /* One pass over the unfinished transactions.  Out: *left (may be NULL),
- * how many are still not final. */
+ * how many are still not final.  Each transaction is handled even when an
+ * earlier one failed (the first error is returned).  Besides moving each
+ * one on:
+ *   - the chain's nonce ("latest") past every nonce we allocated means the
+ *     key was used elsewhere: the key is halted (db: signer_nonces) with a
+ *     critical alert, and nothing more is sent from it;
+ *   - a transaction whose nonce the chain has used while none of its
+ *     attempts was mined: after TXM_NONCE_EVIDENCE polls in a row of that
+ *     evidence it is marked failed and the key halted the same way (one of
+ *     our own other transactions at that nonce being mined is no alarm);
+ *   - a nonce gap (allocated, held by no live transaction) seen on two
+ *     polls with the chain's nonce not moving is filled with a 0-value self
+ *     transaction.
+ * A halted key's transactions are still followed to their receipts and
+ * finality; none is sent. */
 int txm_poll(struct txm *t, size_t *left, struct mr_error *err);
+
+/* Clears a halt (after an operator has looked): sending resumes. */
+int txm_resume(struct txm *t, struct mr_error *err);
 
 #endif /* MR_TXM_H */

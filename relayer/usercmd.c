@@ -461,115 +461,96 @@ static int view_status(struct rpc_endpoints *rpc, const char *chain, const uint8
 
 /* ---- transactions with the user's key ---- */
 
-/* The hash of the attempt that was mined (or of the newest one). */
-static int mined_attempt(struct user_session *s, int64_t id, uint8_t hash[32],
-                         struct eth_receipt *r, int *have_receipt, struct mr_error *err)
+/* The hash of transaction id's newest attempt, for messages. */
+static void newest_attempt(struct user_session *s, int64_t id, char hx[67])
 {
     uint8_t hashes[32][32];
     size_t n = 0;
-    int rc = txs_attempt_hashes(s->db, id, hashes, 32, &n, err);
 
-    *have_receipt = 0;
-    if (rc != MR_OK)
-        return rc;
-    if (n == 0)
-        return mr_fail(err, MR_ERR_NOTFOUND, "transaction %lld has no signed attempt",
-                       (long long)id);
-    memcpy(hash, hashes[n - 1], 32);
-    for (size_t i = n; r != NULL && i-- > 0;) {
-        memset(r, 0, sizeof(*r));
-        if (ethrpc_get_receipt(s->src_rpc, hashes[i], r, NULL, NULL) == MR_OK) {
-            memcpy(hash, hashes[i], 32);
-            *have_receipt = 1;
-            return MR_OK;
-        }
-        ethrpc_receipt_free(r);
-    }
-    return MR_OK;
+    if (txs_attempt_hashes(s->db, id, hashes, 32, &n, NULL) == MR_OK && n > 0)
+        hex_encode_data(hashes[n - 1], 32, hx, 67);
+    else
+        snprintf(hx, 67, "(not signed yet)");
 }
 
-/* The state of transaction id in the records. */
-static int tx_state(struct user_session *s, int64_t id, char state[16], int *receipt_status,
-                    uint64_t *block, char why[128], struct mr_error *err)
+/* One round of the manager for the user's key.  The key is also spent
+ * elsewhere, so first the allocator follows the chain (when nothing of ours
+ * is unmined): the manager would otherwise take the higher nonce on chain
+ * for a stolen key and halt it. */
+static int poll_user_key(struct user_session *s, struct mr_error *err)
 {
-    char ids[24];
-    const char *p[1] = {ids};
-    PGresult *res;
-    int rc;
+    uint64_t nonce = 0;
+    int rc = ethrpc_get_transaction_count(s->src_rpc, signer_address(s->signer), "latest", &nonce,
+                                          NULL, err);
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    res = PQexecParams(s->db, "SELECT state, coalesce(receipt_status, -1), coalesce(included_block,"
-                              " 0), coalesce(error, '') FROM " DB_SCHEMA ".transactions"
-                              " WHERE id = $1::bigint", 1, NULL, p, NULL, NULL, 0);
-    rc = db_check(res, PGRES_TUPLES_OK, "reading the transaction", err);
-    if (rc == MR_OK && PQntuples(res) != 1)
-        rc = mr_fail(err, MR_ERR_NOTFOUND, "transaction %lld is not recorded", (long long)id);
-    if (rc == MR_OK) {
-        snprintf(state, 16, "%s", PQgetvalue(res, 0, 0));
-        *receipt_status = atoi(PQgetvalue(res, 0, 1));
-        *block = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
-        snprintf(why, 128, "%s", PQgetvalue(res, 0, 3));
-    }
-    PQclear(res);
+    if (rc == MR_OK)
+        rc = txs_adopt_nonce(s->db, s->src->key, signer_address(s->signer), nonce, NULL, err);
+    if (rc == MR_OK)
+        rc = txm_poll(&s->txm, NULL, err);
     return rc;
 }
 
-/* Polls the manager until transaction id is mined.  Out: *block. */
-static int wait_mined(struct user_session *s, int64_t id, const char *what, uint64_t *block,
-                      struct mr_error *err)
+/* Polls the manager until transaction id is mined.  Out: *res. */
+static int wait_mined(struct user_session *s, int64_t id, const char *what,
+                      struct txs_result *res, struct mr_error *err)
 {
-    char state[16], why[128], hx[67];
-    uint8_t hash[32];
-    int status = -1, have = 0, rc;
+    char hx[67];
+    int rc;
 
     for (;;) {
         struct mr_error pe;
-        int prc = txm_poll(&s->txm, NULL, &pe);
-        rc = tx_state(s, id, state, &status, block, why, err);
+        int prc = poll_user_key(s, &pe);
+        rc = txm_result(&s->txm, id, res, err);
         if (rc != MR_OK)
             return rc;
-        if (strcmp(state, "included") == 0 || strcmp(state, "final") == 0)
+        if (res->included)
             break;
-        if (strcmp(state, "failed") == 0 || strcmp(state, "aborted") == 0)
+        if (strcmp(res->state, "failed") == 0 || strcmp(res->state, "aborted") == 0)
             return mr_fail(err, MR_ERR_TX, "%s: the %s transaction %s: %s", s->src->key, what,
-                           state, why);
+                           res->state, res->error);
         if (s->txm.paused)
             return mr_fail(err, MR_ERR_TX, "%s: %s cannot pay for gas: the signed %s transaction "
                            "is stored and is sent again by the next stake or redeem with this key "
                            "once it is funded", s->src->key, s->who, what);
         if (now_ms() > s->deadline_ms) {
-            mined_attempt(s, id, hash, NULL, &have, NULL);
-            hex_encode_data(hash, 32, hx, sizeof(hx));
+            newest_attempt(s, id, hx);
             return mr_fail(err, MR_ERR_IO, "timed out waiting for the %s transaction %s to be "
-                           "mined on %s%s%s", what, hx, s->src->key, prc != MR_OK ? " (last error: " : "",
-                           prc != MR_OK ? pe.msg : "");
+                           "mined on %s%s%s%s", what, hx, s->src->key,
+                           prc != MR_OK ? " (last error: " : "", prc != MR_OK ? pe.msg : "",
+                           prc != MR_OK ? ")" : "");
         }
         sleep_ms(POLL_MS);
     }
-    if (status != 1) {
-        mined_attempt(s, id, hash, NULL, &have, NULL);
-        hex_encode_data(hash, 32, hx, sizeof(hx));
+    if (res->status != 1) {
+        if (res->has_tx_hash)
+            hex_encode_data(res->tx_hash, 32, hx, sizeof(hx));
+        else
+            newest_attempt(s, id, hx);
         return mr_fail(err, MR_ERR_TX, "%s: the %s transaction %s failed (reverted) in block %llu",
-                       s->src->key, what, hx, (unsigned long long)*block);
+                       s->src->key, what, hx, (unsigned long long)res->block);
     }
     return MR_OK;
 }
 
 /* Finishes transactions an earlier run left unmined (same bytes again),
- * then lets the allocator follow the chain's nonce of the user's key. */
+ * then lets the allocator follow the chain's nonce of the user's key and
+ * lifts a halt an earlier run may have left: for a user's key, a nonce
+ * used elsewhere is the normal case, not a stolen key. */
 static int resume_and_adopt(struct user_session *s, FILE *info, struct mr_error *err)
 {
+    const uint8_t *me = signer_address(s->signer);
+    struct txs_key key;
     uint64_t nonce = 0;
     int adopted = 0, rc, said = 0;
 
     for (;;) {
-        rc = ethrpc_get_transaction_count(s->src_rpc, signer_address(s->signer), "pending", &nonce,
-                                          NULL, err);
+        rc = ethrpc_get_transaction_count(s->src_rpc, me, "pending", &nonce, NULL, err);
         if (rc == MR_OK)
-            rc = txs_adopt_nonce(s->db, s->src->key, signer_address(s->signer), nonce, &adopted,
-                                 err);
-        if (rc != MR_OK || adopted)
+            rc = txs_adopt_nonce(s->db, s->src->key, me, nonce, &adopted, err);
+        if (rc != MR_OK)
             return rc;
+        if (adopted)
+            break;
         if (!said++)
             fprintf(info, "finishing the transactions an earlier run of this key left on %s\n",
                     s->src->key);
@@ -582,6 +563,10 @@ static int resume_and_adopt(struct user_session *s, FILE *info, struct mr_error 
                            s->src->key);
         sleep_ms(POLL_MS);
     }
+    rc = txs_key_state(s->db, s->src->key, me, &key, err);
+    if (rc == MR_OK && key.halted)
+        rc = txm_resume(&s->txm, err);
+    return rc;
 }
 
 /* Estimates, checks the funds, submits through the manager, waits until
@@ -593,11 +578,12 @@ static int send_tx(struct user_session *s, const char *what, const uint8_t to[20
 {
     const uint8_t *me = signer_address(s->signer);
     struct txs_intent in;
+    struct txs_result res;
     struct u256 fee, tip, need, bal, g;
     char hx[67], needs[U256_DEC_MAX], has[U256_DEC_MAX];
     uint64_t gas = 0;
     int64_t id = 0;
-    int have = 0, rc;
+    int rc;
 
     rc = ethrpc_estimate_gas(s->src_rpc, me, to, value, data, len, &gas, NULL, err);
     if (rc != MR_OK)
@@ -627,19 +613,26 @@ static int send_tx(struct user_session *s, const char *what, const uint8_t to[20
     rc = txm_submit(&s->txm, &in, &id, err);
     if (rc != MR_OK)
         return mr_error_prefix(err, rc, "%s: %s: ", s->src->key, what);
-    rc = wait_mined(s, id, what, block, err);
-    if (rc == MR_OK)
-        rc = mined_attempt(s, id, hash, r, &have, err);
-    if (rc == MR_OK && r != NULL && !have)
-        rc = mr_fail(err, MR_ERR_NOTFOUND, "%s: no receipt for the mined %s transaction",
+    rc = wait_mined(s, id, what, &res, err);
+    if (rc == MR_OK && !res.has_tx_hash)
+        rc = mr_fail(err, MR_ERR_NOTFOUND, "%s: the mined %s transaction has no hash recorded",
                      s->src->key, what);
-    if (rc == MR_OK) {
-        hex_encode_data(hash, 32, hx, sizeof(hx));
-        fprintf(info, "  %-10s %-10s block %-9llu tx %s\n", what, s->src->key,
-                (unsigned long long)*block, hx);
-        fflush(info);
+    if (rc != MR_OK)
+        return rc;
+    memcpy(hash, res.tx_hash, 32);
+    *block = res.block;
+    if (r != NULL) {
+        memset(r, 0, sizeof(*r));
+        rc = ethrpc_get_receipt(s->src_rpc, hash, r, NULL, err);
+        if (rc != MR_OK)
+            return mr_error_prefix(err, rc, "%s: the receipt of the %s transaction: ",
+                                   s->src->key, what);
     }
-    return rc;
+    hex_encode_data(hash, 32, hx, sizeof(hx));
+    fprintf(info, "  %-10s %-10s block %-9llu tx %s\n", what, s->src->key,
+            (unsigned long long)*block, hx);
+    fflush(info);
+    return MR_OK;
 }
 
 /* approve(spender, amount) unless the allowance covers it already. */
@@ -982,7 +975,7 @@ int user_follow(struct user_session *s, const uint8_t mh[32], FILE *out, int *ou
             show_waiting(&v, tty, now_ms() - start, last, sizeof(last), out);
         }
         /* The user's own transactions: on to final (or re-sent after a reorg). */
-        (void)txm_poll(&s->txm, NULL, NULL);
+        (void)poll_user_key(s, NULL);
         if (now_ms() > s->deadline_ms) {
             if (tty)
                 fprintf(out, "\n");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/migrate.h"
 #include "db/queue.h"
 
 static int lines(const char *s)
@@ -37,8 +38,11 @@ static void test_migrate_cmd(void **state)
     assert_int_equal(tv_run_cli((const char *[]){"migrate", "--database", ci, NULL}, NULL, &out, &err),
                      0);
     assert_non_null(strstr(out, "applying 0001_core"));
-    assert_non_null(strstr(out, "applying 0002_queue"));
-    assert_non_null(strstr(out, " migrations applied; schema at version"));
+    {
+        char want[64]; /* every embedded migration, however many there are */
+        snprintf(want, sizeof(want), "%zu migrations applied", db_migrations_count);
+        assert_non_null(strstr(out, want));
+    }
     free(out);
     free(err);
     /* Through the config file this time: nothing left to do. */

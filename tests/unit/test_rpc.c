@@ -21,6 +21,7 @@
 #include "eth/key.h"
 #include "eth/mpt.h"
 #include "eth/tx.h"
+#include "tests/lib/faultproxy.h"
 
 #define ORIGIN_ID 31337
 #define AUX_ID 1405
@@ -959,6 +960,106 @@ static void test_failover_http(void **state)
     fake_stop(&f);
 }
 
+/* Quorum reads: two endpoints (one direct, one through a proxy) agree;
+ * a lying one makes the read fail closed naming both; one down is enough
+ * to miss a quorum of two but not of one. */
+static void test_quorum_block(void **state)
+{
+    struct fproxy *p;
+    struct rpc_endpoints *e;
+    struct eth_block b, direct;
+    struct mr_error err;
+    const char *urls[2];
+    char id[ETHRPC_BLOCK_ID_LEN], root[67], fake[67];
+    uint64_t head;
+    (void)state;
+
+    TV_REQUIRE_ANVIL();
+    p = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(p);
+    urls[0] = tv_anvil_url("ORIGIN");
+    urls[1] = fproxy_url(p);
+    assert_int_equal(rpc_endpoints_new(urls, 2, ORIGIN_ID, NULL, &e, &err), MR_OK);
+    assert_int_equal(ethrpc_block_number(e, &head, NULL, &err), MR_OK);
+    assert_int_equal(ethrpc_get_block(e, ethrpc_block_id(head, id), &direct, NULL, &err), MR_OK);
+    assert_int_equal(ethrpc_quorum_block(e, head, 2, &b, &err), MR_OK);
+    assert_memory_equal(b.hash, direct.hash, 32);
+    assert_memory_equal(b.state_root, direct.state_root, 32);
+    assert_int_equal(fproxy_count(p, "eth_getBlockByNumber"), 1);
+
+    /* The proxy lies about the state root. */
+    hex_encode_data(direct.state_root, 32, root, sizeof(root));
+    memcpy(fake, root, sizeof(fake));
+    fake[2] = fake[2] == 'a' ? 'b' : 'a';
+    fproxy_rule(p, "eth_getBlockByNumber", FP_REWRITE, 0, 0, root + 2, fake + 2);
+    assert_int_equal(ethrpc_quorum_block(e, head, 2, &b, &err), MR_ERR_MISMATCH);
+    assert_non_null(strstr(err.msg, "stateRoot"));
+    assert_non_null(strstr(err.msg, urls[0]));
+    assert_non_null(strstr(err.msg, urls[1]));
+    assert_non_null(strstr(err.msg, fake));
+    /* Fail closed whatever the quorum: one answer that disagrees is enough. */
+    assert_int_equal(ethrpc_quorum_block(e, head, 1, &b, &err), MR_ERR_MISMATCH);
+
+    /* One endpoint down: a quorum of 2 is missed, a quorum of 1 is met. */
+    fproxy_clear(p);
+    fproxy_rule(p, "eth_getBlockByNumber", FP_STATUS, 500, 0, NULL, NULL);
+    assert_int_equal(ethrpc_quorum_block(e, head, 2, &b, &err), MR_ERR_IO);
+    assert_non_null(strstr(err.msg, "1 of 2"));
+    assert_int_equal(ethrpc_quorum_block(e, head, 1, &b, &err), MR_OK);
+    assert_memory_equal(b.hash, direct.hash, 32);
+    /* Not there yet anywhere; bad quorums. */
+    fproxy_clear(p);
+    assert_int_equal(ethrpc_quorum_block(e, head + 100000, 1, &b, &err), MR_ERR_NOTFOUND);
+    assert_int_equal(ethrpc_quorum_block(e, head, 0, &b, &err), MR_ERR_INVALID);
+    assert_int_equal(ethrpc_quorum_block(e, head, 3, &b, &err), MR_ERR_INVALID);
+    rpc_endpoints_free(e);
+    fproxy_stop(p);
+}
+
+/* eth_chainId is checked again after the interval; a wrong answer then is
+ * fatal for the whole set, also once the endpoint answers right again. */
+static void test_chain_recheck(void **state)
+{
+    struct fproxy *p;
+    struct rpc_endpoints *e;
+    struct rpc_detail d;
+    struct eth_block b;
+    struct mr_error err;
+    const char *url;
+    uint64_t n;
+    (void)state;
+
+    TV_REQUIRE_ANVIL();
+    p = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(p);
+    url = fproxy_url(p);
+    assert_int_equal(rpc_endpoints_new(&url, 1, ORIGIN_ID, NULL, &e, &err), MR_OK);
+    rpc_endpoints_set_chain_recheck(e, 3600000);
+    assert_int_equal(ethrpc_block_number(e, &n, NULL, &err), MR_OK);
+    assert_int_equal(fproxy_count(p, "eth_chainId"), 1);
+    /* The endpoint now serves another chain (0x7a69 = 31337 -> 31338). */
+    fproxy_rule(p, "eth_chainId", FP_REWRITE, 0, 0, "0x7a69", "0x7a6a");
+    assert_int_equal(ethrpc_block_number(e, &n, NULL, &err), MR_OK); /* not due yet */
+    assert_int_equal(fproxy_count(p, "eth_chainId"), 1);
+    rpc_endpoints_set_chain_recheck(e, 1);
+    usleep(5000);
+    assert_int_equal(ethrpc_block_number(e, &n, &d, &err), MR_ERR_INVALID);
+    assert_int_equal(fproxy_count(p, "eth_chainId"), 2);
+    assert_int_equal(d.cls, RPC_CLASS_FATAL);
+    assert_int_equal(d.kind, RPC_KIND_CHAIN_MISMATCH);
+    assert_non_null(strstr(err.msg, "31338"));
+    /* Sticky: no more calls go out, whatever the endpoint says now. */
+    fproxy_clear(p);
+    usleep(5000);
+    assert_int_equal(ethrpc_block_number(e, &n, &d, &err), MR_ERR_INVALID);
+    assert_int_equal(d.kind, RPC_KIND_CHAIN_MISMATCH);
+    assert_int_equal(ethrpc_quorum_block(e, n, 1, &b, &err), MR_ERR_INVALID);
+    assert_int_equal(fproxy_count(p, "eth_chainId"), 2);
+    assert_int_equal(fproxy_count(p, "eth_blockNumber"), 2);
+    rpc_endpoints_free(e);
+    fproxy_stop(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,6 +1083,8 @@ int main(void)
         cmocka_unit_test(test_failover_http),
         cmocka_unit_test(test_wrong_chain),
         cmocka_unit_test(test_response_cap),
+        cmocka_unit_test(test_quorum_block),
+        cmocka_unit_test(test_chain_recheck),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -134,11 +134,11 @@ static void test_nonces_and_lifecycle(void **state)
     /* Included, reorged out, included again, final; late steps refused. */
     assert_int_equal(txs_mark_final(f->c, id[0], &err), MR_ERR_INVALID);
     assert_non_null(strstr(err.msg, "from state broadcast"));
-    assert_int_equal(txs_mark_included(f->c, id[0], 17, bh, 1, 84000, &err), MR_OK);
+    assert_int_equal(txs_mark_included(f->c, id[0], 17, bh, 1, 84000, hash, NULL, &err), MR_OK);
     assert_int_equal(txs_mark_reorged(f->c, id[0], &err), MR_OK);
     assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'broadcast' AND "
                                "included_block IS NULL"), 1);
-    assert_int_equal(txs_mark_included(f->c, id[0], 18, bh, 1, 84000, &err), MR_OK);
+    assert_int_equal(txs_mark_included(f->c, id[0], 18, bh, 1, 84000, hash, NULL, &err), MR_OK);
     assert_int_equal(txs_mark_final(f->c, id[0], &err), MR_OK);
     assert_int_equal(txs_mark_reorged(f->c, id[0], &err), MR_ERR_INVALID);
     assert_int_equal(txs_mark_failed(f->c, id[0], "late", &err), MR_ERR_INVALID);

@@ -1,4 +1,4 @@
--- 0003_message_steps.sql - every message and every step it went through,
+-- 0005_message_steps.sql - every message and every step it went through,
 -- for `mosaic-relayer message show|list` and for dashboards (read-only role).
 --
 -- A step is an event about the message (mosaic-protocol.md §2.6) or, for the

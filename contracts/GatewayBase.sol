@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {OrganizationInterface, StateRootInterface} from "./Interfaces.sol";
+import {Organized, CircularBuffer} from "./Organized.sol";
+import {MessageBus} from "./MessageBus.sol";
+import {MerklePatriciaProof} from "./MerklePatriciaProof.sol";
+import {RLPReader} from "./RLPReader.sol";
+
+/**
+ * @title GatewayBase: what the gateway and the co-gateway share.
+ *
+ * Storage layout (mosaic-protocol.md section 1.4; the slots are part of the
+ * protocol: the other side proves this gateway's outbox and inbox entries):
+ *    0 organization            1-2 the proven-heights ring buffer
+ *    3 stateRootProvider       4 encodedGatewayPath      5 remoteGateway
+ *    6 bounty                  7 proposedBounty          8 proposedBountyUnlockHeight
+ *    9 messageBox.outbox      10 messageBox.inbox       11 messages
+ *   12 storageRoots           13 inboxActiveProcess     14 outboxActiveProcess
+ * Values that never change after construction are also kept as immutables,
+ * which is what the code reads.
+ */
+abstract contract GatewayBase is Organized, CircularBuffer {
+    using MessageBus for MessageBus.MessageBox;
+
+    event GatewayProven(address _gateway, uint256 _blockHeight, bytes32 _storageRoot, bool _wasAlreadyProved);
+    event BountyChangeInitiated(uint256 _currentBounty, uint256 _proposedBounty, uint256 _unlockHeight);
+    event BountyChangeConfirmed(uint256 _currentBounty, uint256 _changedBounty);
+
+    uint8 public constant MESSAGE_BOX_OFFSET = 9;
+    uint256 public constant REVOCATION_PENALTY = 150;
+    uint256 public constant BOUNTY_CHANGE_UNLOCK_PERIOD = 201600;
+
+    /** keccak256(abi.encode("StakeIntent(uint256 amount,address beneficiary,address gateway)")) */
+    bytes32 internal constant STAKE_INTENT_TYPEHASH = 0xcf62bdacce8f330ac3be2a194883ab7a0b95df33418aa7aa15b30d371fd14147;
+    /** keccak256(abi.encode("RedeemIntent(uint256 amount,address beneficiary,address gateway)")) */
+    bytes32 internal constant REDEEM_INTENT_TYPEHASH = 0x18ff6944a9541fb7f707062953626889524f4c551bfe46264f78469355e8d0e4;
+
+    StateRootInterface public stateRootProvider;
+    bytes public encodedGatewayPath;
+    address public remoteGateway;
+    uint256 public bounty;
+    uint256 public proposedBounty;
+    uint256 public proposedBountyUnlockHeight;
+    MessageBus.MessageBox internal messageBox;
+    mapping(bytes32 => MessageBus.Message) public messages;
+    mapping(uint256 => bytes32) internal storageRoots;
+    mapping(address => bytes32) internal inboxActiveProcess;
+    mapping(address => bytes32) internal outboxActiveProcess;
+
+    StateRootInterface private immutable stateRootProviderImm;
+
+    constructor(
+        StateRootInterface _stateRootProvider,
+        uint256 _bounty,
+        OrganizationInterface _organization,
+        uint256 _maxStorageRootItems
+    ) Organized(_organization) CircularBuffer(_maxStorageRootItems) {
+        require(
+            address(_stateRootProvider) != address(0), "State root provider contract address must not be zero."
+        );
+        stateRootProvider = _stateRootProvider;
+        stateRootProviderImm = _stateRootProvider;
+        bounty = _bounty;
+    }
+
+    /* ---- proving the remote gateway's storage root ---- */
+
+    /**
+     * Proves the remote gateway's account at `_blockHeight` against the
+     * anchored state root and records its storage root for that height.
+     * `_rlpAccount` is RLP([nonce, balance, storageRoot, codeHash]) and
+     * `_rlpParentNodes` the RLP list of the account proof's raw nodes.
+     */
+    function proveGateway(uint256 _blockHeight, bytes calldata _rlpAccount, bytes calldata _rlpParentNodes)
+        external
+        returns (bool)
+    {
+        require(_rlpAccount.length != 0, "Length of RLP account must not be 0.");
+        require(_rlpParentNodes.length != 0, "Length of RLP parent nodes is 0");
+        bytes32 stateRoot = stateRootProviderImm.getStateRoot(_blockHeight);
+        require(stateRoot != bytes32(0), "State root must not be zero");
+        address remote = remoteGatewayAddress();
+        bytes32 storageRoot = storageRoots[_blockHeight];
+        if (storageRoot != bytes32(0)) {
+            emit GatewayProven(remote, _blockHeight, storageRoot, true);
+            return true;
+        }
+        storageRoot = RLPReader.accountStorageRoot(_rlpAccount);
+        require(
+            MerklePatriciaProof.verify(
+                keccak256(_rlpAccount),
+                abi.encodePacked(keccak256(abi.encodePacked(remote))),
+                _rlpParentNodes,
+                stateRoot
+            ),
+            "Account proof is not verified."
+        );
+        storageRoots[_blockHeight] = storageRoot;
+        delete storageRoots[bufferStore(_blockHeight)];
+        emit GatewayProven(remote, _blockHeight, storageRoot, false);
+        return true;
+    }
+
+    /* ---- views ---- */
+
+    /** The next outbox nonce of `_account`: 0 first, then the last message's nonce + 1. */
+    function getNonce(address _account) external view returns (uint256) {
+        return nextNonce(outboxActiveProcess[_account]);
+    }
+
+    function getOutboxMessageStatus(bytes32 _messageHash) external view returns (MessageBus.MessageStatus) {
+        return messageBox.outbox[_messageHash];
+    }
+
+    function getInboxMessageStatus(bytes32 _messageHash) external view returns (MessageBus.MessageStatus) {
+        return messageBox.inbox[_messageHash];
+    }
+
+    function getOutboxActiveProcess(address _account)
+        external
+        view
+        returns (bytes32 messageHash_, MessageBus.MessageStatus status_)
+    {
+        messageHash_ = outboxActiveProcess[_account];
+        status_ = messageBox.outbox[messageHash_];
+    }
+
+    function getInboxActiveProcess(address _account)
+        external
+        view
+        returns (bytes32 messageHash_, MessageBus.MessageStatus status_)
+    {
+        messageHash_ = inboxActiveProcess[_account];
+        status_ = messageBox.inbox[messageHash_];
+    }
+
+    /* ---- bounty governance ---- */
+
+    function initiateBountyAmountChange(uint256 _proposedBounty) external onlyOrganization returns (uint256) {
+        uint256 unlockHeight = block.number + BOUNTY_CHANGE_UNLOCK_PERIOD;
+        proposedBounty = _proposedBounty;
+        proposedBountyUnlockHeight = unlockHeight;
+        emit BountyChangeInitiated(bounty, _proposedBounty, unlockHeight);
+        return _proposedBounty;
+    }
+
+    function confirmBountyAmountChange()
+        external
+        onlyOrganization
+        returns (uint256 changedBountyAmount_, uint256 previousBountyAmount_)
+    {
+        uint256 unlockHeight = proposedBountyUnlockHeight;
+        require(unlockHeight > 0, "Bounty change has not been initiated.");
+        require(unlockHeight < block.number, "Confirm bounty amount change can only be done after unlock period.");
+        changedBountyAmount_ = proposedBounty;
+        previousBountyAmount_ = bounty;
+        bounty = changedBountyAmount_;
+        proposedBounty = 0;
+        proposedBountyUnlockHeight = 0;
+        emit BountyChangeConfirmed(previousBountyAmount_, changedBountyAmount_);
+    }
+
+    /* ---- for the gateways ---- */
+
+    /** The remote gateway whose account proveGateway proves. */
+    function remoteGatewayAddress() internal view virtual returns (address);
+
+    function hashIntent(bytes32 _typeHash, uint256 _amount, address _beneficiary, address _gateway)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(_typeHash, _amount, _beneficiary, _gateway));
+    }
+
+    function nextNonce(bytes32 _previousMessageHash) private view returns (uint256) {
+        if (_previousMessageHash == bytes32(0)) return 0;
+        return messages[_previousMessageHash].nonce + 1;
+    }
+
+    /**
+     * Makes `_messageHash` the sender's active outbox message: the nonce must
+     * be the next one and the previous message finished (Progressed or
+     * Revoked); the previous message's entry is deleted.
+     */
+    function registerOutboxProcess(address _account, uint256 _nonce, bytes32 _messageHash) internal {
+        bytes32 previous = outboxActiveProcess[_account];
+        require(_nonce == nextNonce(previous), "Invalid nonce.");
+        if (previous != bytes32(0)) {
+            MessageBus.MessageStatus status = messageBox.outbox[previous];
+            require(
+                status == MessageBus.MessageStatus.Progressed || status == MessageBus.MessageStatus.Revoked,
+                "Previous process is not completed."
+            );
+            delete messages[previous];
+        }
+        outboxActiveProcess[_account] = _messageHash;
+    }
+
+    /** The same for the inbox (the target side of the sender's messages). */
+    function registerInboxProcess(address _account, uint256 _nonce, bytes32 _messageHash) internal {
+        bytes32 previous = inboxActiveProcess[_account];
+        require(_nonce == nextNonce(previous), "Invalid nonce.");
+        if (previous != bytes32(0)) {
+            MessageBus.MessageStatus status = messageBox.inbox[previous];
+            require(
+                status == MessageBus.MessageStatus.Progressed || status == MessageBus.MessageStatus.Revoked,
+                "Previous process is not completed."
+            );
+            delete messages[previous];
+        }
+        inboxActiveProcess[_account] = _messageHash;
+    }
+
+    /** Stores a new message (gasConsumed stays 0 until a confirm records it). */
+    function storeMessage(
+        bytes32 _messageHash,
+        bytes32 _intentHash,
+        uint256 _nonce,
+        uint256 _gasPrice,
+        uint256 _gasLimit,
+        address _sender,
+        bytes32 _hashLock
+    ) internal {
+        MessageBus.Message storage m = messages[_messageHash];
+        m.intentHash = _intentHash;
+        m.nonce = _nonce;
+        m.gasPrice = _gasPrice;
+        m.gasLimit = _gasLimit;
+        m.sender = _sender;
+        m.hashLock = _hashLock;
+    }
+
+    /** The remote storage root proven at `_blockHeight`; reverts if there is none. */
+    function provenStorageRoot(uint256 _blockHeight) internal view returns (bytes32 storageRoot_) {
+        storageRoot_ = storageRoots[_blockHeight];
+        require(storageRoot_ != bytes32(0), "Storage root must not be zero.");
+    }
+
+    /**
+     * The reward for progressing an inbox message: gasPrice x min(gas used
+     * by the confirm and by this progress call so far, gasLimit).  Records
+     * the total as the message's gasConsumed.
+     */
+    function takeFee(MessageBus.Message storage _message, uint256 _initialGas) internal returns (uint256 fee_) {
+        uint256 total = _initialGas + _message.gasConsumed - gasleft();
+        _message.gasConsumed = total;
+        uint256 limit = _message.gasLimit;
+        fee_ = (total < limit ? total : limit) * _message.gasPrice;
+    }
+
+    function penaltyFromBounty(uint256 _bounty) internal pure returns (uint256) {
+        return (_bounty * REVOCATION_PENALTY) / 100;
+    }
+}

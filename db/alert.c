@@ -1,0 +1,21 @@
+/*
+ * alert.c - rows in mosaic.alerts (see alert.h).
+ */
+#include "db/alert.h"
+
+#include "db/db.h"
+
+int alert_raise(PGconn *conn, const char *severity, const char *component, const char *subject,
+                const char *message, struct mr_error *err)
+{
+    const char *p[4] = {severity, component, subject, message};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO " DB_SCHEMA ".alerts (severity, component, subject,"
+                                 " message) VALUES ($1, $2, $3, $4) ON CONFLICT (component,"
+                                 " coalesce(subject, ''), message) WHERE acknowledged_at IS NULL"
+                                 " DO NOTHING", 4, NULL, p, NULL, NULL, 0);
+    int rc = db_check(res, PGRES_COMMAND_OK, "raising an alert", err);
+
+    PQclear(res);
+    return rc;
+}
