@@ -85,14 +85,16 @@ cmd_down() {
 # The demo's deploy config: the devnet's, deployed by the user key.
 write_demo_config() {
     local src=$dir/deploy.yaml out=$dir/demo-deploy.yaml
-    grep -q '^  deployer: facilitator$' "$src" && grep -q '^keys:$' "$src" ||
+    if ! grep -q '^  deployer: facilitator$' "$src" || ! grep -q '^keys:$' "$src"; then
         fail "$src does not have the layout this script expects (keys:, deployer: facilitator)"
+    fi
     sed -e 's|^  deployer: facilitator$|  deployer: user|' \
         -e "s|^keys:\$|keys:\\n  user: { keystore: \"$dir/keys/user.json\", password_file: \"$dir/keys/user.pass\" }|" \
         -e 's|/deploy-state\.json"|/demo-deploy-state.json"|' \
         -e 's|/relayer\.yaml"|/demo-relayer.yaml"|' "$src" >"$out.tmp"
-    grep -q 'deployer: user' "$out.tmp" && grep -q 'demo-relayer.yaml' "$out.tmp" ||
+    if ! grep -q 'deployer: user' "$out.tmp" || ! grep -q 'demo-relayer.yaml' "$out.tmp"; then
         fail "could not derive $out from $src"
+    fi
     mv "$out.tmp" "$out"
 }
 
@@ -104,11 +106,11 @@ make_user() {
     fi
     user=$("$bin" keys address "$dir/keys/user.json" | tr -d ' \n')
     local var url
-    for var in $(sed -n 's/^\(MOSAIC_DEVNET_[A-Z0-9]*_URL\)=.*/\1/p' "$dir/devnet.env"); do
+    while read -r var; do
         url=${!var}
         rpc "$url" anvil_setBalance "[\"$user\",\"$FUND_WEI_HEX\"]" | grep -q '"result"' ||
             fail "could not fund the user $user on $url"
-    done
+    done < <(sed -n 's/^\(MOSAIC_DEVNET_[A-Z0-9]*_URL\)=.*/\1/p' "$dir/devnet.env")
     echo "demo: user $user (keystore $dir/keys/user.json), funded on every chain"
 }
 
@@ -143,13 +145,13 @@ cmd_up() {
     local aux n
     mkdir -p "$dir/demo"
     say "dependencies (make deps installs only what is missing)"
-    quiet "$dir/demo/deps.log" "make deps" $MAKE --no-print-directory deps
+    quiet "$dir/demo/deps.log" "make deps" "$MAKE" --no-print-directory deps
     tail -n 3 "$dir/demo/deps.log"
     say "build"
-    quiet "$dir/demo/build.log" "the build (make)" $MAKE --no-print-directory
+    quiet "$dir/demo/build.log" "the build (make)" "$MAKE" --no-print-directory
     echo "demo: built $bin"
     say "contracts"
-    quiet "$dir/demo/contracts.log" "make contracts" $MAKE --no-print-directory contracts
+    quiet "$dir/demo/contracts.log" "make contracts" "$MAKE" --no-print-directory contracts
     echo "demo: compiled into build/contracts/"
     say "devnet: origin and two auxiliary chains, PostgreSQL"
     deploy/devnet up || fail "deploy/devnet up (logs: deploy/devnet logs)"
@@ -164,7 +166,7 @@ cmd_up() {
     [ -f "$cfg" ] || fail "the deployment wrote no run config $cfg"
     say "start the relayer"
     start_relayer
-    aux=$(sed -n 's/^MOSAIC_DEVNET_\(AUX[0-9]*\)_URL=.*/\1/p' "$dir/devnet.env" | tr A-Z a-z)
+    aux=$(sed -n 's/^MOSAIC_DEVNET_\(AUX[0-9]*\)_URL=.*/\1/p' "$dir/devnet.env" | tr '[:upper:]' '[:lower:]')
     for n in $aux; do
         say "stake 1000 tokens from origin to $n"
         user_cmd stake --pair "origin-$n" --amount "$AMOUNT"
