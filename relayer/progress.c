@@ -134,8 +134,8 @@ size_t progress_waiting_for(const struct progress_view *v, char *out, size_t cap
     if (cap > 0)
         out[0] = '\0';
     if (!v->found) {
-        append(out, cap, &len, "the relayer to record the declaration (its watcher must see the "
-               "block; is `mosaic-relayer run` running?)");
+        append(out, cap, &len, "the relayer to record the declaration (is `mosaic-relayer run` "
+               "running?)");
         return len;
     }
     if (progress_outcome(v) != PROGRESS_PENDING)

@@ -682,6 +682,47 @@ static int check_balance(struct user_session *s, const uint8_t token[20], const 
                    s->who, has, name, addr, needs);
 }
 
+/* One active process per sender and direction (§4.1): the previous
+ * message must be Progressed or Revoked before the next is declared.  Read
+ * before anything is approved, so that a refusal costs nothing. */
+static int check_previous(struct user_session *s, struct mr_error *err)
+{
+    static const uint8_t zero[32];
+    const char *sig = "getOutboxActiveProcess(address)";
+    uint8_t sel[4], data[4 + 32], *out = NULL;
+    struct abi_builder b;
+    char hx[67];
+    size_t len = 0, out_len = 0;
+    int rc = abi_selector(sig, strlen(sig), sel, err), status;
+
+    if (rc != MR_OK)
+        return rc;
+    abi_builder_init(&b, data, sizeof(data), sel, 1);
+    abi_put_address(&b, signer_address(s->signer));
+    rc = abi_builder_finish(&b, &len, err);
+    if (rc == MR_OK)
+        rc = ethrpc_call(s->src_rpc, NULL, s->src_gateway, data, len, "latest", &out, &out_len,
+                         NULL, err);
+    if (rc == MR_OK && out_len != 64)
+        rc = mr_fail(err, MR_ERR_ABI, "%s: %s returned %zu bytes, not 64", s->src->key, sig,
+                     out_len);
+    if (rc != MR_OK) {
+        free(out);
+        return rc;
+    }
+    status = out[63];
+    if (memcmp(out, zero, 32) != 0 && (status == MOSAIC_DECLARED ||
+                                       status == MOSAIC_DECLARED_REVOCATION)) {
+        hex_encode_data(out, 32, hx, sizeof(hx));
+        rc = mr_fail(err, MR_ERR_USAGE, "%s: %s's previous %s, message %s, is still %s (one at "
+                     "a time per sender; see `mosaic-relayer message show`)", s->src->key, s->who,
+                     s->args->kind == MOSAIC_STAKE ? "stake" : "redeem", hx,
+                     mosaic_status_name(status));
+    }
+    free(out);
+    return rc;
+}
+
 /* What the gateway asks for: the tokens to approve and the bounty. */
 struct user_terms {
     uint8_t token[20];        /* stake: value token; redeem: utility token */
@@ -716,6 +757,8 @@ static int read_terms(struct user_session *s, struct user_terms *t, struct mr_er
     if (rc == MR_OK)
         rc = view_u256(s->src_rpc, ch, s->src_gateway, "getNonce(address)", me, NULL, &t->nonce,
                        err);
+    if (rc == MR_OK)
+        rc = check_previous(s, err);
     return rc;
 }
 
@@ -977,12 +1020,11 @@ int user_follow(struct user_session *s, const uint8_t mh[32], FILE *out, int *ou
         /* The user's own transactions: on to final (or re-sent after a reorg). */
         (void)poll_user_key(s, NULL);
         if (now_ms() > s->deadline_ms) {
-            if (tty)
-                fprintf(out, "\n");
-            return mr_fail(err, MR_ERR_IO, "timed out after %llds waiting for %s; the message "
-                           "goes on without this command: `mosaic-relayer message show %s`",
+            fprintf(out, "%smessage %s goes on without this command: mosaic-relayer message show "
+                    "%s\n", tty ? "\n" : "", hx, hx);
+            return mr_fail(err, MR_ERR_IO, "timed out after %llds waiting for %s",
                            (long long)(s->args->timeout_ms / 1000),
-                           last[0] ? last : "the relayer", hx);
+                           last[0] ? last : "the relayer");
         }
         sleep_ms(POLL_MS * 2);
     }
