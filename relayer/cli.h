@@ -42,6 +42,7 @@ int cli_migrate(int argc, char **argv);
 int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
 int cli_config(int argc, char **argv);
+int cli_deploy(int argc, char **argv);
 int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);

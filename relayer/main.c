@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"config", "check a configuration file and what it points at", cli_config},
+    {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
     {"stake", "stake value tokens for utility tokens on an auxiliary chain", cli_stake},
     {"redeem", "redeem utility tokens back to value tokens on the origin chain", cli_redeem},
     {"message", "show a message's steps, or list messages", cli_message},

@@ -113,13 +113,20 @@ static int drain(int fd, char **buf, size_t *len)
 int tv_run_cli(const char *const *argv, const char *input, char **out, char **errout)
 {
     const char *bin = getenv("MR_BIN");
+
+    if (bin == NULL || bin[0] == '\0')
+        bin = "build/mosaic-relayer";
+    return tv_run_prog(bin, argv, input, out, errout);
+}
+
+int tv_run_prog(const char *bin, const char *const *argv, const char *input, char **out,
+                char **errout)
+{
     int pin[2], pout[2], perr[2], status;
     char *obuf = calloc(1, 1), *ebuf = calloc(1, 1);
     size_t olen = 0, elen = 0;
     pid_t pid;
 
-    if (bin == NULL || bin[0] == '\0')
-        bin = "build/mosaic-relayer";
     assert_int_equal(pipe(pin), 0);
     assert_int_equal(pipe(pout), 0);
     assert_int_equal(pipe(perr), 0);
@@ -131,14 +138,19 @@ int tv_run_cli(const char *const *argv, const char *input, char **out, char **er
         dup2(pin[0], 0);
         dup2(pout[1], 1);
         dup2(perr[1], 2);
+        /* Only 0, 1 and 2: a daemon the program starts must not keep the
+         * pipes open (the reader would wait for it). */
+        close(pin[0]);
         close(pin[1]);
         close(pout[0]);
+        close(pout[1]);
         close(perr[0]);
+        close(perr[1]);
         args[argc++] = bin;
         for (size_t i = 0; argv[i] != NULL && argc < 63; i++)
             args[argc++] = argv[i];
         args[argc] = NULL;
-        execv(bin, (char *const *)(uintptr_t)args);
+        execvp(bin, (char *const *)(uintptr_t)args);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }

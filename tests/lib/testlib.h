@@ -51,6 +51,9 @@ void tv_assert_hex(const uint8_t *data, size_t len, const char *hex);
  * new malloc'd strings (caller frees; either may be NULL to discard).
  * Returns the exit status, or -1 if it died by a signal. */
 int tv_run_cli(const char *const *argv, const char *input, char **out, char **errout);
+/* The same for any program `bin` (a path, or a name looked up in PATH). */
+int tv_run_prog(const char *bin, const char *const *argv, const char *input, char **out,
+                char **errout);
 
 /* A new temporary directory (malloc'd path); removed by tv_rmtree(). */
 char *tv_tmpdir(void);
