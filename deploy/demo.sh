@@ -50,8 +50,8 @@ rpc() {
 relayer_pid() {
     local pid
     pid=$(cat "$dir/run/relayer.pid" 2>/dev/null || true)
-    [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "mosaic-relayer run" &&
-        echo "$pid"
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "mosaic-relayer run" && echo "$pid"
     return 0
 }
 
