@@ -342,6 +342,19 @@ static void test_stake_and_redeem_no_wait(void **state)
     free(out);
     free(err);
 
+    /* The balances: 1000 staked away on origin, 400 redeemed away on aux. */
+    {
+        const char *argv[] = {"balance", "--config", n.run, "--address", n.user_hex, NULL};
+        assert_int_equal(tv_run_cli(argv, NULL, &out, &err), 0);
+        assert_non_null(strstr(out, "pair1          value    "));
+        assert_non_null(strstr(out, " 999999999999999999999999000\n"));
+        assert_non_null(strstr(out, " 999999999999999999999999900\n")); /* base: the bounty */
+        assert_non_null(strstr(out, "pair1          utility  "));
+        assert_non_null(strstr(out, " 3696\n"));
+        free(out);
+        free(err);
+    }
+
     /* Not recorded by a watcher yet: `message show` says so. */
     {
         const char *argv[] = {"message", "show", NULL, "--database", n.ci, NULL};
