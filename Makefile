@@ -9,6 +9,7 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
+#   make bench-txm    the transaction manager next to a bare send loop; keep-alive
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make demo       the relayer at work on a local devnet (deploy/demo.sh)
@@ -47,7 +48,8 @@ GEN_MIGR = $(BUILDDIR)/gen/migrations.c
 APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*/*.c))
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
-APP_LIBS = -lcurl -ljansson -lyaml -lpq -lpthread
+WS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
+APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
@@ -77,7 +79,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: demo demo-down bench-queue all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: demo demo-down bench-queue bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -187,6 +189,15 @@ $(BUILDDIR)/bench-queue: bench/queue/bench_queue.c $(filter-out $(APP_MAIN),$(AP
 
 bench-queue: $(BIN) $(BUILDDIR)/bench-queue
 	sh bench/queue/run.sh $(abspath $(BUILDDIR))
+
+# The transaction manager next to a bare send loop, and keep-alive next to a
+# fresh connection per request, on a throwaway anvil and PostgreSQL.
+$(BUILDDIR)/bench-txm: bench/txm/bench_txm.c $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) $(APP_LIBS) \
+	    $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-txm: $(BIN) $(BUILDDIR)/bench-txm
+	sh bench/txm/run.sh $(abspath $(BUILDDIR))
 
 deps:
 	sh deploy/install-deps.sh

@@ -19,7 +19,8 @@ import {RLPReader} from "./RLPReader.sol";
  *     inline in its parent (a longer inline child is refused);
  *   - a node is a list of 17 items (branch) or 2 (leaf or extension) with
  *     canonical RLP headers; branch slots are empty, 32-byte references or
- *     short inline nodes, and the value slot is a string;
+ *     short inline nodes (canonical RLP all through), and the value slot is
+ *     a string;
  *   - hex-prefix paths have a flag nibble 0..3 and a zero pad nibble when
  *     even; an extension has a non-empty path and a child, which is a
  *     branch; a leaf has a non-empty value;
@@ -102,6 +103,20 @@ library MerklePatriciaProof {
         return shortStep(path, proof, s0, e0, ne, pos);
     }
 
+    /**
+     * Whether [s, e) is a sequence of canonical RLP items, lists checked
+     * recursively: an inline node (under 32 bytes, so the depth is bounded)
+     * must be well-formed all through, whether the walk enters it or not.
+     */
+    function wellFormed(bytes calldata data, uint256 s, uint256 e) private pure returns (bool) {
+        while (s < e) {
+            (bool ok, bool isList, uint256 ps, uint256 pe) = RLPReader.item(data, s, e);
+            if (!ok || (isList && !wellFormed(data, ps, pe))) return false;
+            s = pe;
+        }
+        return true;
+    }
+
     /** Nibble i of a byte string in calldata (high nibble first). */
     function nibble(bytes calldata b, uint256 i) private pure returns (uint256) {
         uint256 x = uint8(b[i >> 1]);
@@ -120,10 +135,22 @@ library MerklePatriciaProof {
         uint256 s;
         uint256 e;
         for (uint256 i = 0; i < 17; i++) {
-            (ok, isList, s, e) = RLPReader.item(proof, p, ne);
-            if (!ok) return (FAIL, 0, 0);
+            // Fast paths for the usual slots: empty (0x80) and a 32-byte hash (0xa0).
+            uint256 h = p < ne ? uint8(proof[p]) : 0xff;
+            if (h == 0x80 && i < 16) {
+                (isList, s, e) = (false, p + 1, p + 1);
+                if (e > ne) return (FAIL, 0, 0);
+            } else if (h == 0xa0 && i < 16) {
+                (isList, s, e) = (false, p + 1, p + 33);
+                if (e > ne) return (FAIL, 0, 0);
+            } else {
+                (ok, isList, s, e) = RLPReader.item(proof, p, ne);
+                if (!ok) return (FAIL, 0, 0);
+            }
             if (i < 16) {
-                if (isList ? e - p >= 32 : (e - s != 0 && e - s != 32)) return (FAIL, 0, 0);
+                if (isList ? (e - p >= 32 || !wellFormed(proof, s, e)) : (e - s != 0 && e - s != 32)) {
+                    return (FAIL, 0, 0);
+                }
             } else if (isList) {
                 return (FAIL, 0, 0);
             }
@@ -149,25 +176,54 @@ library MerklePatriciaProof {
         if (flag > 3 || ((flag & 1) == 0 && (first & 0x0f) != 0)) return (FAIL, 0, 0, 0, false);
         uint256 skip = (flag & 1) == 1 ? 1 : 2;
         uint256 hpLen = 2 * (e0 - s0) - skip;
-        uint256 nkey = path.length * 2;
-        uint256 m = 0;
-        bytes calldata hp = proof[s0:e0];
-        while (m < hpLen && pos + m < nkey && nibble(hp, skip + m) == nibble(path, pos + m)) m++;
-
         (bool ok, bool isList, uint256 s1, uint256 e1) = RLPReader.item(proof, e0, ne);
         if (!ok) return (FAIL, 0, 0, 0, false);
+        // Leaf or extension, its path must be the key's next hpLen nibbles.
+        if (!pathMatches(path, pos, proof[s0:e0], skip, hpLen)) return (FAIL, 0, 0, 0, false);
+        newPos = pos + hpLen;
         if ((flag & 2) != 0) {
-            // Leaf: found only if its path is exactly the rest of the key.
-            if (isList || e1 == s1 || m != hpLen || pos + m != nkey) return (FAIL, 0, 0, 0, false);
-            return (VALUE, s1, e1, pos + m, false);
+            // Leaf: found only if its path is all the rest of the key.
+            if (isList || e1 == s1 || newPos != path.length * 2) return (FAIL, 0, 0, 0, false);
+            return (VALUE, s1, e1, newPos, false);
         }
-        // Extension: a non-empty path and a child that the key follows.
-        if (hpLen == 0 || m < hpLen) return (FAIL, 0, 0, 0, false);
+        // Extension: a non-empty path and a child.
+        if (hpLen == 0) return (FAIL, 0, 0, 0, false);
         if (isList) {
-            if (e1 - e0 >= 32) return (FAIL, 0, 0, 0, false);
-            return (INLINE, s1, e1, pos + m, true);
+            if (e1 - e0 >= 32 || !wellFormed(proof, s1, e1)) return (FAIL, 0, 0, 0, false);
+            return (INLINE, s1, e1, newPos, true);
         }
         if (e1 - s1 != 32) return (FAIL, 0, 0, 0, false);
-        return (HASH, s1, e1, pos + m, true);
+        return (HASH, s1, e1, newPos, true);
+    }
+
+    /**
+     * Whether nibbles [skip, skip + n) of the hex-prefix bytes `hp` equal
+     * nibbles [pos, pos + n) of `path`.  When both start at the same parity
+     * the bytes are compared whole.
+     */
+    function pathMatches(bytes calldata path, uint256 pos, bytes calldata hp, uint256 skip, uint256 n)
+        private
+        pure
+        returns (bool)
+    {
+        if (pos + n > path.length * 2) return false;
+        if ((skip & 1) != (pos & 1)) {
+            for (uint256 m = 0; m < n; m++) {
+                if (nibble(hp, skip + m) != nibble(path, pos + m)) return false;
+            }
+            return true;
+        }
+        if ((skip & 1) == 1) {
+            // n >= 1 here: an odd path has at least one nibble.
+            if ((uint8(hp[0]) & 0x0f) != (uint8(path[pos >> 1]) & 0x0f)) return false;
+            pos++;
+        }
+        // Both at a byte boundary now: hp[1:] against the same number of path bytes.
+        uint256 len = hp.length - 1;
+        uint256 start = pos >> 1;
+        bytes calldata x = hp[1:];
+        bytes calldata y = path[start:start + len];
+        if (len <= 32) return bytes32(x) == bytes32(y);
+        return keccak256(x) == keccak256(y);
     }
 }

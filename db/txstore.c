@@ -249,6 +249,27 @@ static int transition(PGconn *conn, int64_t id, const char *what, const char *sq
     return rc;
 }
 
+/* A transition that records what the chain shows and can be learnt from it
+ * again (broadcast, included, reorged, final): committed without waiting
+ * for the WAL flush (synchronous_commit off for this transaction only).
+ * If a crash loses it, the next poll finds the same again: the stored
+ * bytes are sent again ("already known"), the receipt is read again.
+ * Everything that must precede a broadcast stays synchronous. */
+static int transition_async(PGconn *conn, int64_t id, const char *what, const char *sql, int n,
+                            const char *const *p, struct mr_error *err)
+{
+    int rc = db_exec(conn, "BEGIN", err);
+
+    if (rc == MR_OK)
+        rc = db_exec(conn, "SET LOCAL synchronous_commit TO off", err);
+    if (rc == MR_OK)
+        rc = transition(conn, id, what, sql, n, p, err);
+    if (rc == MR_OK)
+        return db_exec(conn, "COMMIT", err);
+    rollback(conn);
+    return rc;
+}
+
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)
 {
     char ids[24], at[16];
@@ -256,7 +277,7 @@ int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *e
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     snprintf(at, sizeof(at), "%d", attempt);
-    return transition(conn, id, "mark broadcast",
+    return transition_async(conn, id, "mark broadcast",
                       "WITH a AS (UPDATE " DB_SCHEMA ".tx_attempts SET broadcast_at = coalesce("
                       "broadcast_at, now()) WHERE tx_id = $1::bigint AND attempt = $2::int RETURNING 1)"
                       " UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', updated_at = now()"
@@ -285,7 +306,7 @@ int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t bl
     snprintf(bn, sizeof(bn), "%llu", (unsigned long long)block);
     snprintf(st, sizeof(st), "%d", status ? 1 : 0);
     snprintf(gu, sizeof(gu), "%llu", (unsigned long long)gas_used);
-    rc = transition(conn, id, "mark included",
+    rc = transition_async(conn, id, "mark included",
                     "UPDATE " DB_SCHEMA ".transactions SET state = 'included', included_block ="
                     " $2::bigint, included_block_hash = $3::bytea, receipt_status = $4::smallint,"
                     " gas_used = $5::bigint, mined_tx_hash = $6::bytea, contract_address ="
@@ -303,7 +324,7 @@ int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err)
     const char *p[1] = {ids};
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return transition(conn, id, "mark reorged",
+    return transition_async(conn, id, "mark reorged",
                       "UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', included_block = NULL,"
                       " included_block_hash = NULL, receipt_status = NULL, gas_used = NULL,"
                       " mined_tx_hash = NULL, contract_address = NULL,"
@@ -316,7 +337,7 @@ int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err)
     const char *p[1] = {ids};
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return transition(conn, id, "mark final",
+    return transition_async(conn, id, "mark final",
                       "UPDATE " DB_SCHEMA ".transactions SET state = 'final', updated_at = now()"
                       " WHERE id = $1::bigint AND state = 'included'", 1, p, err);
 }

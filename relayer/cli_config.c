@@ -148,7 +148,7 @@ static int check_code(const struct config *c, const struct reach *reach, int cha
     if (len == 0)
         return report(0, "%s %s on %s: no code at this address (not deployed on this chain?)",
                       what, text, key);
-    return report(1, "%s %s on %s: %zu bytes of code", what, text, key, len);
+    return report(1, "%s %s on %s: %zu byte%s of code", what, text, key, len, len == 1 ? "" : "s");
 }
 
 static int check_gateways(const struct config *c, const struct reach *reach)

@@ -47,9 +47,13 @@ struct txm_config {
     int gas_margin_percent;     /* added to eth_estimateGas; 0 = TXM_DEFAULT_GAS_MARGIN */
     int64_t gap_after_ms;       /* fill a nonce gap seen this long with no progress
                                  * (and on two polls in a row) */
+    int64_t fee_cache_ms;       /* new intents reuse fees this young; 0 =
+                                 * TXM_DEFAULT_FEE_CACHE_MS, < 0: never (replacements
+                                 * always ask the node afresh) */
 };
 
 #define TXM_DEFAULT_GAS_MARGIN 20
+#define TXM_DEFAULT_FEE_CACHE_MS 1000
 #define TXM_NONCE_EVIDENCE 3    /* polls in a row with our nonce used, none of ours mined */
 #define TXM_EVIDENCE_SLOTS 32
 
@@ -74,6 +78,8 @@ struct txm {
     uint64_t gap_chain_nonce;   /* the chain's nonce when a gap was first seen */
     int64_t gap_since_ms;
     int gap_polls;
+    struct u256 fee_max, fee_tip; /* the fees of the last txm_fees for a new intent */
+    int64_t fee_at_ms;            /* when (0: none) */
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
