@@ -201,7 +201,6 @@ struct user_session {
     struct txm txm;
     char who[ADDRESS_TEXT_SIZE];               /* the user's address, checksummed */
     int64_t deadline_ms;                       /* monotonic */
-    int tx_index;                              /* numbering of the printed transactions */
 };
 
 static int64_t now_ms(void)
@@ -373,6 +372,7 @@ static int session_open(const struct config *c, const struct user_args *a,
     s->txm.cfg.tip_cap = s->src->fees.max_tip;
     s->txm.cfg.stuck_after_ms = s->src->fees.stuck_after_ms;
     s->txm.cfg.bump_percent = s->src->fees.bump_percent;
+    s->txm.cfg.gap_after_ms = 30000; /* as the daemon: a hole seen that long is filled */
     s->txm.db = s->db;
     s->txm.rpc = s->src_rpc;
     s->txm.signer = s->signer;
