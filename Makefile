@@ -9,6 +9,7 @@
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
+#   make bench-watch  the watcher's 10,000-event backfill next to bare eth_getLogs
 #   make bench-txm    the transaction manager next to a bare send loop; keep-alive
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
@@ -49,7 +50,7 @@ APP_SRC  = $(sort $(wildcard chain/*.c db/*.c watchers/*.c relayer/*.c relayer/*
 APP_OBJ  = $(APP_SRC:%.c=$(BUILDDIR)/obj/%.o) $(BUILDDIR)/obj/gen/migrations.o
 APP_MAIN = $(BUILDDIR)/obj/relayer/main.o
 WS_LIBS := $(shell pkg-config --libs libwebsockets 2>/dev/null || echo -lwebsockets)
-APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lpthread
+APP_LIBS = -lcurl -ljansson -lyaml -lpq $(WS_LIBS) -lm -lpthread
 BIN      = $(BUILDDIR)/mosaic-relayer
 
 # Tests: one cmocka program per tests/unit/test_*.c, sharing tests/lib.
@@ -79,7 +80,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: demo demo-down bench-queue bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: demo demo-down bench-queue bench-watch bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -189,6 +190,15 @@ $(BUILDDIR)/bench-queue: bench/queue/bench_queue.c $(filter-out $(APP_MAIN),$(AP
 
 bench-queue: $(BIN) $(BUILDDIR)/bench-queue
 	sh bench/queue/run.sh $(abspath $(BUILDDIR))
+
+# The watcher's backfill of 10,000 events next to the bare eth_getLogs calls
+# of the same ranges, on a throwaway PostgreSQL and a local anvil.
+$(BUILDDIR)/bench-watch: bench/watch/bench_watch.c $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) \
+	    $(TEST_LIBS) $(APP_LIBS) $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-watch: $(BIN) $(BUILDDIR)/bench-watch
+	sh bench/watch/run.sh $(abspath $(BUILDDIR))
 
 # The transaction manager next to a bare send loop, and keep-alive next to a
 # fresh connection per request, on a throwaway anvil and PostgreSQL.

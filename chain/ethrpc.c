@@ -716,8 +716,8 @@ static int should_split(int rc, const struct rpc_detail *d)
 /* [from, to] in one call, or in two halves (recursively) when refused.
  * Recursion depth is at most 64: each level halves a 64-bit range. */
 static int logs_range(struct rpc_endpoints *e, const struct eth_log_filter *f, uint64_t from,
-                      uint64_t to, size_t max, struct eth_logs *logs, struct rpc_detail *d,
-                      struct mr_error *err)
+                      uint64_t to, size_t max, struct eth_logs *logs,
+                      struct ethrpc_logs_stats *st, struct rpc_detail *d, struct mr_error *err)
 {
     json_t *res, *params = json_pack("[o]", filter_json(f, from, to));
     uint64_t mid;
@@ -725,24 +725,42 @@ static int logs_range(struct rpc_endpoints *e, const struct eth_log_filter *f, u
 
     if (params == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "eth_getLogs: out of memory");
+    size_t before = logs->n;
+
     rc = call_nonnull(e, "eth_getLogs", params, &res, d, err);
+    st->calls++;
     if (rc == MR_OK) {
         rc = decoded(e, ethrpc_decode_logs(res, max, logs, err), "eth_getLogs", d, err);
         json_decref(res);
+        if (rc == MR_OK && to - from + 1 > st->widest_ok)
+            st->widest_ok = to - from + 1;
+        if (rc == MR_OK && logs->n - before > st->most_logs)
+            st->most_logs = logs->n - before;
         return rc;
     }
     if (from == to || !should_split(rc, d))
         return rc;
+    st->refused++;
+    if (st->narrowest_refused == 0 || to - from + 1 < st->narrowest_refused)
+        st->narrowest_refused = to - from + 1;
     mid = from + (to - from) / 2;
-    if ((rc = logs_range(e, f, from, mid, max, logs, d, err)) != MR_OK)
+    if ((rc = logs_range(e, f, from, mid, max, logs, st, d, err)) != MR_OK)
         return rc;
-    return logs_range(e, f, mid + 1, to, max, logs, d, err);
+    return logs_range(e, f, mid + 1, to, max, logs, st, d, err);
 }
 
 int ethrpc_get_logs(struct rpc_endpoints *e, const struct eth_log_filter *f,
                     struct eth_logs *logs, struct rpc_detail *d, struct mr_error *err)
 {
+    return ethrpc_get_logs_stats(e, f, logs, NULL, d, err);
+}
+
+int ethrpc_get_logs_stats(struct rpc_endpoints *e, const struct eth_log_filter *f,
+                          struct eth_logs *logs, struct ethrpc_logs_stats *st,
+                          struct rpc_detail *d, struct mr_error *err)
+{
     struct rpc_detail local;
+    struct ethrpc_logs_stats st_local;
 
     if (f->from_block > f->to_block || f->n_topics > ETHRPC_MAX_TOPICS ||
         f->n_addresses > ETHRPC_MAX_LOG_ADDRESSES)
@@ -753,6 +771,9 @@ int ethrpc_get_logs(struct rpc_endpoints *e, const struct eth_log_filter *f,
         if (f->n_alts[i] > ETHRPC_MAX_TOPIC_ALTS)
             return mr_fail(err, MR_ERR_INVALID, "eth_getLogs: topic %zu has %zu alternatives", i,
                            f->n_alts[i]);
+    if (st == NULL)
+        st = &st_local;
+    memset(st, 0, sizeof(*st));
     return logs_range(e, f, f->from_block, f->to_block, f->max_logs ? f->max_logs : 10000, logs,
-                      d ? d : &local, err);
+                      st, d ? d : &local, err);
 }

@@ -148,6 +148,21 @@ int ethrpc_quorum_block(struct rpc_endpoints *e, uint64_t number, size_t q, stru
  * down to single blocks.  Out: *logs (appended to; caller frees). */
 int ethrpc_get_logs(struct rpc_endpoints *e, const struct eth_log_filter *f,
                     struct eth_logs *logs, struct rpc_detail *d, struct mr_error *err);
+/* What one ethrpc_get_logs_stats() call did, for callers that adapt their
+ * ranges to the node: requests sent, requests refused (range or result
+ * size; each refusal was split), the widest range in blocks answered, the
+ * narrowest refused, and the most logs one answer carried. */
+struct ethrpc_logs_stats {
+    unsigned calls;
+    unsigned refused;
+    uint64_t widest_ok;
+    uint64_t narrowest_refused;  /* 0 if none */
+    size_t most_logs;
+};
+/* ethrpc_get_logs, also filling *st (may be NULL). */
+int ethrpc_get_logs_stats(struct rpc_endpoints *e, const struct eth_log_filter *f,
+                          struct eth_logs *logs, struct ethrpc_logs_stats *st,
+                          struct rpc_detail *d, struct mr_error *err);
 /* eth_getProof(address, slots[n_slots], block).  Out: *p (proofjson_free). */
 int ethrpc_get_proof(struct rpc_endpoints *e, const uint8_t address[20],
                      const uint8_t (*slots)[32], size_t n_slots, const char *block,

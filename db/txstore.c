@@ -57,8 +57,8 @@ static void rollback(PGconn *c)
     PQclear(PQexec(c, "ROLLBACK"));
 }
 
-int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
-                      uint64_t *nonce, struct mr_error *err)
+int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                            int64_t *id, uint64_t *nonce, struct mr_error *err)
 {
     char cn[24], job[24], gas[24], val[U256_DEC_MAX];
     char *sender = bytea_text(in->sender, 20);
@@ -82,9 +82,6 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         goto out;
     }
     snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
-    rc = db_exec(conn, "BEGIN", err);
-    if (rc != MR_OK)
-        goto out;
     p[0] = in->chain_key;
     p[1] = sender;
     p[2] = cn;
@@ -140,14 +137,25 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         }
         PQclear(res);
     }
-    if (rc == MR_OK)
-        rc = db_exec(conn, "COMMIT", err);
-    else
-        rollback(conn);
 out:
     free(sender);
     free(to);
     free(data);
+    return rc;
+}
+
+int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
+                      uint64_t *nonce, struct mr_error *err)
+{
+    int rc = db_exec(conn, "BEGIN", err);
+
+    if (rc != MR_OK)
+        return rc;
+    rc = txs_create_intent_in_tx(conn, in, chain_nonce, id, nonce, err);
+    if (rc == MR_OK)
+        rc = db_exec(conn, "COMMIT", err);
+    else
+        rollback(conn);
     return rc;
 }
 

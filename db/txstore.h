@@ -78,6 +78,12 @@ int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t m
  * with MR_ERR_PERM and the reason.  Out: *id, *nonce. */
 int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce, int64_t *id,
                       uint64_t *nonce, struct mr_error *err);
+/* The same inside the caller's open transaction (which commits or rolls
+ * back), so that an intent and the state change that decided it are one
+ * transaction (relayer/flows).  The signer_nonces row stays locked until
+ * the caller's transaction ends. */
+int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                            int64_t *id, uint64_t *nonce, struct mr_error *err);
 
 /* The allocator of (chain, sender).  A plain value. */
 struct txs_key {

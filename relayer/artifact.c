@@ -547,3 +547,41 @@ int artifact_deploy_data(const struct artifact *a, const struct artifact_lib *li
     *out_len = code_len + enc_len;
     return MR_OK;
 }
+
+/* Whether got[len] equals want[len] outside want's zero runs of at least
+ * ARTIFACT_FILL_RUN bytes. */
+static int same_but_fills(const uint8_t *want, const uint8_t *got, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t run = 0;
+
+        while (i + run < len && want[i + run] == 0)
+            run++;
+        if (run >= ARTIFACT_FILL_RUN) {
+            i += run;
+            continue;
+        }
+        for (size_t end = i + run + 1; i < end && i < len; i++)
+            if (want[i] != got[i])
+                return 0;
+    }
+    return 1;
+}
+
+int artifact_runtime_matches(const struct artifact *a, const struct artifact_lib *libs,
+                             size_t n_libs, const uint8_t *onchain, size_t onchain_len,
+                             int *match, struct mr_error *err)
+{
+    uint8_t *want;
+    size_t len;
+    int rc;
+
+    *match = 0;
+    if ((rc = artifact_link(a, 1, libs, n_libs, &want, &len, err)) != MR_OK)
+        return rc;
+    *match = len == onchain_len && same_but_fills(want, onchain, len);
+    free(want);
+    return MR_OK;
+}

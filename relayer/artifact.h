@@ -128,4 +128,17 @@ int artifact_deploy_data(const struct artifact *a, const struct artifact_lib *li
                          size_t n_libs, const struct abi_value *args, size_t n_args,
                          uint8_t **out, size_t *out_len, struct mr_error *err);
 
+/* Whether onchain[onchain_len] (eth_getCode of a deployed contract) is a's
+ * deployed code linked with libs[n_libs]: the same length, and the same
+ * bytes except inside runs of at least ARTIFACT_FILL_RUN zero bytes of the
+ * linked code.  Deployment writes into such runs and the artifact does not
+ * say where: immutables (32-byte PUSH32 words) and a library's own address
+ * (its 20-byte call guard).  A shorter zero run (a STOP, a PUSH1 0) must
+ * match.  Out: *match (1 or 0).  Returns MR_OK or the codes of
+ * artifact_link(). */
+#define ARTIFACT_FILL_RUN 20
+int artifact_runtime_matches(const struct artifact *a, const struct artifact_lib *libs,
+                             size_t n_libs, const uint8_t *onchain, size_t onchain_len,
+                             int *match, struct mr_error *err);
+
 #endif /* MR_ARTIFACT_H */

@@ -20,14 +20,6 @@
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
 
-/* The --database / --config part of a database command's --help. */
-#define CLI_DB_OPTIONS_HELP                                                                   \
-    "Database options (every database command finds the database the same way):\n"      \
-    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
-    "                       string; else --config FILE's database.url; else\n"           \
-    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
-    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
-
 struct cli_command {
     const char *name;
     const char *summary;
@@ -43,10 +35,34 @@ int cli_jobs(int argc, char **argv);
 int cli_tx(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_deploy(int argc, char **argv);
+int cli_status(int argc, char **argv);
 int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);
 int cli_message(int argc, char **argv);
+
+/* The advisory lock key of a chain's watcher, as `status` finds its holder
+ * (the same as watchers/ watcher_lock_key). */
+int64_t cli_status_watcher_key(const char *chain);
+
+/* The database options of every database command, for --help texts. */
+#define DB_OPTIONS_HELP                                                                    \
+    "Database options (every database command finds the database the same way):\n"      \
+    "  --database CONNINFO  a libpq URI (postgresql://user@host:port/db) or key=value\n"  \
+    "                       string; else --config FILE's database.url; else\n"           \
+    "                       $MOSAIC_DATABASE_URL; else libpq's PG* variables.\n"          \
+    "  --config FILE        the relayer's YAML config (only database.url is read here)\n"
+
+int cli_events(int argc, char **argv);
+int cli_chain(int argc, char **argv);
+
+/* Connects to the database found by the usual rules (--database, the
+ * config's database.url, $MOSAIC_DATABASE_URL, PG*) and checks that its
+ * schema is this binary's.  NULL after one line on stderr. */
+PGconn *cli_db_connect(const char *cmd, const char *database, const char *config);
+/* The same without the schema check, for commands that read only the
+ * mosaic_dash views and so work with the dashboards' read-only role. */
+PGconn *cli_db_open(const char *cmd, const char *database, const char *config);
 
 /* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
  * CLI_EXIT_USAGE. */
@@ -56,11 +72,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) MR_PRINTF(2, 3);
  * `cap` bytes (a larger file is an error).  Out: *buf (caller frees), *len.
  * On failure fills err with the path and the reason. */
 int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct mr_error *err);
-
-/* Connects to the database by the project's rules (--database CONNINFO,
- * else --config FILE's database.url, else $MOSAIC_DATABASE_URL, else PG*).
- * Returns a new connection, or NULL after one line on stderr. */
-PGconn *cli_db_connect(const char *cmd, const char *database, const char *config);
 
 /* Parses a 20-byte address (0x + 40 hex digits) or a 32-byte hash. */
 int cli_parse_address(const char *s, uint8_t out[20], struct mr_error *err);

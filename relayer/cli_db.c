@@ -12,6 +12,28 @@
 #include "relayer/cli.h"
 #include "relayer/config.h"
 
+PGconn *cli_db_open(const char *cmd, const char *database, const char *config)
+{
+    char url[2048];
+    const char *conninfo, *source;
+    struct mr_error err;
+    PGconn *c;
+
+    url[0] = '\0';
+    if ((database == NULL || database[0] == '\0') && config != NULL) {
+        int rc = config_database_url(config, url, sizeof(url), &err);
+        if (rc != MR_OK && rc != MR_ERR_NOTFOUND) {
+            cli_usage_error(cmd, "%s", err.msg);
+            return NULL;
+        }
+    }
+    conninfo = db_resolve_conninfo(database, url, &source);
+    c = db_connect(conninfo, NULL, &err);
+    if (c == NULL)
+        cli_usage_error(cmd, "%s (from %s)", err.msg, source);
+    return c;
+}
+
 /* ---- migrate ---- */
 
 static void migrate_usage(void)
@@ -25,7 +47,7 @@ static void migrate_usage(void)
            "embedded text, is refused.\n"
            "\n"
            "  --status             list the migrations and whether each is applied; change nothing\n"
-           "\n" CLI_DB_OPTIONS_HELP
+           "\n" DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 a migration failed (file:line and the server's reason on\n"
            "stderr; nothing of it is left behind), 2 bad usage or no database.\n");
@@ -60,7 +82,7 @@ int cli_migrate(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
-    c = cli_db_connect("migrate", database, config);
+    c = cli_db_open("migrate", database, config);
     if (c == NULL)
         return CLI_EXIT_USAGE;
     if (status)
@@ -95,7 +117,7 @@ static void jobs_usage(void)
            "          now (a dead-lettered job gets one more attempt)\n"
            "  cancel  cancels jobs that have not finished; a running job's worker cannot\n"
            "          complete it afterwards\n"
-           "\n" CLI_DB_OPTIONS_HELP
+           "\n" DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 some job was not found or not in a state that allows the\n"
            "action, 2 bad usage or no database.\n");
@@ -189,12 +211,10 @@ static int parse_subcmd(const char *cmd, int argc, char **argv, const struct opt
     return -1;
 }
 
-/* Connects and checks the schema is this binary's; NULL after one line on
- * stderr. */
-static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
+PGconn *cli_db_connect(const char *cmd, const char *database, const char *config)
 {
     struct mr_error err;
-    PGconn *c = cli_db_connect(cmd, a->database, a->config);
+    PGconn *c = cli_db_open(cmd, database, config);
 
     if (c != NULL && db_check_schema(c, &err) != MR_OK) {
         PQfinish(c);
@@ -202,6 +222,13 @@ static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
         return NULL;
     }
     return c;
+}
+
+/* Connects and checks the schema is this binary's; NULL after one line on
+ * stderr. */
+static PGconn *connect_checked(const char *cmd, const struct subcmd *a)
+{
+    return cli_db_connect(cmd, a->database, a->config);
 }
 
 static int jobs_list(PGconn *c, const char *state, const char *kind, const char *limit)
@@ -358,7 +385,7 @@ static void tx_usage(void)
            "          final, failed, aborted; --limit defaults to 50\n"
            "  show    one transaction by id, or by the hash of any of its attempts, with\n"
            "          its attempts (hash, fees, when broadcast); raw bytes are not printed\n"
-           "\n" CLI_DB_OPTIONS_HELP
+           "\n" DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 not found, 2 bad usage or no database.\n");
 }

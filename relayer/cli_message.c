@@ -2,7 +2,7 @@
  * cli_message.c - `mosaic-relayer message show|list`: where messages stand,
  * every step with its chain, transaction, block and time.
  *
- * Reads only the mosaic_dash views (db/migrations/0005_message_steps.sql),
+ * Reads only the mosaic_dash views (db/migrations/0009_message_steps.sql),
  * so it works with the dashboards' read-only role as well as the relayer's.
  */
 #include <getopt.h>
@@ -30,7 +30,7 @@ static void message_usage(void)
            "          proving, confirming, progressing, completed, reverting, reverted,\n"
            "          halted, refused, or 'open' for every message not finished;\n"
            "          --limit defaults to 50\n"
-           "\n" CLI_DB_OPTIONS_HELP
+           "\n" DB_OPTIONS_HELP
            "\n"
            "Exit status: 0 done, 1 no such message, 2 bad usage or no database.\n");
 }
@@ -159,7 +159,7 @@ int cli_message(int argc, char **argv)
     } else {
         return cli_usage_error("message", "unknown subcommand '%s' (show, list)", argv[optind]);
     }
-    c = cli_db_connect("message", database, config);
+    c = cli_db_open("message", database, config);
     if (c == NULL)
         return CLI_EXIT_USAGE;
     rc = strcmp(argv[optind], "show") == 0 ? message_show(c, mh)

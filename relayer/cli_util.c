@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
 #include "eth/hex.h"
-#include "relayer/config.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -65,24 +63,3 @@ int cli_parse_hash(const char *s, uint8_t out[32], struct mr_error *err)
     return hex_decode_fixed(s, strlen(s), out, 32, err);
 }
 
-PGconn *cli_db_connect(const char *cmd, const char *database, const char *config)
-{
-    char url[2048];
-    const char *conninfo, *source;
-    struct mr_error err;
-    PGconn *c;
-
-    url[0] = '\0';
-    if ((database == NULL || database[0] == '\0') && config != NULL) {
-        int rc = config_database_url(config, url, sizeof(url), &err);
-        if (rc != MR_OK && rc != MR_ERR_NOTFOUND) {
-            cli_usage_error(cmd, "%s", err.msg);
-            return NULL;
-        }
-    }
-    conninfo = db_resolve_conninfo(database, url, &source);
-    c = db_connect(conninfo, NULL, &err);
-    if (c == NULL)
-        cli_usage_error(cmd, "%s (from %s)", err.msg, source);
-    return c;
-}

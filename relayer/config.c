@@ -36,12 +36,13 @@ static int read_config_file(const char *path, char **text, size_t *len, struct m
     }
     n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
     if (ferror(f) || n > CONFIG_MAX_BYTES) {
-        int big = !ferror(f);
+        int big = !ferror(f), e = errno;
         fclose(f);
         free(buf);
         return big ? mr_fail(err, MR_ERR_TOOBIG, "%s:1: (file): larger than %d bytes; expected "
                              "at most %d bytes", path, CONFIG_MAX_BYTES, CONFIG_MAX_BYTES)
-                   : mr_fail(err, MR_ERR_IO, "%s:1: (file): read error", path);
+                   : mr_fail(err, MR_ERR_IO, "%s:1: (file): %s; expected a readable config file",
+                             path, strerror(e));
     }
     fclose(f);
     buf[n] = '\0';
@@ -214,6 +215,9 @@ static int find_database_url(struct cfg_ctx *x, char *out, size_t cap)
     if (rc != MR_OK)
         return rc;
     cfg_push_key(x, "url_env");
+    if (var[strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] != '\0')
+        return cfg_fail(x, MR_ERR_INVALID, cfg_line_of(x, db, "url_env", 1), "not a variable "
+                        "name; expected letters, digits and _");
     if ((v = getenv(var)) == NULL)
         return cfg_fail(x, MR_ERR_NOTFOUND, cfg_line_of(x, db, "url_env", 1), "environment "
                         "variable %s is not set; expected it set to the database URL", var);

@@ -232,52 +232,63 @@ static int rd_duration(struct cfg_ctx *x, const struct cfg_field *f, const char 
     return MR_OK;
 }
 
+/* Digits read on each side of an amount's decimal point (2^256 has 78). */
+#define AMOUNT_DIGITS 100
+
+/* Reads up to AMOUNT_DIGITS digits of s at *i into digits[*n].  Returns how
+ * many there were, or -1 if more. */
+static long take_digits(const char *s, size_t *i, char *digits, size_t *n)
+{
+    size_t start = *i;
+
+    for (; s[*i] >= '0' && s[*i] <= '9'; (*i)++) {
+        if (*i - start >= AMOUNT_DIGITS)
+            return -1;
+        digits[(*n)++] = s[*i];
+    }
+    return (long)(*i - start);
+}
+
 /* Splits "D[.D][eN]" into the digits (fraction's trailing zeros dropped)
  * and the power of ten they are to be multiplied by. */
-static int split_amount(const char *s, char digits[128], long *pow10)
+static int split_amount(const char *s, char digits[2 * AMOUNT_DIGITS + 1], long *pow10)
 {
-    size_t n = 0, i = 0, frac = 0;
-    long e = 0;
+    size_t n = 0, i = 0;
+    long frac = 0, e = 0, k = take_digits(s, &i, digits, &n);
 
-    for (; s[i] >= '0' && s[i] <= '9'; i++)
-        if (n < 127)
-            digits[n++] = s[i];
-    if (i == 0 || i > 100)
+    if (k < 0)
+        return MR_ERR_RANGE;
+    if (k == 0)
         return MR_ERR_INVALID;
     if (s[i] == '.') {
-        size_t j = ++i;
-        for (; s[i] >= '0' && s[i] <= '9' && i - j < 100; i++)
-            digits[n++] = s[i];
-        if (i == j)
+        i++;
+        if ((frac = take_digits(s, &i, digits, &n)) <= 0)
             return MR_ERR_INVALID;
-        frac = i - j;
-        while (frac > 0 && digits[n - 1] == '0') {
+        for (; frac > 0 && digits[n - 1] == '0'; frac--)
             n--;
-            frac--;
-        }
     }
     if (s[i] == 'e' || s[i] == 'E') {
-        size_t j;
-        i++;
-        j = i + (s[i] == '+');
+        size_t j = ++i;
+        j += s[j] == '+';
         for (i = j; s[i] >= '0' && s[i] <= '9' && i - j < 4; i++)
             e = e * 10 + (s[i] - '0');
         if (i == j)
             return MR_ERR_INVALID;
     }
     digits[n] = '\0';
-    *pow10 = e - (long)frac;
+    *pow10 = e - frac;
     return s[i] == '\0' ? MR_OK : MR_ERR_INVALID;
 }
 
 int cfg_parse_amount(const char *s, unsigned scale, struct u256 *out)
 {
-    char digits[128];
+    char digits[2 * AMOUNT_DIGITS + 1];
     long pow10 = 0;
     struct u256 v, ten;
+    int rc = split_amount(s, digits, &pow10);
 
-    if (split_amount(s, digits, &pow10) != MR_OK)
-        return MR_ERR_INVALID;
+    if (rc != MR_OK)
+        return rc;
     pow10 += (long)scale;
     if (u256_parse_dec(&v, digits, strlen(digits), 0, NULL) != MR_OK)
         return MR_ERR_RANGE;
@@ -491,6 +502,9 @@ static int resolve(struct cfg_ctx *x, const struct cfg_field *f, const char *s, 
 
     if (s[0] == '\0')
         return fail_expect(x, f, MR_ERR_INVALID, line, "empty");
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return fail_expect(x, f, MR_ERR_INVALID, line, "holds a control character");
     if (s[0] == '/')
         w = snprintf(dst, f->size, "%s", s);
     else
@@ -559,8 +573,8 @@ static int rd_ref(struct cfg_ctx *x, const struct cfg_field *f, const char *s, i
         w += (size_t)snprintf(names + w, sizeof(names) - w, "%s%s", j ? ", " : "",
                               chain ? c->chains[j].key : c->keys[j].name);
     return cfg_fail(x, MR_ERR_NOTFOUND, line, "unknown %s '%s'; expected one defined under %s: "
-                    "%s", chain ? "chain" : "key", cfg_echo(x, s), chain ? "chains" : "keys",
-                    n ? names : "(none)");
+                    "%s", chain ? "chain" : "signing key", cfg_echo(x, s),
+                    chain ? "chains" : "keys", n ? names : "(none)");
 }
 
 /* ---- the table of types ---- */

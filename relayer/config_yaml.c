@@ -48,7 +48,7 @@ static int expect_end(yaml_parser_t *p, const char *name, const char *text, size
     root = yaml_document_get_root_node(&extra);
     if (root != NULL)
         rc = mr_fail(err, MR_ERR_INVALID, "%s:%d: (file): a second YAML document; expected one "
-                     "document", name, cfg_line(root));
+                     "document", name, (int)extra.start_mark.line + 1);
     yaml_document_delete(&extra);
     return rc;
 }
@@ -83,16 +83,36 @@ int cfg_load_doc(const char *name, const char *text, size_t len, yaml_document_t
 
 /* ---- messages and the key path ---- */
 
+/* Shortens the part of `what` before "; expected" so that the whole line
+ * fits in `room` bytes and what is expected stays readable. */
+static void fit(char *what, size_t room)
+{
+    char *exp = strstr(what, "; expected ");
+    size_t len = strlen(what), cut;
+
+    if (len < room || exp == NULL || (size_t)(exp - what) < 8)
+        return;
+    cut = len - room + 1 + 3;            /* bytes to drop, "..." added */
+    if (cut > (size_t)(exp - what) - 4)
+        cut = (size_t)(exp - what) - 4;
+    memmove(exp - cut + 3, exp, strlen(exp) + 1);
+    memcpy(exp - cut, "...", 3);
+}
+
 int cfg_fail(struct cfg_ctx *x, int code, int line, const char *fmt, ...)
 {
-    char what[MR_ERROR_MSG_LEN];
+    char what[2 * MR_ERROR_MSG_LEN + CONFIG_PATH_LEN], head[MR_ERROR_MSG_LEN];
     va_list ap;
+    int n;
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return mr_fail(x->err, code, "%s:%d: %s: %s", x->name, line > 0 ? line : 1,
-                   x->kp_len > 0 ? x->kp : "(top)", what);
+    n = snprintf(head, sizeof(head), "%s:%d: %s: ", x->name, line > 0 ? line : 1,
+                 x->kp_len > 0 ? x->kp : "(top)");
+    if (n > 0 && (size_t)n < MR_ERROR_MSG_LEN)
+        fit(what, MR_ERROR_MSG_LEN - (size_t)n);
+    return mr_fail(x->err, code, "%s%s", head, what);
 }
 
 /* Keys are user text: anything but a plain word is shown as '?'. */
@@ -319,14 +339,8 @@ static int unknown_key(struct cfg_ctx *x, const struct cfg_schema *s, const char
     char list[160] = "";
     const char *best = NULL;
     size_t best_d = 99, n = 0;
+    int close;
 
-    if (looks_secret(key))
-        return cfg_fail(x, MR_ERR_INVALID, line, "an inline secret is refused (its value is not "
-                        "shown); expected password_file: PATH (mode 0600) or password_env: VAR "
-                        "(for the database: url_env: VAR)");
-    if (strcmp(key, "<<") == 0)
-        return cfg_fail(x, MR_ERR_INVALID, line, "YAML merge keys are not supported; expected "
-                        "the keys written out (anchors and aliases work)");
     for (size_t i = 0; i < s->n_fields; i++) {
         size_t d = edit_distance(key, s->fields[i].key);
         if (d < best_d) {
@@ -337,7 +351,15 @@ static int unknown_key(struct cfg_ctx *x, const struct cfg_schema *s, const char
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
                                   s->fields[i].key);
     }
-    if (best != NULL && (best_d <= 2 || best_d * 3 <= strlen(key)))
+    close = best != NULL && (best_d <= 2 || best_d * 3 <= strlen(key));
+    if (!close && looks_secret(key))
+        return cfg_fail(x, MR_ERR_INVALID, line, "an inline secret is refused (its value is not "
+                        "shown); expected password_file: PATH (mode 0600) or password_env: VAR "
+                        "(for the database: url_env: VAR)");
+    if (strcmp(key, "<<") == 0)
+        return cfg_fail(x, MR_ERR_INVALID, line, "YAML merge keys are not supported; expected "
+                        "the keys written out (anchors and aliases work)");
+    if (close)
         return cfg_fail(x, MR_ERR_INVALID, line, "unknown key (did you mean '%s'?); expected "
                         "one of %s", best, list);
     return cfg_fail(x, MR_ERR_INVALID, line, "unknown key; expected one of %s", list);

@@ -2,7 +2,8 @@
  * deploy.c - the Mosaic contract set, deployed step by step through the
  * transaction manager (see deploy.h).
  *
- * Layout: artifacts (loading, linking, constructor checks); the plan (steps
+ * Layout: artifacts (relayer/artifact.h does loading, linking and
+ * encoding; here, names and libraries as steps); the plan (steps
  * and their dependencies); chain and key set-up with the start-up checks;
  * one step's life (skip, adopt, send, finish); the run loop.
  */
@@ -15,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "chain/ethrpc.h"
@@ -26,17 +26,14 @@
 #include "eth/abi.h"
 #include "eth/address.h"
 #include "eth/hex.h"
-#include "eth/keccak.h"
+#include "relayer/artifact.h"
+#include "relayer/cli.h"
 #include "relayer/deploy_state.h"
 #include "relayer/keyfile.h"
 #include "relayer/signer.h"
 #include "relayer/txm.h"
 
-#define ART_MAX_BYTES (16u << 20)
-#define ART_MAX_LIBS 16
 #define ART_MAX 64
-#define CODE_MAX ETHRPC_MAX_CODE   /* runtime code; EIP-170 caps it at 24 KiB */
-#define INIT_MAX (128u * 1024)     /* init code and arguments */
 #define MAX_STEPS 1024
 #define MAX_DEPS 16
 #define WORKER_EXPIRY UINT64_MAX   /* block height: "never" */
@@ -65,19 +62,10 @@ static const char *hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 
 /* ================================================================ artifacts */
 
-/* One compiled contract, build/contracts/<Name>.json:
- * {"contractName", "abi": [...], "bytecode": "0x...", "deployedBytecode":
- * "0x...", "linkReferences": {"<file>": {"<Lib>": [{start, length}]}}}.
- * Library placeholders are solc's "__$" + 34 hex digits of
- * keccak256("<file>:<Lib>") + "$__". */
+/* One compiled contract, build/contracts/<Name>.json (relayer/artifact.h). */
 struct art {
-    char name[DSTATE_CONTRACT_LEN];
     char path[CONFIG_PATH_LEN];
-    json_t *root;                      /* owned */
-    const char *bytecode, *runtime;    /* borrowed from root */
-    size_t n_libs;
-    char libs[ART_MAX_LIBS][DSTATE_CONTRACT_LEN];
-    char placeholder[ART_MAX_LIBS][41];
+    struct artifact a;
 };
 
 static int valid_name(const char *s)
@@ -93,159 +81,45 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* Loads <dir>/<name>.json; its contractName must be `name`. */
 static int art_load(const char *dir, const char *name, struct art *a, struct mr_error *err)
 {
-    json_error_t je;
-    json_t *refs, *libs;
-    const char *file, *lib;
-    FILE *f;
-    char *text;
-    size_t len;
-    int n;
+    int n = snprintf(a->path, sizeof(a->path), "%s/%s.json", dir, name), rc;
 
-    memset(a, 0, sizeof(*a));
-    snprintf(a->name, sizeof(a->name), "%s", name);
-    n = snprintf(a->path, sizeof(a->path), "%s/%s.json", dir, name);
+    memset(&a->a, 0, sizeof(a->a));
     if (!valid_name(name) || n < 0 || (size_t)n >= sizeof(a->path))
         return mr_fail(err, MR_ERR_INVALID, "bad contract name \"%.64s\"", name);
-    f = fopen(a->path, "rb");
-    if (f == NULL)
-        return mr_fail(err, MR_ERR_NOTFOUND, "%s: %s (build the contracts: make contracts)",
-                       a->path, strerror(errno));
-    text = malloc(ART_MAX_BYTES + 1);
-    len = text ? fread(text, 1, ART_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (text == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    if (len > ART_MAX_BYTES) {
-        free(text);
-        return mr_fail(err, MR_ERR_TOOBIG, "%s: larger than %u bytes", a->path, ART_MAX_BYTES);
+    rc = artifact_load(a->path, &a->a, err);
+    if (rc == MR_ERR_IO) {
+        char why[MR_ERROR_MSG_LEN];
+
+        snprintf(why, sizeof(why), "%s", err->msg);
+        return mr_fail(err, MR_ERR_NOTFOUND, "%s (build the contracts: make contracts)", why);
     }
-    a->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
-    if (a->root == NULL)
-        return mr_fail(err, MR_ERR_JSON, "%s:%d: %s", a->path, je.line, je.text);
-    a->bytecode = json_string_value(json_object_get(a->root, "bytecode"));
-    a->runtime = json_string_value(json_object_get(a->root, "deployedBytecode"));
-    if (a->bytecode == NULL || a->runtime == NULL || strncmp(a->bytecode, "0x", 2) != 0 ||
-        strncmp(a->runtime, "0x", 2) != 0 || strlen(a->bytecode) < 4 ||
-        !json_is_array(json_object_get(a->root, "abi")))
-        return mr_fail(err, MR_ERR_INVALID, "%s: needs \"abi\", \"bytecode\" and "
-                       "\"deployedBytecode\" (0x...)", a->path);
-    if (strlen(a->bytecode) > 2 * INIT_MAX || strlen(a->runtime) > 2 * CODE_MAX)
-        return mr_fail(err, MR_ERR_TOOBIG, "%s: code too large", a->path);
-    refs = json_object_get(a->root, "linkReferences");
-    if (refs != NULL && !json_is_object(refs))
-        return mr_fail(err, MR_ERR_INVALID, "%s: linkReferences is not an object", a->path);
-    json_object_foreach(refs, file, libs) {
-        json_t *unused;
-        if (!json_is_object(libs))
-            return mr_fail(err, MR_ERR_INVALID, "%s: linkReferences[\"%.64s\"] is not an object",
-                           a->path, file);
-        json_object_foreach(libs, lib, unused) {
-            uint8_t h[32];
-            char hx[67];
-            struct keccak256_ctx k;
-            if (a->n_libs == ART_MAX_LIBS || !valid_name(lib))
-                return mr_fail(err, MR_ERR_INVALID, "%s: link reference \"%.64s\" (a name, at "
-                               "most %d libraries)", a->path, lib, ART_MAX_LIBS);
-            snprintf(a->libs[a->n_libs], sizeof(a->libs[0]), "%s", lib);
-            keccak256_init(&k);
-            keccak256_update(&k, file, strlen(file));
-            keccak256_update(&k, ":", 1);
-            keccak256_update(&k, lib, strlen(lib));
-            keccak256_final(&k, h);
-            hex_encode_data(h, 32, hx, sizeof(hx));
-            snprintf(a->placeholder[a->n_libs], sizeof(a->placeholder[0]), "__$%.34s$__", hx + 2);
-            a->n_libs++;
-        }
-    }
-    return MR_OK;
+    if (rc == MR_OK && strcmp(a->a.name, name) != 0)
+        rc = mr_fail(err, MR_ERR_INVALID, "%s: contractName is \"%s\", not %s", a->path,
+                     a->a.name, name);
+    return rc;
 }
 
-static void art_free(struct art *a)
+/* The library of the creation code's link i, or NULL when an earlier link
+ * names it already: each library once. */
+static const char *art_lib(const struct art *a, size_t i)
 {
-    json_decref(a->root);
-    a->root = NULL;
+    const char *lib = a->a.links[i].library;
+
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(a->a.links[j].library, lib) == 0)
+            return NULL;
+    return lib;
 }
 
-/* The code hex[] with every library placeholder replaced by libaddr[i]
- * (20 bytes each, in a->libs order).  Out: *out (malloc'd), *len. */
-static int art_link(const struct art *a, const char *hex, const uint8_t (*libaddr)[20],
-                    uint8_t **out, size_t *len, struct mr_error *err)
+/* "(type,...)" of the constructor: "()" without one. */
+static const char *art_ctor_params(const struct art *a)
 {
-    size_t n = strlen(hex);
-    char *copy = malloc(n + 1);
-    int rc;
+    const struct artifact_entry *c = artifact_find(&a->a, ARTIFACT_CONSTRUCTOR, NULL);
 
-    *out = NULL;
-    if (copy == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    memcpy(copy, hex, n + 1);
-    for (size_t i = 0; i < a->n_libs; i++) {
-        char ah[43];
-        hex_encode_data(libaddr[i], 20, ah, sizeof(ah));
-        for (char *p = strstr(copy, a->placeholder[i]); p != NULL; p = strstr(p + 40, a->placeholder[i]))
-            memcpy(p, ah + 2, 40);
-    }
-    *out = malloc(n / 2 + 1);
-    if (*out == NULL) {
-        free(copy);
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    }
-    rc = hex_decode_data(copy, n, *out, n / 2 + 1, len, NULL);
-    free(copy);
-    if (rc != MR_OK) {
-        free(*out);
-        *out = NULL;
-        return mr_fail(err, MR_ERR_INVALID, "%s: code is not hex after linking (an unresolved "
-                       "library placeholder?)", a->path);
-    }
-    return MR_OK;
-}
-
-/* "(type,type,...)" of the ABI entry of `kind` ("constructor" or
- * "function") named `name` (NULL for the constructor).  Returns MR_OK,
- * MR_ERR_NOTFOUND (none; a missing constructor is "()"). */
-static int art_inputs(const struct art *a, const char *kind, const char *name, char *out,
-                      size_t cap)
-{
-    json_t *abi = json_object_get(a->root, "abi"), *e;
-    size_t i;
-
-    snprintf(out, cap, "()");
-    json_array_foreach(abi, i, e) {
-        json_t *in = json_object_get(e, "inputs"), *p;
-        size_t j, len = 1;
-        const char *t = json_string_value(json_object_get(e, "type"));
-        const char *nm = json_string_value(json_object_get(e, "name"));
-        if (t == NULL || strcmp(t, kind) != 0 || (name != NULL && (nm == NULL || strcmp(nm, name) != 0)))
-            continue;
-        out[0] = '(';
-        json_array_foreach(in, j, p) {
-            const char *pt = json_string_value(json_object_get(p, "type"));
-            int w = snprintf(out + len, cap - len, "%s%s", j ? "," : "", pt ? pt : "?");
-            if (w < 0 || (size_t)w >= cap - len)
-                return MR_ERR_TOOBIG;
-            len += (size_t)w;
-        }
-        snprintf(out + len, cap - len, ")");
-        return MR_OK;
-    }
-    return name == NULL ? MR_OK : MR_ERR_NOTFOUND;
-}
-
-/* Runtime code as deployed: equal length, and equal wherever the artifact's
- * (linked) runtime code is not zero; immutables and a library's own address
- * are zero in the artifact and filled in at deployment. */
-static int code_matches(const uint8_t *want, size_t wlen, const uint8_t *got, size_t glen)
-{
-    if (wlen != glen || wlen == 0)
-        return 0;
-    for (size_t i = 0; i < wlen; i++)
-        if (want[i] != 0 && want[i] != got[i])
-            return 0;
-    return 1;
+    return c != NULL ? c->signature + strlen("constructor") : "()";
 }
 
 /* ===================================================================== plan */
@@ -328,12 +202,12 @@ static const char *chain_key(const struct deploy *d, int c)
 static int art_get(struct deploy *d, const char *name, struct mr_error *err)
 {
     for (size_t i = 0; i < d->n_arts; i++)
-        if (strcmp(d->arts[i].name, name) == 0)
+        if (strcmp(d->arts[i].a.name, name) == 0)
             return (int)i;
     if (d->n_arts == ART_MAX)
         return mr_fail(err, MR_ERR_TOOBIG, "more than %d contracts", ART_MAX);
     if (art_load(d->dir, name, &d->arts[d->n_arts], err) != MR_OK) {
-        art_free(&d->arts[d->n_arts]);
+        artifact_free(&d->arts[d->n_arts].a);
         return err ? err->code : MR_ERR_INVALID;
     }
     return (int)d->n_arts++;
@@ -394,15 +268,30 @@ static int add_dep(struct deploy *d, int s, int dep, struct mr_error *err)
 static int add_create(struct deploy *d, const char *name, enum role role, int chain,
                       const char *contract, int depth, struct mr_error *err);
 
+/* The function a setup call sends. */
+static const char *call_sig(enum role r)
+{
+    switch (r) {
+    case R_SET_COGATEWAY: return "setCoGateway(address)";
+    case R_ACTIVATE: return "activateGateway(address)";
+    case R_SET_COANCHOR: return "setCoAnchorAddress(address)";
+    default: return NULL;
+    }
+}
+
 /* The libraries artifact `a` links, as steps on `chain`, made dependencies
  * of step s. */
 static int add_libs(struct deploy *d, int s, int a, int chain, int depth, struct mr_error *err)
 {
-    for (size_t i = 0; i < d->arts[a].n_libs; i++) {
+    for (size_t i = 0; i < d->arts[a].a.n_links; i++) {
+        const char *lib = art_lib(&d->arts[a], i);
         char name[DSTATE_NAME_LEN];
         int l;
-        snprintf(name, sizeof(name), "%s.lib.%s", chain_key(d, chain), d->arts[a].libs[i]);
-        l = add_create(d, name, R_LIB, chain, d->arts[a].libs[i], depth + 1, err);
+        if (lib == NULL)
+            continue;
+        if (step_name(name, err, "%s.lib.%s", chain_key(d, chain), lib) != MR_OK)
+            return err->code;
+        l = add_create(d, name, R_LIB, chain, lib, depth + 1, err);
         if (l < 0 || add_dep(d, s, l, err) != MR_OK)
             return l < 0 ? l : err->code;
     }
@@ -501,6 +390,26 @@ static int plan_token(struct deploy *d, size_t p, int base, int *out, struct mr_
     return MR_OK;
 }
 
+/* Optional: the anchors' informational link to each other, when the
+ * Anchor has setCoAnchorAddress(address). */
+static int plan_coanchors(struct deploy *d, int anc_o, int anc_x, struct mr_error *err)
+{
+    const struct art *a = &d->arts[d->steps[anc_o].art];
+    char name[DSTATE_NAME_LEN];
+    int s;
+
+    if (artifact_find_signature(&a->a, call_sig(R_SET_COANCHOR)) == NULL)
+        return MR_OK;
+    if (step_name(name, err, "%s.setCoAnchorAddress", d->steps[anc_o].name) != MR_OK)
+        return err->code;
+    if ((s = add_call(d, name, R_SET_COANCHOR, anc_o, anc_x, err)) < 0)
+        return s;
+    if (step_name(name, err, "%s.setCoAnchorAddress", d->steps[anc_x].name) != MR_OK)
+        return err->code;
+    s = add_call(d, name, R_SET_COANCHOR, anc_x, anc_o, err);
+    return s < 0 ? s : MR_OK;
+}
+
 static int plan_pair(struct deploy *d, size_t p, struct mr_error *err)
 {
     const struct config_deploy_pair *dp = &d->cfg->deploy.pairs[p];
@@ -533,22 +442,7 @@ static int plan_pair(struct deploy *d, size_t p, struct mr_error *err)
     if ((s = add_call(d, name, R_ACTIVATE, gw, cgw, err)) < 0)
         return s;
     d->steps[s].pair = (int)p;
-    /* Optional: the anchors' informational link to each other. */
-    {
-        char in[64];
-        if (art_inputs(&d->arts[d->steps[anc_o].art], "function", "setCoAnchorAddress", in,
-                       sizeof(in)) == MR_OK && strcmp(in, "(address)") == 0) {
-            if (step_name(name, err, "%s.setCoAnchorAddress", d->steps[anc_o].name) != MR_OK)
-                return err->code;
-            if ((s = add_call(d, name, R_SET_COANCHOR, anc_o, anc_x, err)) < 0)
-                return s;
-            if (step_name(name, err, "%s.setCoAnchorAddress", d->steps[anc_x].name) != MR_OK)
-                return err->code;
-            if ((s = add_call(d, name, R_SET_COANCHOR, anc_x, anc_o, err)) < 0)
-                return s;
-        }
-    }
-    return MR_OK;
+    return plan_coanchors(d, anc_o, anc_x, err);
 }
 
 /* The step of pair p with role r (and base flag for tokens). */
@@ -650,6 +544,22 @@ static int register_chain(struct deploy *d, const struct config_chain *cc, struc
     return rc;
 }
 
+/* Opens the signer of key k, with its password file or variable. */
+static int open_signer(struct deploy *d, int k, struct signer **out, struct mr_error *err)
+{
+    const struct config_key *key = &d->cfg->keys[k];
+    int rc;
+
+    if (key->password_file[0] != '\0')
+        rc = signer_open(key->keystore, key->password_file, d->cfg->database_url, out, err);
+    else if (key->password_env[0] != '\0')
+        rc = signer_open_env(key->keystore, key->password_env, d->cfg->database_url, out, err);
+    else
+        rc = mr_fail(err, MR_ERR_INVALID, "key %s (%s:%d): no password_file or password_env",
+                     key->name, d->cfg->path, key->line);
+    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "key %s: ", key->name);
+}
+
 /* The address of key k: from the keystore's "address" field, else by
  * unlocking it. */
 static int key_address(struct deploy *d, int k, uint8_t out[20], struct mr_error *err)
@@ -665,30 +575,14 @@ static int key_address(struct deploy *d, int k, uint8_t out[20], struct mr_error
         memcpy(out, kf.address, 20);
         return MR_OK;
     }
-    if (key->password_file[0] == '\0')
-        return mr_fail(err, MR_ERR_INVALID, "key %s: %s has no address field and no "
-                       "password_file", key->name, key->keystore);
-    rc = signer_open(key->keystore, key->password_file, d->cfg->database_url, &s, err);
-    if (rc != MR_OK)
-        return mr_error_prefix(err, rc, "key %s: ", key->name);
+    if ((rc = open_signer(d, k, &s, err)) != MR_OK)
+        return rc;
     memcpy(out, signer_address(s), 20);
     signer_close(s);
     return MR_OK;
 }
 
-static int open_signer(struct deploy *d, int k, struct signer **out, struct mr_error *err)
-{
-    const struct config_key *key = &d->cfg->keys[k];
-    int rc;
-
-    if (key->password_file[0] == '\0')
-        return mr_fail(err, MR_ERR_INVALID, "key %s (%s:%d): deploy needs a password_file",
-                       key->name, d->cfg->path, key->line);
-    rc = signer_open(key->keystore, key->password_file, d->cfg->database_url, out, err);
-    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "key %s: ", key->name);
-}
-
-static int setup_keys(struct deploy *d, struct mr_error *err)
+static int open_keys(struct deploy *d, struct mr_error *err)
 {
     const struct config_deploy *dc = &d->cfg->deploy;
     int fac = config_key_index(d->cfg, "facilitator"), rc;
@@ -708,17 +602,26 @@ static int setup_keys(struct deploy *d, struct mr_error *err)
         return rc;
     /* Setup calls need an organization key: the owner if it is the
      * deployer, else the admin. */
-    if (memcmp(d->owner, d->deployer_addr, 20) == 0 || memcmp(d->admin, d->deployer_addr, 20) == 0) {
+    if (memcmp(d->owner, d->deployer_addr, 20) == 0 || memcmp(d->admin, d->deployer_addr, 20) == 0)
         d->org = d->deployer;
-    } else if (dc->admin >= 0) {
-        rc = open_signer(d, dc->admin, &d->org, err);
-        if (rc != MR_OK)
-            return rc;
-    } else {
+    else if (dc->admin >= 0)
+        return open_signer(d, dc->admin, &d->org, err);
+    else
         return mr_fail(err, MR_ERR_INVALID, "deploy.owner is not the deployer and there is no "
                        "deploy.admin key: nobody could activate the gateways");
-    }
     return MR_OK;
+}
+
+/* Opens the keys, then wipes every password variable (several keys may
+ * share one, so only once all are open; also after a failure). */
+static int setup_keys(struct deploy *d, struct mr_error *err)
+{
+    int rc = open_keys(d, err);
+
+    for (size_t k = 0; k < d->cfg->n_keys; k++)
+        if (d->cfg->keys[k].password_env[0] != '\0')
+            signer_wipe_env(d->cfg->keys[k].password_env);
+    return rc;
 }
 
 /* ================================================================ chain I/O */
@@ -819,12 +722,11 @@ static int check_artifacts(struct deploy *d, struct mr_error *err)
 {
     for (size_t i = 0; i < d->n_steps; i++) {
         const struct step *s = &d->steps[i];
-        const char *want = ctor_types(s->role);
-        char got[256];
+        const char *want = ctor_types(s->role), *got;
         if (s->external || want == NULL)
             continue;
-        if (art_inputs(&d->arts[s->art], "constructor", NULL, got, sizeof(got)) != MR_OK ||
-            strcmp(got, want) != 0)
+        got = art_ctor_params(&d->arts[s->art]);
+        if (strcmp(got, want) != 0)
             return mr_fail(err, MR_ERR_INVALID, "%s: the constructor takes %s; deploy expects %s",
                            d->arts[s->art].path, got, want);
     }
@@ -905,129 +807,144 @@ static int check_funds(struct deploy *d, struct mr_error *err)
     return MR_OK;
 }
 
-/* The linked init code of creation step s (without arguments). */
-static int step_code(struct deploy *d, const struct step *s, int runtime, uint8_t **code,
-                     size_t *len, struct mr_error *err)
+/* The addresses of the libraries creation step s links (deployed steps
+ * "<chain>.lib.<Library>").  Out: libs[ARTIFACT_MAX_LINKS] (names borrowed
+ * from the artifact), *n. */
+static int step_libs(struct deploy *d, const struct step *s, struct artifact_lib *libs,
+                     size_t *n, struct mr_error *err)
 {
     const struct art *a = &d->arts[s->art];
-    uint8_t libaddr[ART_MAX_LIBS][20];
 
-    for (size_t i = 0; i < a->n_libs; i++) {
+    *n = 0;
+    for (size_t i = 0; i < a->a.n_links; i++) {
+        const char *lib = art_lib(a, i);
         char name[DSTATE_NAME_LEN];
         int l;
-        snprintf(name, sizeof(name), "%s.lib.%s", chain_key(d, s->chain), a->libs[i]);
+        if (lib == NULL)
+            continue;
+        if (step_name(name, err, "%s.lib.%s", chain_key(d, s->chain), lib) != MR_OK)
+            return err->code;
         l = find_step(d, name);
         if (l < 0 || d->steps[l].st != S_DONE)
             return mr_fail(err, MR_ERR_INVALID, "%s: library %s is not deployed", s->name, name);
-        memcpy(libaddr[i], d->steps[l].address, 20);
+        libs[*n].name = lib;
+        memcpy(libs[(*n)++].address, d->steps[l].address, 20);
     }
-    return art_link(a, runtime ? a->runtime : a->bytecode, (const uint8_t (*)[20])libaddr, code,
-                    len, err);
+    return MR_OK;
 }
 
-/* Constructor arguments of step s, ABI-encoded into out[cap]. */
-static int ctor_args(struct deploy *d, struct step *s, uint8_t *out, size_t cap, size_t *len,
-                     struct mr_error *err)
+/* Constructor arguments of one creation, and the storage they point into. */
+struct ctor {
+    struct abi_value v[10];
+    size_t n;
+    struct abi_value workers[1];
+    char sym[CONFIG_KEY_LEN + 8], name[80];
+};
+
+#define ADDR_OF(step) abi_v_address(d->steps[(step)].address)
+
+static void ctor_token(struct deploy *d, const struct step *s, struct ctor *c)
+{
+    const struct config_deploy_pair *dp = &d->cfg->deploy.pairs[s->pair];
+
+    if (s->base) {
+        snprintf(c->sym, sizeof(c->sym), "%sB", dp->token_symbol);
+        snprintf(c->name, sizeof(c->name), "%.60s base", dp->token_name);
+    } else {
+        snprintf(c->sym, sizeof(c->sym), "%s", dp->token_symbol);
+        snprintf(c->name, sizeof(c->name), "%s", dp->token_name);
+    }
+    c->v[c->n++] = abi_v_bytes(c->sym, strlen(c->sym));
+    c->v[c->n++] = abi_v_bytes(c->name, strlen(c->name));
+    c->v[c->n++] = abi_v_uint(dp->token_decimals);
+    c->v[c->n++] = abi_v_u256(&dp->token_supply);
+}
+
+static void ctor_org(struct deploy *d, struct ctor *c)
+{
+    struct u256 expiry;
+
+    u256_from_u64(&expiry, WORKER_EXPIRY);
+    c->workers[0] = abi_v_address(d->worker);
+    c->v[c->n++] = abi_v_address(d->owner);
+    c->v[c->n++] = abi_v_address(d->admin);
+    c->v[c->n++] = abi_v_list(c->workers, 1);
+    c->v[c->n++] = abi_v_u256(&expiry);
+}
+
+/* The anchor is seeded with the remote chain's final block (recorded in
+ * s->rec). */
+static int ctor_anchor(struct deploy *d, struct step *s, struct ctor *c, struct mr_error *err)
+{
+    struct eth_block b;
+    struct u256 max_roots;
+    int rc = final_block(d, &d->chains[s->remote], &b, err);
+
+    if (rc != MR_OK)
+        return rc;
+    s->rec.has_seed = 1;
+    s->rec.seed_height = b.number;
+    memcpy(s->rec.seed_root, b.state_root, 32);
+    u256_from_u64(&max_roots, d->cfg->deploy.max_state_roots);
+    c->v[c->n++] = abi_v_uint(d->cfg->chains[s->remote].chain_id);
+    c->v[c->n++] = abi_v_uint(b.number);
+    c->v[c->n++] = abi_v_bytes(s->rec.seed_root, 32);
+    c->v[c->n++] = abi_v_u256(&max_roots);
+    c->v[c->n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
+    return MR_OK;
+}
+
+/* EIP20Gateway (origin) and EIP20CoGateway (auxiliary). */
+static void ctor_gateway(struct deploy *d, const struct step *s, struct ctor *c)
 {
     const struct config_deploy *dc = &d->cfg->deploy;
-    const struct config_deploy_pair *dp = s->pair >= 0 ? &dc->pairs[s->pair] : NULL;
-    struct abi_type nodes[64];
-    struct abi_value v[10], list, workers[1];
-    const char *types = ctor_types(s->role);
-    static const uint8_t zero[20];
-    struct u256 max_roots, max_items, expiry, supply;
-    char base_sym[CONFIG_KEY_LEN + 8], base_name[80];
-    size_t n = 0;
-    int rc;
+    const struct config_deploy_pair *dp = &dc->pairs[s->pair];
+    static const uint8_t zero[20]; /* no burner */
+    struct u256 max_items;
 
-    u256_from_u64(&max_roots, dc->max_state_roots);
     u256_from_u64(&max_items, dc->max_storage_root_items);
-    u256_from_u64(&expiry, WORKER_EXPIRY);
-#define ADDR_OF(step) abi_v_address(d->steps[(step)].address)
-    switch (s->role) {
-    case R_LIB:
-        *len = 0;
-        return MR_OK;
-    case R_TOKEN:
-        supply = dp->token_supply;
-        if (s->base) {
-            snprintf(base_sym, sizeof(base_sym), "%sB", dp->token_symbol);
-            snprintf(base_name, sizeof(base_name), "%.60s base", dp->token_name);
-            v[n++] = abi_v_bytes(base_sym, strlen(base_sym));
-            v[n++] = abi_v_bytes(base_name, strlen(base_name));
-        } else {
-            v[n++] = abi_v_bytes(dp->token_symbol, strlen(dp->token_symbol));
-            v[n++] = abi_v_bytes(dp->token_name, strlen(dp->token_name));
-        }
-        v[n++] = abi_v_uint(dp->token_decimals);
-        v[n++] = abi_v_u256(&supply);
-        break;
-    case R_ORG:
-        workers[0] = abi_v_address(d->worker);
-        v[n++] = abi_v_address(d->owner);
-        v[n++] = abi_v_address(d->admin);
-        v[n++] = abi_v_list(workers, 1);
-        v[n++] = abi_v_u256(&expiry);
-        break;
-    case R_ANCHOR: {
-        struct eth_block b;
-        rc = final_block(d, &d->chains[s->remote], &b, err);
-        if (rc != MR_OK)
-            return rc;
-        s->rec.has_seed = 1;
-        s->rec.seed_height = b.number;
-        memcpy(s->rec.seed_root, b.state_root, 32);
-        v[n++] = abi_v_uint(d->cfg->chains[s->remote].chain_id);
-        v[n++] = abi_v_uint(b.number);
-        v[n++] = abi_v_bytes(s->rec.seed_root, 32);
-        v[n++] = abi_v_u256(&max_roots);
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
-        break;
+    c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 0));
+    if (s->role == R_GATEWAY) {
+        c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 1));
+        c->v[c->n++] = ADDR_OF(chain_step(d, s->chain, R_ANCHOR, dp->auxiliary));
+    } else {
+        c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_UTILITY, 0));
+        c->v[c->n++] = ADDR_OF(chain_step(d, s->chain, R_ANCHOR, dp->origin));
     }
-    case R_GATEWAY:
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 0));
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 1));
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ANCHOR, dp->auxiliary));
-        v[n++] = abi_v_u256(&dc->bounty);
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
-        v[n++] = abi_v_address(zero);
-        v[n++] = abi_v_u256(&max_items);
-        break;
-    case R_UTILITY:
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 0));
-        v[n++] = abi_v_bytes(dp->token_symbol, strlen(dp->token_symbol));
-        v[n++] = abi_v_bytes(dp->token_name, strlen(dp->token_name));
-        v[n++] = abi_v_uint(dp->token_decimals);
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
-        break;
-    case R_COGATEWAY:
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 0));
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_UTILITY, 0));
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ANCHOR, dp->origin));
-        v[n++] = abi_v_u256(&dc->bounty);
-        v[n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
-        v[n++] = ADDR_OF(pair_step(d, s->pair, R_GATEWAY, 0));
-        v[n++] = abi_v_address(zero);
-        v[n++] = abi_v_u256(&max_items);
-        break;
-    default:
-        return mr_fail(err, MR_ERR_INVALID, "%s: not a creation", s->name);
-    }
-#undef ADDR_OF
-    rc = abi_parse_type(types, strlen(types), nodes, 64, NULL, err);
-    list = abi_v_list(v, n);
-    if (rc == MR_OK)
-        rc = abi_encode(&nodes[0], &list, out, cap, len, err);
-    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "%s: constructor arguments: ", s->name);
+    c->v[c->n++] = abi_v_u256(&dc->bounty);
+    c->v[c->n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
+    if (s->role == R_COGATEWAY)
+        c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_GATEWAY, 0));
+    c->v[c->n++] = abi_v_address(zero);
+    c->v[c->n++] = abi_v_u256(&max_items);
 }
 
-static const char *call_sig(enum role r)
+static void ctor_utility(struct deploy *d, const struct step *s, struct ctor *c)
 {
-    switch (r) {
-    case R_SET_COGATEWAY: return "setCoGateway(address)";
-    case R_ACTIVATE: return "activateGateway(address)";
-    case R_SET_COANCHOR: return "setCoAnchorAddress(address)";
-    default: return NULL;
+    const struct config_deploy_pair *dp = &d->cfg->deploy.pairs[s->pair];
+
+    c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_TOKEN, 0));
+    c->v[c->n++] = abi_v_bytes(dp->token_symbol, strlen(dp->token_symbol));
+    c->v[c->n++] = abi_v_bytes(dp->token_name, strlen(dp->token_name));
+    c->v[c->n++] = abi_v_uint(dp->token_decimals);
+    c->v[c->n++] = ADDR_OF(chain_step(d, s->chain, R_ORG, -1));
+}
+
+#undef ADDR_OF
+
+/* The constructor arguments of creation step s, in the order of
+ * ctor_types(s->role).  Out: *c. */
+static int ctor_args(struct deploy *d, struct step *s, struct ctor *c, struct mr_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    switch (s->role) {
+    case R_LIB: return MR_OK;
+    case R_TOKEN: ctor_token(d, s, c); return MR_OK;
+    case R_ORG: ctor_org(d, c); return MR_OK;
+    case R_ANCHOR: return ctor_anchor(d, s, c, err);
+    case R_GATEWAY: case R_COGATEWAY: ctor_gateway(d, s, c); return MR_OK;
+    case R_UTILITY: ctor_utility(d, s, c); return MR_OK;
+    default: return mr_fail(err, MR_ERR_INVALID, "%s: not a creation", s->name);
     }
 }
 
@@ -1093,7 +1010,7 @@ static int record(struct deploy *d, struct step *s, struct mr_error *err)
     s->rec.chain_id = cc->chain_id;
     s->rec.contract[0] = '\0';
     if (s->target < 0)
-        snprintf(s->rec.contract, sizeof(s->rec.contract), "%s", d->arts[s->art].name);
+        snprintf(s->rec.contract, sizeof(s->rec.contract), "%s", d->arts[s->art].a.name);
     s->rec.has_address = 1;
     memcpy(s->rec.address, s->target < 0 ? s->address : d->steps[s->target].address, 20);
     rc = dstate_put(&d->st, &s->rec, err);
@@ -1108,17 +1025,18 @@ static int record(struct deploy *d, struct step *s, struct mr_error *err)
 static int verify_code(struct deploy *d, struct step *s, const uint8_t addr[20], int *ok,
                        struct mr_error *err)
 {
-    uint8_t *want = NULL, *got = NULL;
-    size_t wlen = 0, glen = 0;
+    struct artifact_lib libs[ARTIFACT_MAX_LINKS];
+    uint8_t *got = NULL;
+    size_t n_libs = 0, glen = 0;
     char a[ADDRESS_TEXT_SIZE];
     int rc = get_code(&d->chains[s->chain], addr, &got, &glen, err);
 
     *ok = 0;
     if (rc == MR_OK && glen > 0)
-        rc = step_code(d, s, 1, &want, &wlen, err);
+        rc = step_libs(d, s, libs, &n_libs, err);
     if (rc == MR_OK && glen > 0) {
-        *ok = code_matches(want, wlen, got, glen);
-        if (!*ok) {
+        rc = artifact_runtime_matches(&d->arts[s->art].a, libs, n_libs, got, glen, ok, err);
+        if (rc == MR_OK && !*ok) {
             address_to_checksum(addr, a);
             rc = mr_fail(err, MR_ERR_INVALID, "%s: %s on chain %s holds other code than %s "
                          "(built from other sources?  remove the step from %s to deploy anew)",
@@ -1126,105 +1044,134 @@ static int verify_code(struct deploy *d, struct step *s, const uint8_t addr[20],
                          d->cfg->deploy.state_file);
         }
     }
-    free(want);
     free(got);
     return rc;
 }
 
+/* A recorded creation: is its code still there?  No code (a reset chain):
+ * forget the record and deploy again. */
+static int creation_done(struct deploy *d, struct step *s, struct dstate_entry *e, int *done,
+                         struct mr_error *err)
+{
+    char a[ADDRESS_TEXT_SIZE];
+    int ok = 0, rc;
+
+    if (e == NULL || !e->has_address)
+        return MR_OK;
+    rc = verify_code(d, s, e->address, &ok, err);
+    if (rc != MR_OK)
+        return rc;
+    if (!ok) {
+        address_to_checksum(e->address, a);
+        progress(d, "%s: %s: recorded at %s but there is no code there (a new chain?): "
+                 "deploying again", chain_key(d, s->chain), s->name, a);
+        dstate_remove(&d->st, s->name);
+        return MR_OK;
+    }
+    memcpy(s->address, e->address, 20);
+    s->rec = *e;
+    *done = 1;
+    return MR_OK;
+}
+
+/* A setup call: does the chain show its effect (the getter returns the
+ * argument)?  Another value set there is an error. */
+static int call_done(struct deploy *d, struct step *s, const struct dstate_entry *e, int *done,
+                     struct mr_error *err)
+{
+    static const uint8_t zero[20];
+    const uint8_t *want = d->steps[s->arg].address;
+    uint8_t cur[20];
+    char a[ADDRESS_TEXT_SIZE];
+    int rc = call_address(&d->chains[s->chain], d->steps[s->target].address,
+                          call_getter(s->role), cur, err);
+
+    if (rc != MR_OK)
+        return mr_error_prefix(err, rc, "%s: ", s->name);
+    if (memcmp(cur, zero, 20) == 0)
+        return MR_OK;
+    if (memcmp(cur, want, 20) != 0) {
+        address_to_checksum(cur, a);
+        return mr_fail(err, MR_ERR_INVALID, "%s: %s already returns %s, not the address "
+                       "this deployment made", s->name, call_getter(s->role), a);
+    }
+    if (e != NULL)
+        s->rec = *e;
+    *done = 1;
+    return MR_OK;
+}
+
 /* Before sending s: is it done already?  Creations: recorded and the code
- * is there.  Calls: the chain shows the effect (the getter returns the
- * argument); another value set there is an error. */
+ * is there.  Calls: the chain shows the effect. */
 static int already_done(struct deploy *d, struct step *s, int *done, struct mr_error *err)
 {
     struct dstate_entry *e = dstate_find(&d->st, s->name);
-    int rc, ok = 0;
+    const struct config_chain *cc = &d->cfg->chains[s->chain];
 
     *done = 0;
-    if (e != NULL && e->chain_id != d->cfg->chains[s->chain].chain_id)
+    if (e != NULL && e->chain_id != cc->chain_id)
         return mr_fail(err, MR_ERR_INVALID, "%s: step %s was recorded for chain id %" PRIu64
                        "; the config's chain %s has %" PRIu64, d->cfg->deploy.state_file, s->name,
-                       e->chain_id, d->cfg->chains[s->chain].key, d->cfg->chains[s->chain].chain_id);
-    if (s->target < 0) {
-        if (e == NULL || !e->has_address)
-            return MR_OK;
-        rc = verify_code(d, s, e->address, &ok, err);
-        if (rc != MR_OK)
-            return rc;
-        if (!ok) {
-            char a[ADDRESS_TEXT_SIZE];
-            address_to_checksum(e->address, a);
-            progress(d, "%s: %s: recorded at %s but there is no code there (a new chain?): "
-                     "deploying again", chain_key(d, s->chain), s->name, a);
-            dstate_remove(&d->st, s->name);
-            return MR_OK;
-        }
-        memcpy(s->address, e->address, 20);
-        s->rec = *e;
-        *done = 1;
-        return MR_OK;
-    } else {
-        uint8_t cur[20];
-        static const uint8_t zero[20];
-        const uint8_t *want = d->steps[s->arg].address;
-        char a[ADDRESS_TEXT_SIZE];
-        rc = call_address(&d->chains[s->chain], d->steps[s->target].address, call_getter(s->role),
-                          cur, err);
-        if (rc != MR_OK)
-            return mr_error_prefix(err, rc, "%s: ", s->name);
-        if (memcmp(cur, zero, 20) == 0)
-            return MR_OK;
-        if (memcmp(cur, want, 20) != 0) {
-            address_to_checksum(cur, a);
-            return mr_fail(err, MR_ERR_INVALID, "%s: %s already returns %s, not the address "
-                           "this deployment made", s->name, call_getter(s->role), a);
-        }
-        if (e != NULL)
-            s->rec = *e;
-        *done = 1;
-        return MR_OK;
-    }
+                       e->chain_id, cc->key, cc->chain_id);
+    if (s->target < 0)
+        return creation_done(d, s, e, done, err);
+    return call_done(d, s, e, done, err);
+}
+
+/* Deployment data of creation step s: linked code and constructor
+ * arguments.  Out: *data (malloc'd), *len. */
+static int creation_data(struct deploy *d, struct step *s, uint8_t **data, size_t *len,
+                         struct mr_error *err)
+{
+    struct artifact_lib libs[ARTIFACT_MAX_LINKS];
+    struct ctor c;
+    size_t n_libs = 0;
+    int rc = step_libs(d, s, libs, &n_libs, err);
+
+    if (rc == MR_OK)
+        rc = ctor_args(d, s, &c, err);
+    if (rc == MR_OK)
+        rc = artifact_deploy_data(&d->arts[s->art].a, libs, n_libs, c.v, c.n, data, len, err);
+    return rc;
+}
+
+/* Calldata of setup call s: call_sig(role) with the arg step's address. */
+static int call_data(struct deploy *d, const struct step *s, uint8_t **data, size_t *len,
+                     struct mr_error *err)
+{
+    const char *sig = call_sig(s->role);
+    uint8_t *buf = calloc(1, 4 + 32);
+    int rc;
+
+    if (buf == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    rc = abi_selector(sig, strlen(sig), buf, err);
+    memcpy(buf + 16, d->steps[s->arg].address, 20);
+    *data = buf;
+    *len = 4 + 32;
+    return rc;
 }
 
 static int send_step(struct deploy *d, struct step *s, struct mr_error *err)
 {
     struct txs_intent in;
     char purpose[DSTATE_NAME_LEN + DSTATE_ID_LEN + 8];
-    uint8_t *code = NULL, *data = NULL;
-    size_t clen = 0, alen = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
     int rc;
 
     memset(&in, 0, sizeof(in));
     memset(&s->rec, 0, sizeof(s->rec));
     step_purpose(d, s, purpose, sizeof(purpose));
     in.purpose = purpose;
-    if (s->target < 0) {
-        rc = step_code(d, s, 0, &code, &clen, err);
-        if (rc != MR_OK)
-            return rc;
-        data = malloc(clen + INIT_MAX);
-        if (data == NULL) {
-            free(code);
-            return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-        }
-        memcpy(data, code, clen);
-        free(code);
-        rc = ctor_args(d, s, data + clen, INIT_MAX, &alen, err);
-        in.create = 1;
-    } else {
-        const char *sig = call_sig(s->role);
-        uint8_t sel[4];
-        data = malloc(4 + 32);
-        if (data == NULL)
-            return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-        rc = abi_selector(sig, strlen(sig), sel, err);
-        memcpy(data, sel, 4);
-        memset(data + 4, 0, 12);
-        memcpy(data + 16, d->steps[s->arg].address, 20);
-        clen = 36;
-        in.to = d->steps[s->target].address;
-    }
+    in.create = s->target < 0;
+    in.to = in.create ? NULL : d->steps[s->target].address;
+    if (in.create)
+        rc = creation_data(d, s, &data, &len, err);
+    else
+        rc = call_data(d, s, &data, &len, err);
     in.calldata = data;
-    in.calldata_len = clen + alen;
+    in.calldata_len = len;
     if (rc == MR_OK)
         rc = txm_submit(step_txm(d, s), &in, &s->tx_id, err);
     free(data);
@@ -1309,12 +1256,32 @@ static int read_seed(struct deploy *d, struct step *s, struct mr_error *err)
     return rc;
 }
 
+/* A creation mined: the new contract's address, its code checked, an
+ * anchor's seed read back. */
+static int created(struct deploy *d, struct step *s, const struct txs_result *r,
+                   struct mr_error *err)
+{
+    int ok = 0, rc;
+
+    if (!r->has_contract)
+        return mr_fail(err, MR_ERR_TX, "%s: %s: the receipt names no contract",
+                       chain_key(d, s->chain), s->name);
+    memcpy(s->address, r->contract, 20);
+    rc = verify_code(d, s, s->address, &ok, err);
+    if (rc == MR_OK && !ok)
+        rc = mr_fail(err, MR_ERR_TX, "%s: %s: no code at the new contract's address",
+                     chain_key(d, s->chain), s->name);
+    if (rc == MR_OK && s->role == R_ANCHOR)
+        rc = read_seed(d, s, err);
+    return rc;
+}
+
 /* A sent step: mined?  Then record it. */
 static int finish_step(struct deploy *d, struct step *s, struct mr_error *err)
 {
     struct txs_result r;
     char a[ADDRESS_TEXT_SIZE], th[67];
-    int rc = txm_result(step_txm(d, s), s->tx_id, &r, err), ok = 0;
+    int rc = txm_result(step_txm(d, s), s->tx_id, &r, err);
 
     if (rc != MR_OK)
         return rc;
@@ -1333,19 +1300,8 @@ static int finish_step(struct deploy *d, struct step *s, struct mr_error *err)
                        " (gas used %" PRIu64 ")", chain_key(d, s->chain), s->name,
                        r.has_tx_hash ? hexs(r.tx_hash, 32, th, sizeof(th)) : "?", r.block,
                        r.gas_used);
-    if (s->target < 0) {
-        if (!r.has_contract)
-            return mr_fail(err, MR_ERR_TX, "%s: %s: the receipt names no contract", chain_key(d, s->chain), s->name);
-        memcpy(s->address, r.contract, 20);
-        rc = verify_code(d, s, s->address, &ok, err);
-        if (rc == MR_OK && !ok)
-            rc = mr_fail(err, MR_ERR_TX, "%s: %s: no code at the new contract's address",
-                         chain_key(d, s->chain), s->name);
-        if (rc == MR_OK && s->role == R_ANCHOR)
-            rc = read_seed(d, s, err);
-        if (rc != MR_OK)
-            return rc;
-    }
+    if (s->target < 0 && (rc = created(d, s, &r, err)) != MR_OK)
+        return rc;
     s->rec.has_tx = r.has_tx_hash;
     memcpy(s->rec.tx, r.tx_hash, 32);
     s->rec.block = r.block;
@@ -1355,7 +1311,7 @@ static int finish_step(struct deploy *d, struct step *s, struct mr_error *err)
     address_to_checksum(s->address, a);
     if (s->target < 0)
         progress(d, "%s: %s: %s at %s, gas %" PRIu64 ", block %" PRIu64, chain_key(d, s->chain),
-                 s->name, d->arts[s->art].name, a, r.gas_used, r.block);
+                 s->name, d->arts[s->art].a.name, a, r.gas_used, r.block);
     else
         progress(d, "%s: %s: done, gas %" PRIu64 ", block %" PRIu64, chain_key(d, s->chain),
                  s->name, r.gas_used, r.block);
@@ -1391,29 +1347,56 @@ static int poll_all(struct deploy *d, size_t *left, struct mr_error *err)
     return MR_OK;
 }
 
+/* Starts every step whose dependencies are done, until none is left. */
+static int start_ready(struct deploy *d, struct mr_error *err)
+{
+    int moved = 1, rc;
+
+    while (moved) {
+        moved = 0;
+        for (size_t i = 0; i < d->n_steps; i++) {
+            struct step *s = &d->steps[i];
+            if (s->st != S_TODO || !deps_done(d, s))
+                continue;
+            if ((rc = start_step(d, s, err)) != MR_OK)
+                return rc;
+            moved = 1;
+        }
+    }
+    return MR_OK;
+}
+
+/* Waits until every transaction sent is final. */
+static int wait_final(struct deploy *d, struct mr_error *err)
+{
+    int64_t start = now_ms();
+    size_t left = 0;
+    int rc;
+
+    for (int said = 0;; said = 1) {
+        rc = poll_all(d, &left, err);
+        if (rc != MR_OK || left == 0)
+            return rc;
+        if (!said)
+            progress(d, "waiting for %zu transactions to be final", left);
+        if (now_ms() - start > d->wait_ms)
+            return mr_fail(err, MR_ERR_IO, "%zu transactions not final after %" PRId64 " s", left,
+                           d->wait_ms / 1000);
+        sleep_ms(d->poll_ms);
+    }
+}
+
 /* Sends every step whose dependencies are done, waits for mined ones, and
  * again, until all are done; then waits until every transaction is final. */
 static int run_steps(struct deploy *d, struct mr_error *err)
 {
-    int64_t start;
     size_t left = 0;
     int rc;
 
     for (;;) {
         size_t todo = 0, sent = 0;
-        int moved = 1;
-        while (moved) {
-            moved = 0;
-            for (size_t i = 0; i < d->n_steps; i++) {
-                struct step *s = &d->steps[i];
-                if (s->st != S_TODO || !deps_done(d, s))
-                    continue;
-                rc = start_step(d, s, err);
-                if (rc != MR_OK)
-                    return rc;
-                moved = 1;
-            }
-        }
+        if ((rc = start_ready(d, err)) != MR_OK)
+            return rc;
         for (size_t i = 0; i < d->n_steps; i++) {
             todo += d->steps[i].st != S_DONE;
             sent += d->steps[i].st == S_SENT;
@@ -1430,18 +1413,28 @@ static int run_steps(struct deploy *d, struct mr_error *err)
         if (rc != MR_OK)
             return rc;
     }
-    start = now_ms();
-    for (int said = 0;; said = 1) {
-        rc = poll_all(d, &left, err);
-        if (rc != MR_OK || left == 0)
-            return rc;
-        if (!said)
-            progress(d, "waiting for %zu transactions to be final", left);
-        if (now_ms() - start > d->wait_ms)
-            return mr_fail(err, MR_ERR_IO, "%zu transactions not final after %" PRId64 " s", left,
-                           d->wait_ms / 1000);
-        sleep_ms(d->poll_ms);
-    }
+    return wait_final(d, err);
+}
+
+/* The addresses of deploy pair p for the run config. */
+static void pair_output(const struct deploy *d, int p, struct dstate_pair *o)
+{
+    const struct config_deploy_pair *dp = &d->cfg->deploy.pairs[p];
+
+#define A(step) d->steps[(step)].address
+    o->name = dp->name;
+    o->origin_chain = chain_key(d, dp->origin);
+    o->aux_chain = chain_key(d, dp->auxiliary);
+    memcpy(o->gateway, A(pair_step(d, p, R_GATEWAY, 0)), 20);
+    memcpy(o->cogateway, A(pair_step(d, p, R_COGATEWAY, 0)), 20);
+    memcpy(o->origin_anchor, A(chain_step(d, dp->origin, R_ANCHOR, dp->auxiliary)), 20);
+    memcpy(o->aux_anchor, A(chain_step(d, dp->auxiliary, R_ANCHOR, dp->origin)), 20);
+    memcpy(o->value_token, A(pair_step(d, p, R_TOKEN, 0)), 20);
+    memcpy(o->base_token, A(pair_step(d, p, R_TOKEN, 1)), 20);
+    memcpy(o->utility_token, A(pair_step(d, p, R_UTILITY, 0)), 20);
+    memcpy(o->origin_org, A(chain_step(d, dp->origin, R_ORG, -1)), 20);
+    memcpy(o->aux_org, A(chain_step(d, dp->auxiliary, R_ORG, -1)), 20);
+#undef A
 }
 
 static int write_output(struct deploy *d, struct mr_error *err)
@@ -1450,41 +1443,14 @@ static int write_output(struct deploy *d, struct mr_error *err)
     struct dstate_pair pairs[CONFIG_MAX_GATEWAYS];
     char *src = NULL, *text = NULL;
     size_t len = 0, tlen = 0;
-    FILE *f;
     int rc;
 
     if (dc->output[0] == '\0')
         return MR_OK;
-    f = fopen(d->cfg->path, "rb");
-    if (f == NULL)
-        return mr_fail(err, MR_ERR_IO, "%s: %s", d->cfg->path, strerror(errno));
-    src = malloc(CONFIG_MAX_BYTES + 1);
-    len = src ? fread(src, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (src == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    if (len > CONFIG_MAX_BYTES) {
-        free(src);
-        return mr_fail(err, MR_ERR_TOOBIG, "%s: too large", d->cfg->path);
-    }
-    for (size_t p = 0; p < dc->n_pairs; p++) {
-        const struct config_deploy_pair *dp = &dc->pairs[p];
-        struct dstate_pair *o = &pairs[p];
-#define A(step) d->steps[(step)].address
-        o->name = dp->name;
-        o->origin_chain = chain_key(d, dp->origin);
-        o->aux_chain = chain_key(d, dp->auxiliary);
-        memcpy(o->gateway, A(pair_step(d, (int)p, R_GATEWAY, 0)), 20);
-        memcpy(o->cogateway, A(pair_step(d, (int)p, R_COGATEWAY, 0)), 20);
-        memcpy(o->origin_anchor, A(chain_step(d, dp->origin, R_ANCHOR, dp->auxiliary)), 20);
-        memcpy(o->aux_anchor, A(chain_step(d, dp->auxiliary, R_ANCHOR, dp->origin)), 20);
-        memcpy(o->value_token, A(pair_step(d, (int)p, R_TOKEN, 0)), 20);
-        memcpy(o->base_token, A(pair_step(d, (int)p, R_TOKEN, 1)), 20);
-        memcpy(o->utility_token, A(pair_step(d, (int)p, R_UTILITY, 0)), 20);
-        memcpy(o->origin_org, A(chain_step(d, dp->origin, R_ORG, -1)), 20);
-        memcpy(o->aux_org, A(chain_step(d, dp->auxiliary, R_ORG, -1)), 20);
-#undef A
-    }
+    if ((rc = cli_read_file(d->cfg->path, CONFIG_MAX_BYTES, &src, &len, err)) != MR_OK)
+        return rc;
+    for (size_t p = 0; p < dc->n_pairs; p++)
+        pair_output(d, (int)p, &pairs[p]);
     rc = dstate_run_config(src, len, d->cfg->path, pairs, dc->n_pairs, &text, &tlen, err);
     free(src);
     if (rc == MR_OK)
@@ -1586,7 +1552,7 @@ int deploy_run(const struct config *cfg, const struct deploy_opts *opts, struct 
     if (d->db != NULL)
         PQfinish(d->db);
     for (size_t i = 0; i < d->n_arts; i++)
-        art_free(&d->arts[i]);
+        artifact_free(&d->arts[i].a);
     dstate_free(&d->st);
     free(d->steps);
     free(d);

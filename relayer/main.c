@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "relayer/cli.h"
+#include "relayer/daemon.h"
 
 static const struct cli_command commands[] = {
     {"keccak", "keccak-256 of hex data or of text", cli_keccak},
@@ -15,6 +16,10 @@ static const struct cli_command commands[] = {
     {"jobs", "list, show, retry or cancel queued jobs", cli_jobs},
     {"tx", "list or show the transaction manager's transactions", cli_tx},
     {"config", "check a configuration file and what it points at", cli_config},
+    {"status", "one screen: chains, lag, queue, stuck messages, alerts, signers, anchors", cli_status},
+    {"run", "run the relayer (watchers, workers, anchorer; --role for one part)", cli_run},
+    {"events", "list the gateway and anchor events the watchers ingested", cli_events},
+    {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
     {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
     {"stake", "stake value tokens for utility tokens on an auxiliary chain", cli_stake},
     {"redeem", "redeem utility tokens back to value tokens on the origin chain", cli_redeem},

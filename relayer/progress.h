@@ -18,7 +18,7 @@
  *   revert confirmed     target   RevertStakeIntentConfirmed RevertRedeemIntentConfirmed
  *   reverted             source   StakeReverted             RedeemReverted
  *
- * Everything is read from the views of mosaic_dash (0005_message_steps.sql),
+ * Everything is read from the views of mosaic_dash (0009_message_steps.sql),
  * so the commands work with the dashboards' read-only role too, and never
  * see a secret.  The rendering functions are pure (no I/O but the FILE the
  * caller gives) and tested on hand-made views.

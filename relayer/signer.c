@@ -120,15 +120,31 @@ static int lock_alive(struct signer *s)
     return 1;
 }
 
-int signer_open(const char *keystore_path, const char *password_path, const char *conninfo,
-                struct signer **out, struct mr_error *err)
+/* The password in the variable `var`, copied into buf[cap] (the caller's,
+ * to wipe).  The variable itself is left alone (signer_wipe_env). */
+static int read_env_password(const char *var, char *buf, size_t cap, size_t *len,
+                             struct mr_error *err)
 {
-    struct keyfile kf;
+    const char *v = getenv(var);
+    size_t n;
+
+    *len = 0;
+    if (v == NULL)
+        return mr_fail(err, MR_ERR_NOTFOUND, "password variable %.64s is not set", var);
+    n = strlen(v);
+    if (n >= cap || n > KEYFILE_PASSWORD_MAX)
+        return mr_fail(err, MR_ERR_TOOBIG, "password variable %.64s is longer than %d bytes", var,
+                       KEYFILE_PASSWORD_MAX);
+    memcpy(buf, v, n);
+    *len = n;
+    return MR_OK;
+}
+
+/* A new signer without a key: locked memory, a signing context. */
+static int signer_new(const char *conninfo, struct signer **out, struct mr_error *err)
+{
     uint8_t seed[32];
-    char pw[KEYFILE_PASSWORD_MAX + 1];
-    size_t pwlen = 0;
     struct signer *s;
-    int rc;
 
     *out = NULL;
     no_core_dumps();
@@ -137,14 +153,39 @@ int signer_open(const char *keystore_path, const char *password_path, const char
         return mr_fail(err, MR_ERR_NOMEM, "signer: out of memory");
     s->locked_memory = mlock(s, sizeof(*s)) == 0;
     s->conninfo = strdup(conninfo != NULL ? conninfo : "");
+    if (s->conninfo == NULL) {
+        signer_close(s);
+        return mr_fail(err, MR_ERR_NOMEM, "signer: out of memory");
+    }
     if (sys_random(seed, sizeof(seed)) != MR_OK || (s->ctx = key_ctx_create(seed)) == NULL) {
+        mr_wipe(seed, sizeof(seed));
         signer_close(s);
         return mr_fail(err, MR_ERR_CRYPTO, "signer: cannot create a signing context");
     }
     mr_wipe(seed, sizeof(seed));
+    *out = s;
+    return MR_OK;
+}
+
+/* Opens the key with the password from the file password_path, or else
+ * from the variable password_env. */
+static int signer_open_with(const char *keystore_path, const char *password_path,
+                            const char *password_env, const char *conninfo, struct signer **out,
+                            struct mr_error *err)
+{
+    struct keyfile kf;
+    char pw[KEYFILE_PASSWORD_MAX + 1];
+    size_t pwlen = 0;
+    struct signer *s;
+    int rc = signer_new(conninfo, &s, err);
+
+    if (rc != MR_OK)
+        return rc;
     rc = keyfile_load(keystore_path, &kf, err);
-    if (rc == MR_OK)
+    if (rc == MR_OK && password_path != NULL)
         rc = keyfile_read_password(password_path, pw, sizeof(pw), &pwlen, err);
+    else if (rc == MR_OK)
+        rc = read_env_password(password_env, pw, sizeof(pw), &pwlen, err);
     if (rc == MR_OK) {
         rc = keyfile_unlock(s->ctx, &kf, &keystore_limits_default, (const uint8_t *)pw, pwlen,
                             s->sk, s->addr, err);
@@ -162,6 +203,31 @@ int signer_open(const char *keystore_path, const char *password_path, const char
     }
     *out = s;
     return MR_OK;
+}
+
+int signer_open(const char *keystore_path, const char *password_path, const char *conninfo,
+                struct signer **out, struct mr_error *err)
+{
+    *out = NULL;
+    return signer_open_with(keystore_path, password_path, NULL, conninfo, out, err);
+}
+
+int signer_open_env(const char *keystore_path, const char *password_env, const char *conninfo,
+                    struct signer **out, struct mr_error *err)
+{
+    *out = NULL;
+    return signer_open_with(keystore_path, NULL, password_env, conninfo, out, err);
+}
+
+void signer_wipe_env(const char *var)
+{
+    char *v = getenv(var);
+
+    /* In place: the string may be the process's initial environment block
+     * (also what /proc/PID/environ shows) or putenv()'s caller's buffer. */
+    if (v != NULL)
+        mr_wipe(v, strlen(v));
+    (void)unsetenv(var);
 }
 
 void signer_close(struct signer *s)

@@ -3,7 +3,7 @@
  *
  * A signer is unlocked from a v3 keystore and a password file (both must
  * be private to the service user: mode 0600 or stricter; the refusal says
- * how to fix it), holds the private key in locked memory, and holds a
+ * how to fix it) or a password in an environment variable, holds the private key in locked memory, and holds a
  * Postgres session advisory lock named after the key's address for as long
  * as it lives, so that a second process with the same key is refused with
  * a message naming the holder (RELIABILITY.md invariant 4, row 13).  Before
@@ -32,6 +32,22 @@ struct signer;
  * keyfile_load/keyfile_unlock; MR_ERR_IO (no database). */
 int signer_open(const char *keystore_path, const char *password_path, const char *conninfo,
                 struct signer **out, struct mr_error *err);
+
+/* The same with the password in the environment variable `password_env`
+ * (config key password_env).  The password is copied into a buffer that is
+ * wiped before this returns; the variable itself is left for the caller to
+ * wipe with signer_wipe_env() once it has opened every key that uses it
+ * (several keys may share one variable).  Neither the value nor its length
+ * reaches a message.  Returns the codes of signer_open(), with
+ * MR_ERR_NOTFOUND (the variable is not set) and MR_ERR_TOOBIG (longer than
+ * KEYFILE_PASSWORD_MAX bytes) in place of the password file's. */
+int signer_open_env(const char *keystore_path, const char *password_env, const char *conninfo,
+                    struct signer **out, struct mr_error *err);
+
+/* Overwrites the value of the environment variable `var` in place with
+ * zeros and removes the variable (a no-op if it is not set).  Copies made
+ * before (a parent shell, another process) are out of reach. */
+void signer_wipe_env(const char *var);
 
 /* Wipes the key, releases the lock, frees. */
 void signer_close(struct signer *s);

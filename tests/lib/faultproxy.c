@@ -96,13 +96,9 @@ static char *forward(struct fproxy *p, const char *body, size_t len, size_t *out
     return b.p != NULL ? b.p : strdup("");
 }
 
-/* The rule for method (consuming one use), copied out; FP_PASS if none. */
-static struct rule pick(struct fproxy *p, const char *method)
+/* Counts one request of method; the caller holds p->mu. */
+static void count_locked(struct fproxy *p, const char *method)
 {
-    struct rule r;
-
-    memset(&r, 0, sizeof(r));
-    pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->ncounts + 1 && i < 64; i++) {
         if (i == p->ncounts) {
             snprintf(p->counts[i].method, sizeof(p->counts[i].method), "%s", method);
@@ -115,6 +111,16 @@ static struct rule pick(struct fproxy *p, const char *method)
             break;
         }
     }
+}
+
+/* The rule for method (consuming one use), copied out; FP_PASS if none. */
+static struct rule pick(struct fproxy *p, const char *method)
+{
+    struct rule r;
+
+    memset(&r, 0, sizeof(r));
+    pthread_mutex_lock(&p->mu);
+    count_locked(p, method);
     for (int i = 0; i < p->nrules; i++) {
         struct rule *q = &p->rules[i];
         if ((strcmp(q->method, method) == 0 || strcmp(q->method, "*") == 0) && q->times >= 0) {
@@ -126,6 +132,17 @@ static struct rule pick(struct fproxy *p, const char *method)
     }
     pthread_mutex_unlock(&p->mu);
     return r;
+}
+
+/* Whether the JSON-RPC answer body[len] has a result array longer than max. */
+static int too_many(const char *body, size_t len, int max)
+{
+    json_t *v = json_loadb(body, len, 0, NULL);
+    json_t *res = json_is_object(v) ? json_object_get(v, "result") : NULL;
+    int over = json_is_array(res) && json_array_size(res) > (size_t)max;
+
+    json_decref(v);
+    return over;
 }
 
 static int send_all(int fd, const char *s, size_t n)
@@ -234,6 +251,19 @@ static void *serve(void *arg)
                 int n = snprintf(nb, sizeof(nb), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":null}",
                                  idtxt != NULL ? idtxt : "null");
                 free(idtxt);
+                ok = reply(fd, 200, nb, (size_t)n, (size_t)n) == 0;
+            } else if (r.action == FP_LOG_LIMIT && too_many(out, olen, r.param)) {
+                json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+                char *idtxt = id != NULL ? json_dumps(id, JSON_ENCODE_ANY) : strdup("null");
+                char nb[256];
+                int n = snprintf(nb, sizeof(nb),
+                                 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32005,"
+                                 "\"message\":\"query returned more than %d results\"}}",
+                                 idtxt != NULL ? idtxt : "null", r.param);
+                free(idtxt);
+                pthread_mutex_lock(&p->mu);
+                count_locked(p, "(refused)");
+                pthread_mutex_unlock(&p->mu);
                 ok = reply(fd, 200, nb, (size_t)n, (size_t)n) == 0;
             } else if (r.action == FP_REWRITE && r.from[0] != '\0') {
                 char *hit = strstr(out, r.from);

@@ -19,7 +19,10 @@ enum fp_action {
     FP_DROP_REPLY,   /* forward to the node, then close without answering */
     FP_TRUNCATE,     /* forward, answer with the first half of the body */
     FP_NULL_RESULT,  /* forward, answer {"jsonrpc":"2.0","id":..,"result":null} */
-    FP_REWRITE       /* forward, replace `from` by `to` in the body */
+    FP_REWRITE,      /* forward, replace `from` by `to` in the body */
+    FP_LOG_LIMIT     /* forward; a result array longer than param becomes the
+                      * node error -32005 "query returned more than param
+                      * results" (counted as method "(refused)") */
 };
 
 struct fproxy;

@@ -162,6 +162,59 @@ static void test_strict(void **state)
     }
 }
 
+/* Deployed code as eth_getCode returns it: a library's call guard
+ * (PUSH20 of its own address) and an immutable (a PUSH32 word) are zeros in
+ * the artifact and filled at deployment; everything else must match. */
+static void test_runtime_matches(void **state)
+{
+    char ph[41], code[256], json[1024];
+    struct artifact a;
+    struct artifact_lib lib = {"Lib", {0}};
+    struct mr_error err;
+    uint8_t got[80];
+    int match = -1;
+
+    (void)state;
+    placeholder(ph);
+    /* 73 <20 zeros> 30 14 60 00 7f <32 zeros> 73 <Lib at 59> 00 */
+    snprintf(code, sizeof(code), "0x73%040d30146000" "7f%064d73%s00", 0, 0, ph);
+    snprintf(json, sizeof(json),
+             "{\"contractName\":\"R\",\"abi\":[],\"bytecode\":\"0x00\","
+             "\"deployedBytecode\":\"%s\",\"deployedLinkReferences\":"
+             "{\"L.sol\":{\"Lib\":[{\"start\":59,\"length\":20}]}}}", code);
+    assert_int_equal(artifact_parse(json, strlen(json), "R.json", &a, &err), MR_OK);
+    assert_int_equal(a.runtime_len, 80);
+    memset(lib.address, 0xab, 20);
+    memset(got, 0, sizeof(got));
+    got[0] = 0x73;
+    memset(got + 1, 0xcc, 20);   /* the library's own address */
+    memcpy(got + 21, "\x30\x14\x60\x00\x7f", 5);
+    got[57] = 0x05;              /* the immutable's value */
+    got[58] = 0x73;
+    memset(got + 59, 0xab, 20);  /* linked */
+    assert_int_equal(artifact_runtime_matches(&a, &lib, 1, got, 80, &match, &err), MR_OK);
+    assert_int_equal(match, 1);
+    /* Not linked: an error, not a mismatch. */
+    assert_int_equal(artifact_runtime_matches(&a, NULL, 0, got, 80, &match, &err),
+                     MR_ERR_NOTFOUND);
+    assert_int_equal(match, 0);
+    /* Another length; another library address; a short zero run changed. */
+    assert_int_equal(artifact_runtime_matches(&a, &lib, 1, got, 79, &match, &err), MR_OK);
+    assert_int_equal(match, 0);
+    got[60] = 0xac;
+    assert_int_equal(artifact_runtime_matches(&a, &lib, 1, got, 80, &match, &err), MR_OK);
+    assert_int_equal(match, 0);
+    got[60] = 0xab;
+    got[24] = 0x01;              /* PUSH1 0 -> PUSH1 1 */
+    assert_int_equal(artifact_runtime_matches(&a, &lib, 1, got, 80, &match, &err), MR_OK);
+    assert_int_equal(match, 0);
+    got[24] = 0x00;
+    got[79] = 0x01;              /* the final STOP */
+    assert_int_equal(artifact_runtime_matches(&a, &lib, 1, got, 80, &match, &err), MR_OK);
+    assert_int_equal(match, 0);
+    artifact_free(&a);
+}
+
 /* The real gateway: linked against MerklePatriciaProof, seven constructor
  * parameters, the stake selector of the protocol. */
 static void test_real_gateway(void **state)
@@ -202,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_and_link),
         cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_runtime_matches),
         cmocka_unit_test(test_real_gateway),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include "eth/key.h"
 #include "eth/u256.h"
 #include "relayer/config.h"
+#include "relayer/config_int.h"
 #include "relayer/keyfile.h"
 
 static char *dir; /* this test's directory, with k.json and k.pass */
@@ -257,16 +258,12 @@ static const struct broken broken[] = {
      "3: chains.origin.quorum: 2 is more than the 1 endpoint; expected at most the number of "
      "endpoints"},
     /* files and secrets */
-    {HEAD "  anchor: { keystore: nope.json, password_file: k.pass }\n",
-     "7: keys.anchor.keystore: "},
     {HEAD "  anchor: { keystore: k.json, password_file: open.pass }\n",
      "7: keys.anchor.password_file: mode 0644 lets group or others access it; expected "
      "owner-only access: chmod 600 /tmp/mrtest."},
     {HEAD "  anchor: { keystore: group.json, password_file: k.pass }\n",
      "7: keys.anchor.keystore: mode 0640 lets group or others access it; expected owner-only "
      "access: chmod 600 /tmp/mrtest."},
-    {HEAD "  anchor: { keystore: ., password_file: k.pass }\n",
-     "7: keys.anchor.keystore: /tmp/mrtest."},
     {HEAD "  anchor: { keystore: k.json, pasword_file: k.pass }\n",
      "7: keys.anchor.pasword_file: unknown key (did you mean 'password_file'?); expected one of "
      "keystore, password_file, password_env"},
@@ -297,38 +294,62 @@ static const struct broken broken[] = {
     {"database: { url: \"${HOME\" }\n", "1: database.url: a malformed ${...}"},
 };
 
+/* Cases whose message holds this test's directory: want, then also. */
+static const struct {
+    const char *yaml, *want, *also;
+} broken_paths[] = {
+    {HEAD "  anchor: { keystore: nope.json, password_file: k.pass }\n",
+     "7: keys.anchor.keystore: /tmp/mrtest.",
+     "/nope.json: No such file or directory; expected a v3 keystore file only its owner can "
+     "read (mode 0600)"},
+    {HEAD "  anchor: { keystore: ., password_file: k.pass }\n",
+     "7: keys.anchor.keystore: /tmp/mrtest.", "/. is not a regular file; expected a v3 keystore"},
+    {HEAD "  anchor: { keystore: k.json, password_file: missing.pass }\n",
+     "7: keys.anchor.password_file: /tmp/mrtest.",
+     "/missing.pass: No such file or directory; expected a password file only its owner can "
+     "read (mode 0600)"},
+};
+
+/* Loads one broken file: 1 if its message is not the one wanted (printed),
+ * 0 if it is.  `also` (may be NULL) must appear too. */
+static int broken_one(size_t i, const char *yaml, const char *want, const char *also)
+{
+    struct config *c = (struct config *)1;
+    struct mr_error err;
+    char prefix[600];
+    size_t n = (size_t)snprintf(prefix, sizeof(prefix), "%s/relayer.yaml:", dir);
+
+    if (load(yaml, &c, &err) == MR_OK)
+        fail_msg("case %zu loaded; wanted %s", i, want);
+    assert_null(c);
+    if (getenv("MR_TEST_SHOW"))
+        print_message("%s\n", err.msg + strlen(dir) + 1);
+    assert_null(strchr(err.msg, '\n'));
+    assert_null(strstr(err.msg, "hunter2"));
+    assert_null(strstr(err.msg, "ac0974bec39a17e36ba4"));
+    if (strncmp(err.msg, prefix, n) == 0 && strncmp(err.msg + n, want, strlen(want)) == 0 &&
+        strstr(err.msg, "; expected ") != NULL && (also == NULL || strstr(err.msg, also)))
+        return 0;
+    print_message("case %zu:\n got: %s\nwant: %s%s ... %s\n", i, err.msg, prefix, want,
+                  also ? also : "");
+    return 1;
+}
+
 static void test_broken(void **state)
 {
-    char prefix[600];
+    size_t n = sizeof(broken) / sizeof(broken[0]), np = sizeof(broken_paths) /
+                                                        sizeof(broken_paths[0]);
     int bad = 0;
     (void)state;
 
     setenv("MR_TEST_ROLE", "hunter2", 1);
-    snprintf(prefix, sizeof(prefix), "%s/relayer.yaml:", dir);
-    for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
-        struct config *c = (struct config *)1;
-        struct mr_error err;
-        int rc = load(broken[i].yaml, &c, &err);
-        if (rc == MR_OK)
-            fail_msg("case %zu loaded; wanted %s", i, broken[i].want);
-        assert_null(c);
-        if (strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
-            strncmp(err.msg + strlen(prefix), broken[i].want, strlen(broken[i].want)) != 0) {
-            print_message("case %zu:\n got: %s\nwant: %s%s\n", i, err.msg, prefix,
-                          broken[i].want);
-            bad++;
-            continue;
-        }
-        if (getenv("MR_TEST_SHOW")) print_message("%s\n", err.msg + strlen(dir) + 1);
-        assert_non_null(strstr(err.msg, "; expected "));
-        assert_null(strchr(err.msg, '\n'));
-        assert_null(strstr(err.msg, "hunter2"));
-        assert_null(strstr(err.msg, "ac0974bec39a17e36ba4"));
-    }
+    for (size_t i = 0; i < n; i++)
+        bad += broken_one(i, broken[i].yaml, broken[i].want, NULL);
+    for (size_t i = 0; i < np; i++)
+        bad += broken_one(n + i, broken_paths[i].yaml, broken_paths[i].want, broken_paths[i].also);
     assert_int_equal(bad, 0);
-    print_message("%zu broken configs, each with its message\n", sizeof(broken) / sizeof(broken[0]));
+    print_message("%zu broken configs, each with its message\n", n + np);
 }
-
 
 static void assert_dec(const struct u256 *v, const char *dec)
 {
@@ -360,6 +381,11 @@ static void test_file_too_big(void **state)
     snprintf(want, sizeof(want), "%s/relayer.yaml:1: (file): larger than %d bytes; expected at "
              "most", dir, CONFIG_MAX_BYTES);
     assert_memory_equal(err.msg, want, strlen(want));
+    assert_int_equal(config_load(dir, &c, &err), MR_ERR_IO);
+    assert_non_null(strstr(err.msg, ":1: (file): Is a directory; expected a readable config"));
+    assert_int_equal(config_load("/nonexistent/relayer.yaml", &c, &err), MR_ERR_IO);
+    assert_string_equal(err.msg, "/nonexistent/relayer.yaml:1: (file): No such file or "
+                                 "directory; expected a readable config file");
     assert_int_equal(config_load_buffer(big, n, "mem.yaml", NULL, &c, &err), MR_ERR_TOOBIG);
     assert_non_null(strstr(err.msg, "mem.yaml:1: (file):"));
     /* Exactly the cap is fine as far as size goes (a comment). */
@@ -781,6 +807,86 @@ static void test_examples(void **state)
     free(text);
 }
 
+/* Amounts and durations, at their edges. */
+static void test_values(void **state)
+{
+    static const struct {
+        const char *text;
+        unsigned scale;
+        int rc;
+        const char *dec;
+    } amounts[] = {
+        {"0", 0, MR_OK, "0"},
+        {"00012", 0, MR_OK, "12"},
+        {"1e18", 0, MR_OK, "1000000000000000000"},
+        {"1E+3", 0, MR_OK, "1000"},
+        {"2.5e18", 0, MR_OK, "2500000000000000000"},
+        {"1.50", 1, MR_OK, "15"},
+        {"1.5", 0, MR_ERR_INVALID, NULL},
+        {"1.5", 9, MR_OK, "1500000000"},
+        {"0.000000001", 9, MR_OK, "1"},
+        {"0.0000000001", 9, MR_ERR_INVALID, NULL},
+        {"0e9999", 0, MR_OK, "0"},
+        {"1e10000", 0, MR_ERR_INVALID, NULL},
+        {"1e78", 0, MR_ERR_RANGE, NULL},
+        {"115792089237316195423570985008687907853269984665640564039457584007913129639935", 0,
+         MR_OK, "115792089237316195423570985008687907853269984665640564039457584007913129639935"},
+        {"115792089237316195423570985008687907853269984665640564039457584007913129639936", 0,
+         MR_ERR_RANGE, NULL},
+        {"", 0, MR_ERR_INVALID, NULL},
+        {"1.", 0, MR_ERR_INVALID, NULL},
+        {".5", 9, MR_ERR_INVALID, NULL},
+        {"1e", 0, MR_ERR_INVALID, NULL},
+        {"-1", 0, MR_ERR_INVALID, NULL},
+        {"0x10", 0, MR_ERR_INVALID, NULL},
+        {"1 000", 0, MR_ERR_INVALID, NULL},
+    };
+    static const struct {
+        const char *text;
+        int ok;
+        int64_t ms;
+    } durations[] = {
+        {"250ms", 1, 250}, {"30s", 1, 30000}, {"5m", 1, 300000}, {"1h", 1, 3600000},
+        {"90", 1, 90000}, {"0", 1, 0}, {"999999999999h", 1, 999999999999LL * 3600000},
+        {"1d", 0, 0}, {"", 0, 0}, {"1.5s", 0, 0}, {"s", 0, 0}, {"9999999999999", 0, 0},
+        {"-1s", 0, 0}, {"1 s", 0, 0},
+    };
+    char big[400];
+    struct u256 v;
+    int64_t ms;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+        int rc = cfg_parse_amount(amounts[i].text, amounts[i].scale, &v);
+        if (rc != amounts[i].rc)
+            fail_msg("amount '%s': %d, want %d", amounts[i].text, rc, amounts[i].rc);
+        if (rc == MR_OK)
+            assert_dec(&v, amounts[i].dec);
+    }
+    /* 100 digits on each side is the most read; zeros are not special. */
+    memset(big, '0', 201);
+    big[99] = '7';
+    big[100] = '.';
+    big[201] = '\0';
+    assert_int_equal(cfg_parse_amount(big, 0, &v), MR_OK);
+    assert_dec(&v, "7");
+    big[201] = '0'; /* 101 digits after the point */
+    big[202] = '\0';
+    assert_int_equal(cfg_parse_amount(big, 0, &v), MR_ERR_INVALID);
+    memmove(big + 1, big, 203); /* 101 before it */
+    assert_int_equal(cfg_parse_amount(big, 0, &v), MR_ERR_RANGE);
+    memset(big, '2', 300);
+    big[300] = '\0';
+    assert_int_equal(cfg_parse_amount(big, 0, &v), MR_ERR_RANGE);
+    big[150] = '.';
+    assert_int_not_equal(cfg_parse_amount(big, 9, &v), MR_OK);
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        int rc = cfg_parse_duration(durations[i].text, &ms);
+        if ((rc == MR_OK) != durations[i].ok || (rc == MR_OK && ms != durations[i].ms))
+            fail_msg("duration '%s'", durations[i].text);
+    }
+}
+
 /* ---- config check, against the test chains and PostgreSQL ---- */
 
 /* Deploys a contract whose code is one STOP byte, from anvil's unlocked
@@ -982,6 +1088,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_database_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
+        cmocka_unit_test(test_values),
         cmocka_unit_test_setup_teardown(test_check_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_cmd, setup, teardown),
     };

@@ -224,6 +224,32 @@ static char *config_variant(const char *tag, const char *from, const char *to)
     return path;
 }
 
+/* A copy of `config` (same state file) in which key `key` takes its
+ * password from the variable `var`, set here from the key's password file. */
+static char *password_env_config(const char *config, const char *key, const char *var)
+{
+    char file[64], from[640], to[128], *pass_path, *pw, *text, *c, *path;
+
+    snprintf(file, sizeof(file), "keys/%s.pass", key);
+    pass_path = path_in(g_dir, file);
+    pw = read_text(pass_path);
+    assert_non_null(pw);
+    pw[strcspn(pw, "\r\n")] = '\0';
+    assert_int_equal(setenv(var, pw, 1), 0);
+    snprintf(from, sizeof(from), "password_file: \"%s\"", pass_path);
+    snprintf(to, sizeof(to), "password_env: %s", var);
+    text = read_text(config);
+    assert_non_null(text);
+    c = replace(text, from, to);
+    path = path_in(g_dir, "deploy-env.yaml");
+    write_text(path, c);
+    free(c);
+    free(text);
+    free(pw);
+    free(pass_path);
+    return path;
+}
+
 static int run_deploy(const char *config, char **out, char **err)
 {
     const char *args[] = {"deploy", "--config", config, NULL};
@@ -368,7 +394,7 @@ static void test_up_again(void **state)
 static void test_deploy_and_again(void **state)
 {
     char *config = path_in(g_dir, "deploy.yaml"), *out = NULL, *err = NULL;
-    char *run = path_in(g_dir, "relayer.yaml");
+    char *run = path_in(g_dir, "relayer.yaml"), *env_config;
     struct config *cfg = NULL;
     struct mr_error e = {0};
     static const uint8_t zero[20];
@@ -399,14 +425,20 @@ static void test_deploy_and_again(void **state)
     assert_false(cfg->deploy.present);
     config_free(cfg);
     g_deployed = 1;
-    /* Again: everything is found, nothing is sent. */
-    assert_int_equal(run_deploy(config, &out, NULL), 0);
+    /* Again, the deployer's password in a variable this time: everything is
+     * found, nothing is sent. */
+    env_config = password_env_config(config, "facilitator", "MR_TEST_DEPLOY_PW");
+    if (run_deploy(env_config, &out, &err) != 0)
+        fail_msg("deploy with password_env: %s%s", out, err);
+    free(err);
+    assert_int_equal(unsetenv("MR_TEST_DEPLOY_PW"), 0);
     assert_non_null(strstr(out, "0 transactions this run"));
     assert_null(strstr(out, "sent (transaction"));
     assert_int_equal(count(out, ": exists at 0x") + count(out, ": already done"), sent);
     free(out);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.transactions"), txs);
     PQfinish(db);
+    free(env_config);
     free(config);
     free(run);
 }

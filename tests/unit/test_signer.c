@@ -1,6 +1,6 @@
 /*
- * test_signer.c - the signer: unlocking from keystore + password files,
- * one process per key through a Postgres advisory lock, checked signatures.
+ * test_signer.c - the signer: unlocking from keystore + password files or
+ * a password in an environment variable (wiped afterwards), one process per key through a Postgres advisory lock, checked signatures.
  */
 #include "tests/lib/testlib.h"
 
@@ -168,6 +168,49 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err.msg, "port 1"));
 }
 
+/* The password from a variable: unlocks, never reaches a message, and
+ * signer_wipe_env() zeroes the value where it lives and removes it. */
+static void test_password_env(void **state)
+{
+    struct fx *f = *state;
+    static char env[] = "MR_TEST_SIGNER_PW=correct horse";
+    char *value = env + strlen("MR_TEST_SIGNER_PW="), big[KEYFILE_PASSWORD_MAX + 2];
+    struct signer *s;
+    struct mr_error err;
+
+    TV_REQUIRE_PG();
+    assert_int_equal(putenv(env), 0); /* the environment uses env itself */
+    if (signer_open_env(f->key, "MR_TEST_SIGNER_PW", f->ci, &s, &err) != MR_OK)
+        fail_msg("signer_open_env: %s", err.msg);
+    tv_assert_hex(signer_address(s), 20, dev_addr);
+    signer_close(s);
+    /* Left in place for another key until the caller wipes it. */
+    assert_string_equal(getenv("MR_TEST_SIGNER_PW"), "correct horse");
+    signer_wipe_env("MR_TEST_SIGNER_PW");
+    assert_null(getenv("MR_TEST_SIGNER_PW"));
+    for (size_t i = 0; i < strlen("correct horse"); i++)
+        assert_int_equal(value[i], 0);
+    signer_wipe_env("MR_TEST_SIGNER_PW"); /* not set: a no-op */
+    /* Not set (or wiped already): named, refused. */
+    assert_int_equal(signer_open_env(f->key, "MR_TEST_SIGNER_PW", f->ci, &s, &err),
+                     MR_ERR_NOTFOUND);
+    assert_non_null(strstr(err.msg, "MR_TEST_SIGNER_PW is not set"));
+    assert_null(s);
+    /* A wrong password: refused, never echoed. */
+    assert_int_equal(setenv("MR_TEST_SIGNER_PW", "wrong horse", 1), 0);
+    assert_int_equal(signer_open_env(f->key, "MR_TEST_SIGNER_PW", f->ci, &s, &err), MR_ERR_MAC);
+    assert_null(strstr(err.msg, "wrong horse"));
+    assert_non_null(strstr(err.msg, "key.json"));
+    /* Longer than a password may be. */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(setenv("MR_TEST_SIGNER_PW", big, 1), 0);
+    assert_int_equal(signer_open_env(f->key, "MR_TEST_SIGNER_PW", f->ci, &s, &err), MR_ERR_TOOBIG);
+    assert_null(strstr(err.msg, "xxxx"));
+    signer_wipe_env("MR_TEST_SIGNER_PW");
+    assert_null(getenv("MR_TEST_SIGNER_PW"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -175,6 +218,7 @@ int main(void)
         T(test_open_sign_verify),
         T(test_one_process_per_key),
         T(test_refusals),
+        T(test_password_env),
     };
     return cmocka_run_group_tests_name("signer: one process per key", tests, NULL, NULL);
 }

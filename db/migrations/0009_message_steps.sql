@@ -1,12 +1,13 @@
--- 0005_message_steps.sql - every message and every step it went through,
+-- 0009_message_steps.sql - every message and every step it went through,
 -- for `mosaic-relayer message show|list` and for dashboards (read-only role).
 --
 -- A step is an event about the message (mosaic-protocol.md §2.6) or, for the
 -- two steps no message event marks, the anchor and the gateway proof the
 -- confirmation used on the target chain: the first state root of the source
 -- chain anchored on the target chain at a height >= the declaration's block
--- (or at the message's anchor_height once the relayer picked one), and the
--- GatewayProven event at that height.  No secret is reachable from here.
+-- (or at the message's anchor_height, the height its confirmation used, once
+-- the relayer picked one), and the GatewayProven event of the message's pair
+-- at that height (0005: events.gateway_pair).  No secret is reachable here.
 
 CREATE VIEW mosaic_dash.messages AS
     SELECT m.message_hash,
@@ -74,6 +75,7 @@ CREATE VIEW mosaic_dash.message_steps AS
               FROM mosaic.events gp
               WHERE an.block_height IS NOT NULL AND gp.chain_key = m.target_chain
                 AND gp.kind = 'GatewayProven'
+                AND (gp.gateway_pair IS NULL OR gp.gateway_pair = m.gateway_pair)
                 AND gp.block_number >= coalesce(anb.block_number, 0)
                 AND gp.fields ->> 'blockHeight' = an.block_height::text
               ORDER BY gp.block_number LIMIT 1) g

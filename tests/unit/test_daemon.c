@@ -1,0 +1,320 @@
+/*
+ * test_daemon.c - `mosaic-relayer run` as a process: starts with a config
+ * file, SIGHUP with a broken config keeps the old one and with a good one
+ * reloads, SIGTERM stops it with exit 0; --role watcher; usage errors; a
+ * second process with the same key refused; an unmigrated database refused.
+ * The flows themselves are tested in test_flows.
+ */
+#include "tests/lib/testlib.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eth/key.h"
+#include "relayer/keyfile.h"
+#include "relayer/sysrand.h"
+
+struct fx {
+    char *dir, *ci;
+    PGconn *db;
+    char cfg[512], key[512], pw[512];
+};
+
+static const char *bin(void)
+{
+    const char *b = getenv("MR_BIN");
+    return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void write_config(struct fx *f, int workers)
+{
+    char text[4096];
+
+    snprintf(text, sizeof(text),
+             "database: { url: \"postgresql://relayer@127.0.0.1/unused\" }\n"
+             "chains:\n"
+             "  origin:\n"
+             "    role: origin\n"
+             "    chain_id: 31337\n"
+             "    endpoints: [\"%s\"]\n"
+             "    finality: { confirmations: 0 }\n"
+             "  aux:\n"
+             "    role: auxiliary\n"
+             "    chain_id: 1405\n"
+             "    endpoints: [\"%s\"]\n"
+             "    finality: { confirmations: 0 }\n"
+             "keys:\n"
+             "  facilitator: { keystore: %s, password_file: %s }\n"
+             "gateways: []\n"
+             "relayer:\n"
+             "  flows: [stake, redeem, revert]\n"
+             "  workers: %d\n",
+             tv_anvil_url("ORIGIN"), tv_anvil_url("AUX"), f->key, f->pw, workers);
+    write_file(f->cfg, text);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct keyfile kf;
+    struct mr_error err;
+    uint8_t seed[32], sk[32];
+    secp256k1_context *kc;
+
+    *state = f;
+    if (tv_pg_base() == NULL || tv_anvil_url("ORIGIN") == NULL)
+        return 0;
+    f->dir = tv_tmpdir();
+    f->db = tv_pg_migrated(&f->ci);
+    snprintf(f->cfg, sizeof(f->cfg), "%s/relayer.yaml", f->dir);
+    snprintf(f->key, sizeof(f->key), "%s/k.json", f->dir);
+    snprintf(f->pw, sizeof(f->pw), "%s/k.pass", f->dir);
+    assert_int_equal(sys_random(seed, 32), 0);
+    assert_int_equal(sys_random(sk, 32), 0);
+    kc = key_ctx_create(seed);
+    if (keyfile_create(kc, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
+        keyfile_write_new(f->key, &kf, &err))
+        fail_msg("keystore: %s", err.msg);
+    key_ctx_destroy(kc);
+    write_file(f->pw, "pw\n");
+    chmod(f->pw, 0600);
+    write_config(f, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    if (f->db != NULL)
+        PQfinish(f->db);
+    if (f->dir != NULL)
+        tv_rmtree(f->dir);
+    free(f->dir);
+    free(f->ci);
+    free(f);
+    return 0;
+}
+
+#define REQUIRE()                                                              \
+    struct fx *f = *state;                                                     \
+    TV_REQUIRE_PG();                                                           \
+    TV_REQUIRE_ANVIL()
+
+/* Starts the binary with argv (NULL-ended), stdout and stderr to `log`. */
+static pid_t spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(nul, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        for (int i = 3; i < 1024; i++)
+            close(i);
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)n + 1);
+    if (buf != NULL && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (bounded) until the log holds `count` occurrences of `needle`. */
+static void wait_log(const char *log, const char *needle, int count)
+{
+    for (int i = 0; i < 1200; i++) {
+        char *t = slurp(log);
+        int seen = 0;
+        for (const char *p = t; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+            seen++;
+        if (seen >= count) {
+            free(t);
+            return;
+        }
+        if (i == 1199)
+            fail_msg("'%s' not in the log (x%d):\n%s", needle, count, t != NULL ? t : "");
+        free(t);
+        sleep_ms(50);
+    }
+}
+
+/* Waits (bounded) for the process; returns its exit status (-1: signal). */
+static int reap(pid_t pid)
+{
+    int st = 0;
+
+    for (int i = 0; i < 1200; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    fail_msg("the relayer did not exit");
+    return -1;
+}
+
+/* Runs, reloads (a broken config is refused, a good one taken), stops. */
+static void test_run_hup_term(void **state)
+{
+    char log[600];
+    REQUIRE();
+    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+    pid_t pid;
+    char *t;
+
+    snprintf(log, sizeof(log), "%s/run.log", f->dir);
+    pid = spawn(argv, log);
+    wait_log(log, "running: role all", 1);
+    /* The chains are registered. */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM chains"), 2);
+    write_file(f->cfg, "chains: [ this is not a config\n");
+    kill(pid, SIGHUP);
+    wait_log(log, "keeping the old config", 1);
+    write_config(f, 3);
+    kill(pid, SIGHUP);
+    wait_log(log, "reloaded", 1);
+    wait_log(log, "running: role all", 2);
+    kill(pid, SIGTERM);
+    assert_int_equal(reap(pid), 0);
+    t = slurp(log);
+    assert_non_null(strstr(t, "daemon: stopped"));
+    /* The key and the password never reach the log. */
+    assert_null(strstr(t, "\"pw\""));
+    free(t);
+    /* Nothing left claimed by the stopped workers. */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM workers"), 0);
+}
+
+static void test_role_watcher(void **state)
+{
+    char log[600];
+    REQUIRE();
+    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, "--role",
+                          "watcher", NULL};
+    pid_t pid;
+
+    write_config(f, 2);
+    snprintf(log, sizeof(log), "%s/watcher.log", f->dir);
+    pid = spawn(argv, log);
+    wait_log(log, "running: role watcher", 1);
+    kill(pid, SIGINT);
+    assert_int_equal(reap(pid), 0);
+}
+
+/* One process per key: a second `run` with the same key is refused. */
+static void test_key_in_use(void **state)
+{
+    char log[600], *out = NULL, *err = NULL;
+    REQUIRE();
+    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+    pid_t pid;
+    int rc;
+
+    write_config(f, 2);
+    snprintf(log, sizeof(log), "%s/first.log", f->dir);
+    pid = spawn(argv, log);
+    wait_log(log, "running: role all", 1);
+    rc = tv_run_cli(argv + 1, NULL, &out, &err);
+    kill(pid, SIGTERM);
+    assert_int_equal(reap(pid), 0);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "facilitator"));
+    free(out);
+    free(err);
+}
+
+static void test_usage_and_refusals(void **state)
+{
+    char *out = NULL, *err = NULL, *ci;
+    REQUIRE();
+    const char *a1[] = {"run", NULL};
+    const char *a2[] = {"run", "--config", "/nonexistent/relayer.yaml", NULL};
+    const char *a3[] = {"run", "--config", f->cfg, "--role", "painter", NULL};
+    const char *a5[] = {"run", "--help", NULL};
+
+    write_config(f, 2);
+    assert_int_equal(tv_run_cli(a1, NULL, &out, &err), 2);
+    assert_non_null(strstr(err, "--config"));
+    free(out);
+    free(err);
+    assert_int_equal(tv_run_cli(a2, NULL, &out, &err), 2);
+    assert_non_null(strstr(err, "/nonexistent/relayer.yaml"));
+    free(out);
+    free(err);
+    assert_int_equal(tv_run_cli(a3, NULL, &out, &err), 2);
+    free(out);
+    free(err);
+    assert_int_equal(tv_run_cli(a5, NULL, &out, &err), 0);
+    assert_non_null(strstr(out, "SIGHUP"));
+    free(out);
+    free(err);
+    /* A database without the schema: refused before anything starts. */
+    ci = tv_pg_newdb();
+    {
+        const char *a4[] = {"run", "--config", f->cfg, "--database", ci, NULL};
+        assert_int_equal(tv_run_cli(a4, NULL, &out, &err), 1);
+        assert_non_null(strstr(err, "migrate"));
+        free(out);
+        free(err);
+    }
+    free(ci);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_run_hup_term, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_watcher, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_and_refusals, setup, teardown),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
