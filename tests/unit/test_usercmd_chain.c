@@ -27,6 +27,8 @@
 #include "relayer/config.h"
 #include "relayer/deploy.h"
 #include "relayer/keyfile.h"
+#include "relayer/watch_config.h"
+#include "watchers/watcher.h"
 
 struct net {
     char *dir, *ci, run[600];
@@ -221,10 +223,47 @@ static char *secret_of(PGconn *c, const uint8_t hl[32])
     return s;
 }
 
+/* Runs the watcher of `chain` (from block `start`) until it has caught up. */
+static void watch(struct net *n, const char *chain, uint64_t start)
+{
+    struct watcher_config wc;
+    struct watcher_result r;
+    struct watcher *w = NULL;
+    struct mr_error err;
+    int idx = config_chain_index(n->cfg, chain);
+
+    assert_true(idx >= 0);
+    if (watch_config_from(n->cfg, (size_t)idx, &wc, &err) != MR_OK)
+        fail_msg("watch_config_from: %s", err.msg);
+    wc.start_block = start;
+    if (watcher_open(&wc, &w, &err) != MR_OK)
+        fail_msg("watcher_open: %s", err.msg);
+    for (int i = 0; i < 10000; i++) {
+        if (watcher_step(w, &r, &err) != MR_OK)
+            fail_msg("watcher_step: %s", err.msg);
+        if (r.outcome == WATCHER_IDLE) {
+            watcher_close(w);
+            return;
+        }
+    }
+    fail_msg("the %s watcher did not catch up", chain);
+}
+
+static uint64_t head(struct rpc_endpoints *e)
+{
+    uint64_t h = 0;
+    struct mr_error err;
+
+    if (ethrpc_block_number(e, &h, NULL, &err) != MR_OK)
+        fail_msg("eth_blockNumber: %s", err.msg);
+    return h;
+}
+
 static void test_stake_and_redeem_no_wait(void **state)
 {
     struct net n;
-    char *out = NULL, *err = NULL, *sec, hx[67];
+    char *out = NULL, *err = NULL, *sec, hx[67], stake_hx[67], stake_tx[67];
+    uint64_t start_o, start_a;
     uint8_t mh[32], word[32], hl[32], raw[32], cogw[20], utok[20], sel[4], data[4 + 64];
     int64_t txs;
     (void)state;
@@ -239,6 +278,8 @@ static void test_stake_and_redeem_no_wait(void **state)
         }
     }
     net_up(&n);
+    start_o = head(n.o) + 1;
+    start_a = head(n.a) + 1;
 
     /* stake --no-wait: the message hash alone on stdout, the steps on stderr. */
     if (user_cli(&n, "stake", "user", "1000", &out, &err) != 0)
@@ -251,6 +292,13 @@ static void test_stake_and_redeem_no_wait(void **state)
     assert_non_null(strstr(err, "  stake      origin"));
     snprintf(hx, sizeof(hx), "message %s declared on origin", out);
     assert_non_null(strstr(err, hx));
+    snprintf(stake_hx, sizeof(stake_hx), "%s", out);
+    {
+        const char *t = strstr(err, "  stake      origin");
+        t = strstr(t, "tx 0x");
+        assert_non_null(t);
+        snprintf(stake_tx, sizeof(stake_tx), "%.66s", t + 3);
+    }
     /* The gateway holds it as Declared, with the hashlock of the one secret
      * registered; the secret appears in no output. */
     view(n.o, n.cfg->gateways[0].origin.gateway, "getOutboxMessageStatus(bytes32)", mh, 32, word);
@@ -357,12 +405,40 @@ static void test_stake_and_redeem_no_wait(void **state)
 
     /* Not recorded by a watcher yet: `message show` says so. */
     {
-        const char *argv[] = {"message", "show", NULL, "--database", n.ci, NULL};
-        char h[67];
-        hex_encode_data(mh, 32, h, sizeof(h));
-        argv[2] = h;
+        const char *argv[] = {"message", "show", stake_hx, "--database", n.ci, NULL};
         assert_int_equal(tv_run_cli(argv, NULL, &out, &err), 1);
         assert_non_null(strstr(err, "no message"));
+        free(out);
+        free(err);
+    }
+    /* The watchers see both declarations: the secrets move to
+     * unlock_secrets, and `message show` gives the declaration's chain,
+     * transaction and block. */
+    watch(&n, "origin", start_o);
+    watch(&n, "aux", start_a);
+    assert_int_equal(count(n.db, "SELECT count(*) FROM mosaic.pending_secrets"), 0);
+    assert_int_equal(count(n.db, "SELECT count(*) FROM mosaic.unlock_secrets"), 2);
+    {
+        const char *argv[] = {"message", "show", stake_hx, "--config", n.run, NULL};
+        assert_int_equal(tv_run_cli(argv, NULL, &out, &err), 0);
+        assert_non_null(strstr(out, "flow           stake (pair pair1: origin -> aux)"));
+        assert_non_null(strstr(out, "amount         1000\n"));
+        snprintf(hx, sizeof(hx), "declared             origin     block ");
+        assert_non_null(strstr(out, hx));
+        assert_non_null(strstr(out, stake_tx));
+        assert_non_null(strstr(out, "StakeIntentDeclared"));
+        assert_non_null(strstr(out, "anchored             (not yet)"));
+        assert_non_null(strstr(out, "waiting for    an anchor of origin's state root"));
+        assert_null(strstr(out, sec));
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"message", "list", "--config", n.run, NULL};
+        assert_int_equal(tv_run_cli(argv, NULL, &out, &err), 0);
+        assert_non_null(strstr(out, stake_hx));
+        assert_non_null(strstr(out, "redeem pair1"));
+        assert_non_null(strstr(out, "(2 messages)"));
         free(out);
         free(err);
     }
