@@ -25,6 +25,7 @@
 #include "eth/mosaic.h"
 #include "relayer/cli.h"
 #include "relayer/config.h"
+#include "relayer/daemon.h"
 #include "relayer/deploy.h"
 #include "relayer/keyfile.h"
 #include "relayer/watch_config.h"
@@ -188,18 +189,24 @@ static void net_down(struct net *n)
 }
 
 /* Runs `CMD --config run --key DIR/KEY.json --password-file ... --beneficiary
- * user` with extra arguments. */
-static int user_cli(struct net *n, const char *cmd, const char *key, const char *amount,
-                    char **out, char **err)
+ * user --no-wait` (or, with follow, to the message's end). */
+static int user_cli_ex(struct net *n, const char *cmd, const char *key, const char *amount,
+                       int follow, char **out, char **err)
 {
     char keyp[600], passp[600];
     const char *argv[] = {cmd, "--config", n->run, "--amount", amount, "--beneficiary",
-                          n->user_hex, "--key", keyp, "--password-file", passp, "--no-wait",
-                          "--timeout", "60s", NULL};
+                          n->user_hex, "--key", keyp, "--password-file", passp, "--timeout",
+                          "120s", follow ? NULL : "--no-wait", NULL};
 
     snprintf(keyp, sizeof(keyp), "%s/%s.json", n->dir, key);
     snprintf(passp, sizeof(passp), "%s/%s.pass", n->dir, key);
     return tv_run_cli(argv, NULL, out, err);
+}
+
+static int user_cli(struct net *n, const char *cmd, const char *key, const char *amount,
+                    char **out, char **err)
+{
+    return user_cli_ex(n, cmd, key, amount, 0, out, err);
 }
 
 static int64_t count(PGconn *c, const char *sql)
@@ -446,10 +453,73 @@ static void test_stake_and_redeem_no_wait(void **state)
     net_down(&n);
 }
 
+/* Followed to the end while the relayer runs (in this process): every step
+ * printed as the watcher records it, then the statuses read on chain. */
+static void test_stake_and_redeem_followed(void **state)
+{
+    static const char *const stake_steps[] = {
+        "  declared             origin ", "  anchored             aux ", "  proven               aux ",
+        "  confirmed            aux ", "  progressed (stake)   origin ", "  progressed (mint)    aux "};
+    static const char *const redeem_steps[] = {
+        "  declared             aux ", "  anchored             origin ", "  proven               origin ",
+        "  confirmed            origin ", "  progressed (redeem)  aux ",
+        "  progressed (unstake) origin "};
+    struct daemon_opts o = {NULL, DAEMON_ALL, NULL, 0, 0, 0, 0};
+    struct daemon *d = NULL;
+    struct mr_error e;
+    struct net n;
+    char *out = NULL, *err = NULL;
+    (void)state;
+
+    TV_REQUIRE_PG();
+    TV_REQUIRE_ANVIL();
+    {
+        struct stat st;
+        if (stat("build/contracts/EIP20Gateway.json", &st) != 0) {
+            print_message("SKIP: the contracts are not built (make contracts)\n");
+            skip();
+        }
+    }
+    net_up(&n);
+    o.conninfo = n.ci;
+    if (daemon_start(n.cfg, &o, &d, &e) != MR_OK)
+        fail_msg("daemon_start: %s", e.msg);
+    if (user_cli_ex(&n, "stake", "user", "1000", 1, &out, &err) != 0)
+        fail_msg("stake: %s%s", out, err);
+    for (size_t i = 0; i < sizeof(stake_steps) / sizeof(stake_steps[0]); i++)
+        if (strstr(out, stake_steps[i]) == NULL)
+            fail_msg("no '%s' in:\n%s", stake_steps[i], out);
+    assert_non_null(strstr(out, "completed in "));
+    assert_non_null(strstr(out, "on chain: origin outbox Progressed, aux inbox Progressed"));
+    free(out);
+    free(err);
+    if (user_cli_ex(&n, "redeem", "user", "400", 1, &out, &err) != 0)
+        fail_msg("redeem: %s%s", out, err);
+    for (size_t i = 0; i < sizeof(redeem_steps) / sizeof(redeem_steps[0]); i++)
+        if (strstr(out, redeem_steps[i]) == NULL)
+            fail_msg("no '%s' in:\n%s", redeem_steps[i], out);
+    assert_non_null(strstr(out, "on chain: aux outbox Progressed, origin inbox Progressed"));
+    free(out);
+    free(err);
+    daemon_stop(d, NULL);
+    /* Gas price 0: no reward; the beneficiary got exactly what was sent. */
+    {
+        const char *argv[] = {"balance", "--config", n.run, "--address", n.user_hex, NULL};
+        assert_int_equal(tv_run_cli(argv, NULL, &out, &err), 0);
+        assert_non_null(strstr(out, " 999999999999999999999999400\n")); /* value */
+        assert_non_null(strstr(out, " 999999999999999999999999900\n")); /* base */
+        assert_non_null(strstr(out, " 600\n"));                          /* utility */
+        free(out);
+        free(err);
+    }
+    net_down(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stake_and_redeem_no_wait),
+        cmocka_unit_test(test_stake_and_redeem_followed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
