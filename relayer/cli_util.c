@@ -62,4 +62,3 @@ int cli_parse_hash(const char *s, uint8_t out[32], struct mr_error *err)
 {
     return hex_decode_fixed(s, strlen(s), out, 32, err);
 }
-
