@@ -134,7 +134,7 @@ int cli_balance(int argc, char **argv)
     uint8_t who[20];
     int rc;
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {   /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--help") == 0) {
             balance_usage();
@@ -149,7 +149,6 @@ int cli_balance(int argc, char **argv)
             return cli_usage_error("balance", "unknown or incomplete option '%s' (see --help)",
                                    argv[i]);
         }
-        i++;
     }
     if (config == NULL || address == NULL)
         return cli_usage_error("balance", "--config FILE and --address A are required");
