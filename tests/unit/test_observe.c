@@ -110,7 +110,7 @@ static void new_key(const char *name, struct key *k)
     memcpy(k->addr, kf.address, 20);
     hex_encode_data(k->addr, 20, k->addr_hex, sizeof(k->addr_hex));
     {
-        char line[64];
+        char line[sizeof(k->password) + 2];
         snprintf(line, sizeof(line), "%s\n", k->password);
         write_file(k->pw_path, line, 0600);
     }
