@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "chain/ethrpc.h"
 #include "db/db.h"
@@ -28,6 +29,7 @@
 #include "relayer/daemon.h"
 #include "relayer/deploy.h"
 #include "relayer/keyfile.h"
+#include "relayer/log.h"
 #include "relayer/watch_config.h"
 #include "watchers/watcher.h"
 
@@ -464,7 +466,7 @@ static void test_stake_and_redeem_followed(void **state)
         "  declared             aux ", "  anchored             origin ", "  proven               origin ",
         "  confirmed            origin ", "  progressed (redeem)  aux ",
         "  progressed (unstake) origin "};
-    struct daemon_opts o = {NULL, DAEMON_ALL, NULL, 0, 0, 0, 0};
+    struct daemon_opts o = {.conninfo = NULL, .role = DAEMON_ALL};
     struct daemon *d = NULL;
     struct mr_error e;
     struct net n;
@@ -482,6 +484,7 @@ static void test_stake_and_redeem_followed(void **state)
     }
     net_up(&n);
     o.conninfo = n.ci;
+    log_setup(LOGL_ERROR, LOG_FORMAT_TEXT, STDERR_FILENO); /* the relayer in this process: quiet */
     if (daemon_start(n.cfg, &o, &d, &e) != MR_OK)
         fail_msg("daemon_start: %s", e.msg);
     if (user_cli_ex(&n, "stake", "user", "1000", 1, &out, &err) != 0)
