@@ -60,7 +60,7 @@ static void rollback(PGconn *c)
 
 /* Prepared statements of this file (db_exec_prepared ids, unique in the
  * program: db/queue.c uses 1..8). */
-enum { PS_ALLOC = 16, PS_INTENT, PS_SIGNED };
+enum { PS_ALLOC = 16, PS_INTENT, PS_SIGNED, PS_SIGNED_AT };
 
 static PGresult *pexec(PGconn *c, unsigned id, const char *name, const char *sql, int n,
                        const char *const *params)
@@ -297,6 +297,70 @@ int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         rollback(conn);
     if (rc == MR_OK)
         *nonce = (uint64_t)next;
+    free(h);
+    free(r);
+    intent_params_free(&ip);
+    return rc;
+}
+
+/* SIGNED_SQL with the allocation folded in: only when `nonce` ($15) is the
+ * allocator's next one, the key is not halted and the chain ($16) is not
+ * ahead of it; otherwise nothing is changed and no row comes back. */
+#define SIGNED_AT_SQL                                                                         \
+    "WITH k AS (UPDATE " DB_SCHEMA ".signer_nonces SET next_nonce = next_nonce + 1,"          \
+    " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea AND next_nonce ="          \
+    " $15::bigint AND halted_reason IS NULL AND next_nonce >= $16::bigint RETURNING 1),"       \
+    " t AS (INSERT INTO " DB_SCHEMA ".transactions (" INTENT_COLUMNS ", state)"                \
+    " SELECT $1, $2::bytea, $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric,"     \
+    " $9::bigint, $10::boolean, 'signed' FROM k RETURNING id),"                                \
+    " a AS (INSERT INTO " DB_SCHEMA ".tx_attempts (tx_id, attempt, tx_hash, raw,"               \
+    " max_fee, max_priority_fee) SELECT t.id, 1, $11::bytea, $12::bytea,"                      \
+    " $13::numeric, $14::numeric FROM t RETURNING tx_id) SELECT tx_id FROM a"
+
+int txs_create_signed_at(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                         uint64_t nonce, const struct txs_signed *sig, int64_t *id,
+                         struct mr_error *err)
+{
+    struct intent_params ip;
+    char nn[24], cn[24], fee[U256_DEC_MAX], tip[U256_DEC_MAX], *h = NULL, *r = NULL;
+    const char *p[16];
+    PGresult *res;
+    int rc = intent_params(in, &ip, err);
+
+    if (rc != MR_OK)
+        return rc;
+    if (nonce > INT64_MAX || chain_nonce > INT64_MAX) {
+        intent_params_free(&ip);
+        return mr_fail(err, MR_ERR_RANGE, "intent: nonce out of range");
+    }
+    h = bytea_text(sig->hash, 32);
+    r = bytea_text(sig->raw, sig->raw_len);
+    if (h == NULL || r == NULL) {
+        rc = mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
+    } else {
+        snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
+        snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+        u256_to_dec(&sig->max_fee, fee, sizeof(fee));
+        u256_to_dec(&sig->tip, tip, sizeof(tip));
+        memcpy(p, ip.p, 10 * sizeof(p[0]));
+        p[2] = nn;
+        p[10] = h;
+        p[11] = r;
+        p[12] = fee;
+        p[13] = tip;
+        p[14] = nn;
+        p[15] = cn;
+        /* One statement in a transaction of its own: one round trip, one
+         * synchronous commit. */
+        res = pexec(conn, PS_SIGNED_AT, "mr_txs_signed_at", SIGNED_AT_SQL, 16, p);
+        rc = db_check(res, PGRES_TUPLES_OK, "recording the signed intent", err);
+        if (rc == MR_OK && PQntuples(res) != 1)
+            rc = mr_fail(err, MR_ERR_NOTFOUND, "intent: nonce %llu is not the next one",
+                         (unsigned long long)nonce);
+        if (rc == MR_OK)
+            *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
     free(h);
     free(r);
     intent_params_free(&ip);

@@ -116,6 +116,17 @@ int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_
                       txs_sign_fn sign, void *arg, struct txs_signed *out, int64_t *id,
                       uint64_t *nonce, struct mr_error *err);
 
+/* The same in one statement when the caller knows the nonce to expect
+ * (the one after its own last allocation) and signed at it already:
+ * records the intent and its signed first attempt only if `nonce` is the
+ * allocator's next one, the key is not halted and chain_nonce is not ahead
+ * of it; then one round trip, one synchronous commit.  MR_ERR_NOTFOUND
+ * (nothing changed) otherwise: sign again with txs_create_signed, which
+ * also says why a key is refused.  Out: *id. */
+int txs_create_signed_at(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
+                         uint64_t nonce, const struct txs_signed *sig, int64_t *id,
+                         struct mr_error *err);
+
 /* The allocator of (chain, sender).  A plain value. */
 struct txs_key {
     int exists;                  /* 0: no nonce allocated yet (nothing below is set) */

@@ -311,8 +311,8 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
     struct txs_signed signed_tx;
     uint8_t *out = NULL;
     size_t out_len = 0;
-    uint64_t chain_nonce, nonce;
-    int rc;
+    uint64_t chain_nonce, nonce = 0;
+    int rc, fast = 0;
 
     memset(&signed_tx, 0, sizeof(signed_tx));
     in->chain_key = t->cfg.chain_key;
@@ -341,21 +341,42 @@ int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_erro
     rc = ethrpc_get_transaction_count(t->rpc, from, "pending", &chain_nonce, NULL, err);
     if (rc == MR_OK)
         rc = fees_for_intent(t, &max_fee, &tip, err);
-    if (rc == MR_OK) {
+    if (rc == MR_OK && t->next_known) {
+        struct sign_new_ctx c = {t, &rec, &max_fee, &tip};
+        /* Most likely the nonce after our last one: signed at it, then
+         * recorded only if it is still the next one, in one statement. */
+        rc = sign_new(&c, t->next_nonce, &signed_tx, err);
+        if (rc == MR_OK)
+            rc = txs_create_signed_at(t->db, &rec, chain_nonce, t->next_nonce, &signed_tx, id,
+                                      err);
+        if (rc == MR_OK) {
+            nonce = t->next_nonce;
+            fast = 1;
+        } else if (rc == MR_ERR_NOTFOUND) {
+            rc = MR_OK; /* not the next one: the signature is dropped, unsent */
+        }
+        if (!fast && signed_tx.raw != NULL) {
+            mr_wipe(signed_tx.raw, signed_tx.raw_len);
+            free(signed_tx.raw);
+            memset(&signed_tx, 0, sizeof(signed_tx));
+        }
+    }
+    if (rc == MR_OK && !fast) {
         struct sign_new_ctx c = {t, &rec, &max_fee, &tip};
         /* Nonce, signature, intent and attempt: one database transaction. */
         rc = txs_create_signed(t->db, &rec, chain_nonce, sign_new, &c, &signed_tx, id, &nonce,
                                err);
         if (rc == MR_ERR_PERM)
             key_refused(t, chain_nonce, err);
-        if (rc == MR_OK)
-            log_debug("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = nonce, .has_nonce = 1,
-                                    .tx_hash = signed_tx.hash),
-                      "signed transaction %lld (attempt 1)", (long long)*id);
     }
+    t->next_known = rc == MR_OK;
+    t->next_nonce = rc == MR_OK ? nonce + 1 : 0;
     if (rc == MR_OK) {
         /* Stored: from here a crash re-sends these bytes (txm_poll). */
         struct mr_error e2;
+        log_debug("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = nonce, .has_nonce = 1,
+                                .tx_hash = signed_tx.hash),
+                  "signed transaction %lld (attempt 1)", (long long)*id);
         txm_crash_point("after_sign_before_send");
         if (broadcast(t, *id, 1, signed_tx.raw, signed_tx.raw_len, &e2) != MR_OK)
             rc = MR_OK; /* txm_poll retries; the record is safe */
@@ -609,6 +630,16 @@ static int poll_one(struct txm *t, const struct txs_pending *p, struct poll_ctx 
                       .tx_hash = r.tx_hash),
                "transaction %lld included in block %llu%s", (long long)p->id,
                (unsigned long long)r.block_number, r.status == 1 ? "" : ": it reverted");
+        /* Deep enough already (the receipt, read after the finality point,
+         * names the block on the chain now): final in the same batch, with
+         * no second look at the block. */
+        if (c->final_at >= 0 && r.block_number <= (uint64_t)c->final_at) {
+            txm_crash_point("before_mark_final");
+            c->final[c->n_final++] = p->id;
+            *final = 1;
+            log_debug("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                      "transaction %lld final", (long long)p->id);
+        }
         ethrpc_receipt_free(&r);
         return MR_OK;
     }

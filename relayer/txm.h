@@ -19,7 +19,10 @@
  * txm_submit() records the intent and its first signed attempt in one
  * database transaction (db/txstore.h txs_create_signed): the nonce is
  * allocated, the transaction signed and both stored, then one synchronous
- * commit, then the broadcast.  What is learnt from the chain afterwards
+ * commit, then the broadcast.  When the nonce after its own last one is
+ * still the allocator's next, it signs at that nonce first and records
+ * all in one statement (txs_create_signed_at; else that signature is
+ * dropped unsent and the above runs).  What is learnt from the chain afterwards
  * (sent, included, reorged out, final) is recorded in batches: the sends
  * of txm_submit at the start of the next txm_poll (or when TXM_SENT_MAX
  * are waiting), everything a poll learns at its end, in one transaction
@@ -29,9 +32,9 @@
  * Crash points (test hook, RELIABILITY.md row 17): with the environment
  * variable RELAYER_CRASH_AT set to one of these names the process kills
  * itself (SIGKILL) at that step:
- *   after_intent               the nonce is allocated and the transaction
- *                              signed, nothing committed yet (the database
- *                              rolls back: no nonce is used, nothing sent)
+ *   after_intent               the transaction is signed at the nonce it
+ *                              takes, nothing committed yet (no nonce is
+ *                              used, nothing sent)
  *   after_sign_before_send     a signed attempt is stored, not yet sent
  *   after_send_before_record   the node took it; broadcast not recorded
  *   after_receipt_before_mark  a receipt was found; inclusion not recorded
@@ -93,6 +96,8 @@ struct txm {
     int gap_polls;
     struct u256 fee_max, fee_tip; /* the fees of the last txm_fees for a new intent */
     int64_t fee_at_ms;            /* when (0: none) */
+    uint64_t next_nonce;          /* the nonce after txm_submit's last one ... */
+    int next_known;               /* ... if set: tried first (txs_create_signed_at) */
     struct txm_sent_rec {         /* sent, not yet recorded as broadcast */
         int64_t id;
         int attempt;

@@ -308,12 +308,41 @@ static void test_create_signed(void **state)
     free(out.raw);
     assert_int_equal(nonce, 6);
     assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM tx_attempts"), 2);
+    /* At a nonce known in advance, in one statement: only the next one. */
+    {
+        struct txs_signed sig;
+        uint8_t h3[32] = {0x03}, raw[40] = {0x5a};
+        memset(&sig, 0, sizeof(sig));
+        memcpy(sig.hash, h3, 32);
+        sig.raw = raw;
+        sig.raw_len = sizeof(raw);
+        u256_from_u64(&sig.max_fee, 3000000000);
+        u256_from_u64(&sig.tip, 1000000000);
+        assert_int_equal(txs_create_signed_at(f->c, &in, 5, 8, &sig, &id2, &err), MR_ERR_NOTFOUND);
+        assert_int_equal(txs_create_signed_at(f->c, &in, 9, 7, &sig, &id2, &err), MR_ERR_NOTFOUND);
+        assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 7);
+        assert_int_equal(txs_create_signed_at(f->c, &in, 5, 7, &sig, &id2, &err), MR_OK);
+        assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 8);
+        assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions t JOIN tx_attempts a ON "
+                                           "a.tx_id = t.id WHERE t.nonce = 7 AND t.state = 'signed' "
+                                           "AND a.attempt = 1"), 1);
+    }
     /* A halted key: refused with the reason, nothing used. */
     assert_int_equal(txs_halt_key(f->c, "origin", sender, 0, "test halt", &err), MR_OK);
     assert_int_equal(txs_create_signed(f->c, &in, 5, fake_sign, &fk, &out, &id2, &nonce, &err),
                      MR_ERR_PERM);
     assert_non_null(strstr(err.msg, "test halt"));
-    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 7);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 8);
+    {
+        struct txs_signed sig;
+        uint8_t raw[40] = {0x5a};
+        memset(&sig, 0, sizeof(sig));
+        sig.hash[0] = 0x04;
+        sig.raw = raw;
+        sig.raw_len = sizeof(raw);
+        assert_int_equal(txs_create_signed_at(f->c, &in, 5, 8, &sig, &id2, &err), MR_ERR_NOTFOUND);
+    }
+    assert_int_equal(tv_pg_int64(f->c, "SELECT next_nonce FROM signer_nonces"), 8);
 }
 
 /* Many transitions in one transaction; a row in the wrong state is named
