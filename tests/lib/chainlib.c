@@ -223,13 +223,28 @@ int cl_send_try(struct cl_chain *c, const char *what, const uint8_t from[20], co
     return 0;
 }
 
+uint64_t cl_nonce(struct cl_chain *c, const uint8_t addr[20])
+{
+    uint64_t n = 0;
+    struct mr_error err;
+
+    if (ethrpc_get_transaction_count(c->ep, addr, "pending", &n, NULL, &err) != MR_OK)
+        fail_msg("%s eth_getTransactionCount: %s", c->label, err.msg);
+    return n;
+}
+
 void cl_send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
                    const uint8_t *to, const struct u256 *value, const uint8_t *data, size_t len,
-                   uint64_t gas, uint8_t hash[32])
+                   uint64_t gas, int64_t nonce, uint8_t hash[32])
 {
-    json_t *res = call(c, "eth_sendTransaction",
-                       json_pack("[o]", tx_object_gas(from, to, value, data, len, gas)));
+    json_t *tx = tx_object_gas(from, to, value, data, len, gas), *res;
     struct mr_error err;
+
+    if (nonce >= 0) {
+        struct u256 n = cl_u256((uint64_t)nonce);
+        json_object_set_new(tx, "nonce", jquantity(&n));
+    }
+    res = call(c, "eth_sendTransaction", json_pack("[o]", tx));
 
     if (!json_is_string(res) ||
         hex_decode_fixed(json_string_value(res), json_string_length(res), hash, 32, &err) != MR_OK)

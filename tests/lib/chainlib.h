@@ -64,13 +64,17 @@ int cl_send_try(struct cl_chain *c, const char *what, const uint8_t from[20], co
                 char *reason, size_t cap);
 
 /* Pipelined sends (a burst in one block on a chain that mines by time):
- * cl_send_async sends with gas limit `gas` and returns at once with the
- * hash (the node picks the nonce); cl_wait waits for its receipt and
- * requires success (the revert reason otherwise).  Out: *r
- * (ethrpc_receipt_free), or NULL to discard it. */
+ * cl_send_async sends with gas limit `gas` at `nonce` and returns at once
+ * with the hash; cl_wait waits for its receipt and requires success.  Out:
+ * *r (ethrpc_receipt_free), or NULL to discard it.  nonce < 0 lets the node
+ * pick it, which anvil gets wrong for a sender whose transactions are being
+ * mined while more arrive (some are dropped): give the nonces of a burst
+ * from one account (cl_nonce). */
 void cl_send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
                    const uint8_t *to, const struct u256 *value, const uint8_t *data, size_t len,
-                   uint64_t gas, uint8_t hash[32]);
+                   uint64_t gas, int64_t nonce, uint8_t hash[32]);
+/* The account's next nonce, counting its transactions in the node's pool. */
+uint64_t cl_nonce(struct cl_chain *c, const uint8_t addr[20]);
 void cl_wait(struct cl_chain *c, const char *what, const uint8_t hash[32], struct eth_receipt *r);
 
 /* Deploys artifact `name` linked with libs[n_libs], constructor args[n_args].

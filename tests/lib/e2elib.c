@@ -441,13 +441,14 @@ static void call_data(const char *sig, const struct abi_value *args, size_t n, u
 
 static void send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
                        const uint8_t to[20], const struct u256 *value, const char *sig,
-                       const struct abi_value *args, size_t n, uint64_t gas, uint8_t hash[32])
+                       const struct abi_value *args, size_t n, uint64_t gas, int64_t nonce,
+                       uint8_t hash[32])
 {
     uint8_t *cd;
     size_t len;
 
     call_data(sig, args, n, &cd, &len);
-    cl_send_async(c, what, from, to, value, cd, len, gas, hash);
+    cl_send_async(c, what, from, to, value, cd, len, gas, nonce, hash);
     free(cd);
 }
 
@@ -482,10 +483,20 @@ void e2e_stake_send(struct e2e *e, struct e2e_msg *m, size_t n)
     struct u256 bounty = cl_u256(E2E_BOUNTY), gp = cl_u256(E2E_GAS_PRICE),
                 gl = cl_u256(E2E_GAS_LIMIT);
     struct abi_value args[6];
+    int64_t *sn = calloc(n + 1, sizeof(int64_t)), hn;
     size_t k = 0;
 
-    assert_non_null(h);
+    assert_true(h != NULL && sn != NULL);
+    hn = (int64_t)cl_nonce(&e->o, e->holder);
     for (size_t i = 0; i < n; i++) {
+        /* anvil drops a sender's transactions that arrive while a block
+         * with its earlier ones is mined (seen past ~500 pending): the
+         * holder's transfers go in chunks, each mined before the next. */
+        if (i > 0 && i % 150 == 0) {
+            for (size_t j = 0; j < k; j++)
+                cl_wait(&e->o, "funding a staker", h[j], NULL);
+            k = 0;
+        }
         m[i].kind = MOSAIC_STAKE;
         if (memcmp(m[i].sender, zero, 20) == 0)
             cl_new_account(&e->o, 10, m[i].sender);
@@ -494,20 +505,21 @@ void e2e_stake_send(struct e2e *e, struct e2e_msg *m, size_t n)
             m[i].beneficiary[0] |= 0x10;
         }
         new_secret(&m[i]);
+        sn[i] = (int64_t)cl_nonce(&e->o, m[i].sender);
         args[0] = abi_v_address(m[i].sender);
         args[1] = abi_v_u256(&m[i].amount);
         send_async(&e->o, "vt.transfer", e->holder, e->vt, NULL, "transfer(address,uint256)",
-                   args, 2, 100000, h[k++]);
+                   args, 2, 100000, hn++, h[k++]);
         args[1] = abi_v_u256(&bounty);
         send_async(&e->o, "bt.transfer", e->holder, e->bt, NULL, "transfer(address,uint256)",
-                   args, 2, 100000, h[k++]);
+                   args, 2, 100000, hn++, h[k++]);
         args[0] = abi_v_address(e->gw);
         args[1] = abi_v_u256(&m[i].amount);
         send_async(&e->o, "vt.approve", m[i].sender, e->vt, NULL, "approve(address,uint256)",
-                   args, 2, 100000, h[k++]);
+                   args, 2, 100000, sn[i]++, h[k++]);
         args[1] = abi_v_u256(&bounty);
         send_async(&e->o, "bt.approve", m[i].sender, e->bt, NULL, "approve(address,uint256)",
-                   args, 2, 100000, h[k++]);
+                   args, 2, 100000, sn[i]++, h[k++]);
     }
     for (size_t i = 0; i < k; i++)
         cl_wait(&e->o, "funding a staker", h[i], NULL);
@@ -530,8 +542,9 @@ void e2e_stake_send(struct e2e *e, struct e2e_msg *m, size_t n)
         args[5] = abi_v_bytes(m[i].hashlock, 32);
         send_async(&e->o, "stake", m[i].sender, e->gw, NULL,
                    "stake(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, 400000,
-                   m[i].tx);
+                   sn[i], m[i].tx);
     }
+    free(sn);
 }
 
 void e2e_stake_collect(struct e2e *e, struct e2e_msg *m, size_t n)
@@ -565,7 +578,7 @@ void e2e_redeem_burst(struct e2e *e, struct e2e_msg *m, size_t n)
         args[0] = abi_v_address(e->cogw);
         args[1] = abi_v_u256(&m[i].amount);
         send_async(&e->a, "ut.approve", m[i].sender, e->ut, NULL, "approve(address,uint256)",
-                   args, 2, 100000, h[i]);
+                   args, 2, 100000, (int64_t)cl_nonce(&e->a, m[i].sender), h[i]);
     }
     for (size_t i = 0; i < n; i++)
         cl_wait(&e->a, "approving a redeem", h[i], NULL);
@@ -588,7 +601,7 @@ void e2e_redeem_burst(struct e2e *e, struct e2e_msg *m, size_t n)
         args[5] = abi_v_bytes(m[i].hashlock, 32);
         send_async(&e->a, "redeem", m[i].sender, e->cogw, &bounty,
                    "redeem(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, 400000,
-                   m[i].tx);
+                   (int64_t)cl_nonce(&e->a, m[i].sender), m[i].tx);
     }
     for (size_t i = 0; i < n; i++)
         declared(&e->a, &e->o, e->cogw, "RedeemIntentDeclared(bytes32,address,uint256,address,uint256)",
