@@ -14,6 +14,8 @@
 #   make bench-e2e    the relayer end to end against the protocol's floor (ANVIL.md)
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
+#   make demo       the relayer at work on a local devnet (deploy/demo.sh)
+#   make demo-down  stops and removes everything the demo started
 #   make clean
 #
 # Variables: BUILDDIR (default build), CC, EXTRA_CFLAGS, SAN (sanitizer
@@ -79,7 +81,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: bench-queue bench-watch bench-txm bench-e2e all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: demo demo-down bench-queue bench-watch bench-txm bench-e2e all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -219,6 +221,14 @@ bench-e2e: $(BIN) $(BUILDDIR)/bench-e2e $(CONTRACTS_STAMP)
 
 deps:
 	sh deploy/install-deps.sh
+
+# The first command of the README: everything from a fresh machine to
+# stakes and a redeem relayed on a local devnet, in a few minutes.
+demo:
+	@bash deploy/demo.sh up
+
+demo-down:
+	@bash deploy/demo.sh down
 
 clean:
 	rm -rf build

@@ -212,6 +212,16 @@ int rpc_call_endpoint(struct rpc_endpoints *e, size_t i, const char *method, jso
  * the batch came back (check each item's rc), else as rpc_call. */
 int rpc_batch(struct rpc_endpoints *e, struct rpc_batch_item *items, size_t n,
               struct rpc_detail *d, struct mr_error *err);
+/* A process-wide observer of every HTTP exchange with a node, for metrics:
+ * the set's chain id, the endpoint's index in its set, the method ("batch"
+ * for a batch), the duration in seconds, and the failure detail (d->cls
+ * RPC_CLASS_NONE when the node answered with a result).  Called on the
+ * calling thread after each exchange: it must be thread-safe, fast, and
+ * never call back into this module.  NULL (the default): none. */
+typedef void (*rpc_observer_fn)(uint64_t chain_id, size_t endpoint, const char *method,
+                                double seconds, const struct rpc_detail *d);
+void rpc_set_observer(rpc_observer_fn fn);
+
 /* Releases the items' results and params.  NULL-safe. */
 void rpc_batch_clear(struct rpc_batch_item *items, size_t n);
 

@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,14 +323,24 @@ static char *build_payload(const struct exchange *x)
     return s;
 }
 
+static _Atomic(rpc_observer_fn) observer;
+
+void rpc_set_observer(rpc_observer_fn fn)
+{
+    atomic_store(&observer, fn);
+}
+
 static int exchange_once(struct rpc_endpoints *e, struct endpoint *ep, const struct exchange *x,
                          struct rpc_detail *d, struct mr_error *err)
 {
+    rpc_observer_fn obs;
     struct body b = {NULL, 0, 0, 0, 0, -1};
     uint64_t t0 = now_ms();
+    struct timespec ts0;
     char *payload = build_payload(x);
     int rc;
 
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
     if (payload == NULL)
         return mr_fail(err, MR_ERR_NOMEM, "%s %s: cannot build the request", ep->h.name,
                        x->method);
@@ -347,6 +358,20 @@ static int exchange_once(struct rpc_endpoints *e, struct endpoint *ep, const str
             mr_error_prefix(err, rc, "%s %s: ", ep->h.name, x->method);
     }
     free(b.buf);
+    if ((obs = atomic_load_explicit(&observer, memory_order_relaxed)) != NULL) {
+        struct rpc_detail none;
+        const struct rpc_detail *od = d;
+        struct timespec t1;
+        if (rc == MR_OK || d == NULL || d->cls == RPC_CLASS_NONE) {
+            rpc_detail_clear(&none);
+            if (rc != MR_OK) /* e.g. out of memory: not the node's doing, still a failure */
+                none.cls = RPC_CLASS_PERMANENT;
+            od = &none;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        obs(e->chain_id, (size_t)(ep - e->ep), x->method,
+            (double)(t1.tv_sec - ts0.tv_sec) + (double)(t1.tv_nsec - ts0.tv_nsec) / 1e9, od);
+    }
     if (rc == MR_OK || d == NULL || d->cls != RPC_CLASS_TRANSIENT)
         health_ok(ep, (long)(now_ms() - t0));
     else

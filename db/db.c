@@ -3,6 +3,7 @@
  */
 #include "db/db.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,36 @@ static void first_line(const char *msg, char *out, size_t cap)
     out[n] = '\0';
 }
 
+static void (*_Atomic notice_hook)(const char *line);
+
+void db_set_notice_hook(void (*fn)(const char *line))
+{
+    atomic_store(&notice_hook, fn);
+}
+
+static void on_notice(void *arg, const char *message)
+{
+    void (*fn)(const char *) = atomic_load(&notice_hook);
+    char line[512];
+    size_t n;
+
+    (void)arg;
+    snprintf(line, sizeof(line), "%s", message);
+    n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (fn != NULL)
+        fn(line);
+    else
+        fprintf(stderr, "%s\n", line);
+}
+
+void db_route_notices(PGconn *conn)
+{
+    if (conn != NULL && atomic_load(&notice_hook) != NULL)
+        PQsetNoticeProcessor(conn, on_notice, NULL);
+}
+
 PGconn *db_connect(const char *conninfo, const struct db_session_opts *opts,
                    struct mr_error *err)
 {
@@ -72,6 +103,7 @@ PGconn *db_connect(const char *conninfo, const struct db_session_opts *opts,
         mr_fail(err, MR_ERR_NOMEM, "cannot connect to the database: out of memory");
         return NULL;
     }
+    db_route_notices(conn);
     if (PQstatus(conn) != CONNECTION_OK) {
         db_describe(conn, where, sizeof(where));
         first_line(PQerrorMessage(conn), why, sizeof(why));

@@ -45,6 +45,16 @@ const char *db_resolve_conninfo(const char *cli, const char *config, const char 
 PGconn *db_connect(const char *conninfo, const struct db_session_opts *opts,
                    struct mr_error *err);
 
+/* Where libpq's notices and the server's asynchronous messages (e.g.
+ * "FATAL: terminating connection due to administrator command" on an idle
+ * session) go for the connections db_connect opens and for those passed to
+ * db_route_notices: fn(line) with the message's text, trailing newline
+ * removed.  NULL (the default): libpq's own, stderr.  Set it at start,
+ * before any connection (relayer/daemon.c routes it to the log). */
+void db_set_notice_hook(void (*fn)(const char *line));
+/* Routes conn's notices to the hook (nothing when none is set). */
+void db_route_notices(PGconn *conn);
+
 /* Describes where conn points: "host H port P dbname D" (no password). */
 void db_describe(const PGconn *conn, char *buf, size_t cap);
 

@@ -159,6 +159,34 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
     return rc;
 }
 
+int txs_adopt_nonce(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                    uint64_t chain_nonce, int *adopted, struct mr_error *err)
+{
+    char cn[24], *s = bytea_text(sender, 20);
+    const char *p[3] = {chain_key, s, cn};
+    PGresult *res;
+    int rc;
+
+    if (s == NULL)
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    res = exec(conn,
+               "WITH busy AS (SELECT 1 FROM " DB_SCHEMA ".transactions WHERE chain_key = $1"
+               " AND sender = $2::bytea AND state IN ('intent', 'signed', 'broadcast') LIMIT 1),"
+               " up AS (INSERT INTO " DB_SCHEMA ".signer_nonces (chain_key, sender, next_nonce)"
+               " SELECT $1, $2::bytea, $3::bigint WHERE NOT EXISTS (SELECT 1 FROM busy)"
+               " ON CONFLICT (chain_key, sender) DO UPDATE SET next_nonce ="
+               " greatest(" DB_SCHEMA ".signer_nonces.next_nonce, excluded.next_nonce),"
+               " updated_at = now() RETURNING next_nonce) SELECT count(*) FROM up",
+               3, p);
+    free(s);
+    rc = db_check(res, PGRES_TUPLES_OK, "adopting the chain's nonce", err);
+    if (rc == MR_OK && adopted != NULL)
+        *adopted = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    PQclear(res);
+    return rc;
+}
+
 int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const uint8_t *raw,
                        size_t raw_len, const struct u256 *max_fee, const struct u256 *tip,
                        int *attempt, struct mr_error *err)

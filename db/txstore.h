@@ -125,6 +125,16 @@ int txs_nonce_attempts(PGconn *conn, const char *chain_key, const uint8_t sender
                        uint64_t nonce, int64_t *ids, uint8_t (*hashes)[32], size_t max,
                        size_t *n, struct mr_error *err);
 
+/* For a key that is not the relayer's own (a user's key in `stake` /
+ * `redeem`, which the user also spends from other wallets): raises the
+ * allocator of (chain, sender) to `chain_nonce` (seeding it if absent), in
+ * one statement, but only while that key has no transaction in intent,
+ * signed or broadcast (those must be finished first, or their nonces would
+ * be handed out twice).  Out: *adopted (may be NULL): 1 if the allocator
+ * now stands at chain_nonce or higher, 0 if unfinished transactions kept it. */
+int txs_adopt_nonce(PGconn *conn, const char *chain_key, const uint8_t sender[20],
+                    uint64_t chain_nonce, int *adopted, struct mr_error *err);
+
 /* Stores a signed attempt before it is broadcast (intent|signed|broadcast
  * -> signed for a new attempt).  Out: *attempt (1 for the first). */
 int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const uint8_t *raw,

@@ -67,19 +67,25 @@ static double rand01(unsigned *seed)
     return (double)(rand_r(seed) % 1000000) / 1000000.0;
 }
 
-static void wlog(struct worker *w, const char *fmt, ...) MR_PRINTF(2, 3);
-static void wlog(struct worker *w, const char *fmt, ...)
+enum { WL_ERROR = 0, WL_WARN = 1, WL_INFO = 2 };
+
+static void wlog(struct worker *w, int level, int64_t job, const char *fmt, ...) MR_PRINTF(4, 5);
+static void wlog(struct worker *w, int level, int64_t job, const char *fmt, ...)
 {
+    char line[512];
     va_list ap;
 
-    if (w->o.log == NULL)
+    if (w->o.log_fn == NULL && w->o.log == NULL)
         return;
     va_start(ap, fmt);
-    fprintf(w->o.log, "worker=%s ", w->owner);
-    vfprintf(w->o.log, fmt, ap);
-    fputc('\n', w->o.log);
-    fflush(w->o.log);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (w->o.log_fn != NULL) {
+        w->o.log_fn(w->o.log_ctx, level, job, line);
+        return;
+    }
+    fprintf(w->o.log, "worker=%s %s\n", w->owner, line);
+    fflush(w->o.log);
 }
 
 static void sleep_ms(int64_t ms)
@@ -145,7 +151,8 @@ static PGconn *connect_retry(struct worker *w, int listen, int handler, unsigned
             return c;
         if (c != NULL)
             PQfinish(c);
-        wlog(w, "database unavailable, retrying in %lld ms: %s", (long long)delay, err.msg);
+        wlog(w, WL_WARN, 0, "database unavailable, retrying in %lld ms: %s", (long long)delay,
+             err.msg);
         /* At stop, a handler gives up (its job returns through the
          * reaper); the fetch thread waits for the handlers first. */
         if (*w->stop && (handler || idle(w)))
@@ -304,7 +311,7 @@ static void flush_results(struct worker *w, PGconn **connp, unsigned *seed)
             done[nd++] = (struct queue_done){rs[i].job.id, rs[i].job.attempt};
     }
     if (queue_complete(*connp, w->owner, done, nd, &completed, &err) != MR_OK) {
-        wlog(w, "completing %zu jobs: %s", nd, err.msg);
+        wlog(w, WL_WARN, 0, "completing %zu jobs: %s", nd, err.msg);
         drop_if_lost(w, connp);
         free(done);
         free(rs);
@@ -339,8 +346,9 @@ static void flush_results(struct worker *w, PGconn **connp, unsigned *seed)
             if (rc == MR_OK) {
                 w->st.retried += !dead;
                 w->st.dead += dead;
-                wlog(w, "job=%lld kind=%s attempt=%d %s: %s", (long long)r->job.id, r->job.kind,
-                     r->job.attempt, dead ? "dead-lettered" : "will retry", r->error);
+                wlog(w, dead ? WL_ERROR : WL_WARN, r->job.id, "job=%lld kind=%s attempt=%d %s: %s",
+                     (long long)r->job.id, r->job.kind, r->job.attempt,
+                     dead ? "dead-lettered" : "will retry", r->error);
             }
             break;
         }
@@ -444,7 +452,7 @@ static int claim(struct worker *w, int *full)
     if (want == 0 || w->conn == NULL)
         return 0;
     if (queue_claim(w->conn, w->owner, w->o.kinds, w->o.nkinds, jobs, want, &got, &err) != MR_OK) {
-        wlog(w, "claim: %s", err.msg);
+        wlog(w, WL_WARN, 0, "claim: %s", err.msg);
         lost_connection(w);
         return -1;
     }
@@ -478,13 +486,13 @@ static void maintenance(struct worker *w, int prune)
         return;
     rc = queue_reap(w->conn, w->o.dead_after_ms, &n, &err);
     if (rc == MR_OK && n > 0)
-        wlog(w, "reaped %zu jobs of silent workers or past their timeout", n);
+        wlog(w, WL_WARN, 0, "reaped %zu jobs of silent workers or past their timeout", n);
     if (rc == MR_OK)
         rc = queue_schedule(w->conn, &n, &err);
     if (rc == MR_OK && prune)
         rc = queue_prune(w->conn, w->o.retention_s, 1000, &n, &err);
     if (rc != MR_OK) {
-        wlog(w, "maintenance: %s", err.msg);
+        wlog(w, WL_WARN, 0, "maintenance: %s", err.msg);
         lost_connection(w);
     }
 }
@@ -578,7 +586,7 @@ static void reconcile(struct worker *w)
     if (queue_release_unknown(w->conn, w->owner, ids, n, &released, &err) != MR_OK)
         lost_connection(w);
     else if (released > 0)
-        wlog(w, "took back %zu jobs whose claim answer was lost", released);
+        wlog(w, WL_INFO, 0, "took back %zu jobs whose claim answer was lost", released);
     free(ids);
 }
 
@@ -606,7 +614,7 @@ static void fetch_loop(struct worker *w)
             /* Jobs precede sending transactions: refuse a server that could
              * lose their records in a crash (RELIABILITY.md row 20). */
             if (db_check_durability(w->conn, &w->fatal) != MR_OK) {
-                wlog(w, "refusing to run: %s", w->fatal.msg);
+                wlog(w, WL_ERROR, 0, "refusing to run: %s", w->fatal.msg);
                 break;
             }
             (void)queue_heartbeat(w->conn, w->owner, w->o.slots, &err);
@@ -627,7 +635,7 @@ static void fetch_loop(struct worker *w)
         pthread_mutex_unlock(&w->mu);
         if (now >= next_hb && w->conn != NULL) {
             if (queue_heartbeat(w->conn, w->owner, w->o.slots, &err) != MR_OK) {
-                wlog(w, "heartbeat: %s", err.msg);
+                wlog(w, WL_WARN, 0, "heartbeat: %s", err.msg);
                 lost_connection(w);
             }
             next_hb = now + w->o.heartbeat_ms;
@@ -722,7 +730,7 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
             completer_started = 1;
     }
     if (rc == MR_OK) {
-        wlog(w, "started with %d slots, prefetch %d", w->o.slots, w->o.prefetch);
+        wlog(w, WL_INFO, 0, "started with %d slots, prefetch %d", w->o.slots, w->o.prefetch);
         fetch_loop(w);
     }
     pthread_mutex_lock(&w->mu);
@@ -742,7 +750,8 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
         (void)queue_unregister(w->conn, w->owner, NULL);
         PQfinish(w->conn);
     }
-    wlog(w, "stopped: claimed %llu completed %llu retried %llu dead %llu fenced-out %llu",
+    wlog(w, WL_INFO, 0,
+         "stopped: claimed %llu completed %llu retried %llu dead %llu fenced-out %llu",
          (unsigned long long)w->st.claimed, (unsigned long long)w->st.completed,
          (unsigned long long)w->st.retried, (unsigned long long)w->st.dead,
          (unsigned long long)w->st.fenced_out);

@@ -47,6 +47,11 @@ struct queue_worker_opts {
     int64_t backoff_base_ms;    /* retry backoff; 0: 1000 */
     int64_t backoff_cap_ms;     /* 0: 3600000 */
     FILE *log;                  /* progress and errors; NULL: quiet */
+    /* Instead of `log` (when set): each line (no newline, no secrets) with
+     * its level (0 error, 1 warning, 2 info) and the job it is about (0:
+     * none).  Called from the runtime's threads: must be thread-safe. */
+    void (*log_fn)(void *ctx, int level, int64_t job, const char *line);
+    void *log_ctx;
 };
 
 /* What a handler reports. */

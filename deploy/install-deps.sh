@@ -12,14 +12,6 @@ PKGS="gcc make pkg-config curl clang libclang-rt-14-dev valgrind \
 libsecp256k1-dev libssl-dev libjansson-dev libcurl4-openssl-dev libwebsockets-dev \
 libpq-dev libyaml-dev libcmocka-dev postgresql nodejs npm"
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-        echo "install-deps: not root and no sudo; install these Debian packages: $PKGS" >&2
-        exit 1
-    fi
-fi
-
 missing=""
 for p in $PKGS; do
     # npm and nodejs may come from elsewhere (e.g. a preinstalled Node.js).
@@ -35,6 +27,13 @@ for p in $PKGS; do
 done
 
 if [ -n "$missing" ]; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+            echo "install-deps: not root and no sudo; install these Debian packages:$missing" >&2
+            exit 1
+        fi
+    fi
     echo "install-deps: installing Debian packages:$missing"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

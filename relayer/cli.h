@@ -36,6 +36,10 @@ int cli_tx(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_deploy(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_stake(int argc, char **argv);
+int cli_redeem(int argc, char **argv);
+int cli_balance(int argc, char **argv);
+int cli_message(int argc, char **argv);
 
 /* The advisory lock key of a chain's watcher, as `status` finds its holder
  * (the same as watchers/ watcher_lock_key). */
@@ -56,6 +60,9 @@ int cli_chain(int argc, char **argv);
  * config's database.url, $MOSAIC_DATABASE_URL, PG*) and checks that its
  * schema is this binary's.  NULL after one line on stderr. */
 PGconn *cli_db_connect(const char *cmd, const char *database, const char *config);
+/* The same without the schema check, for commands that read only the
+ * mosaic_dash views and so work with the dashboards' read-only role. */
+PGconn *cli_db_open(const char *cmd, const char *database, const char *config);
 
 /* Prints "mosaic-relayer <cmd>: <message>\n" on stderr and returns
  * CLI_EXIT_USAGE. */

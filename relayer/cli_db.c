@@ -12,9 +12,7 @@
 #include "relayer/cli.h"
 #include "relayer/config.h"
 
-/* Connects by the resolution rules; prints one line and returns NULL on
- * failure. */
-static PGconn *connect_for(const char *cmd, const char *database, const char *config)
+PGconn *cli_db_open(const char *cmd, const char *database, const char *config)
 {
     char url[2048];
     const char *conninfo, *source;
@@ -84,7 +82,7 @@ int cli_migrate(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
-    c = connect_for("migrate", database, config);
+    c = cli_db_open("migrate", database, config);
     if (c == NULL)
         return CLI_EXIT_USAGE;
     if (status)
@@ -216,7 +214,7 @@ static int parse_subcmd(const char *cmd, int argc, char **argv, const struct opt
 PGconn *cli_db_connect(const char *cmd, const char *database, const char *config)
 {
     struct mr_error err;
-    PGconn *c = connect_for(cmd, database, config);
+    PGconn *c = cli_db_open(cmd, database, config);
 
     if (c != NULL && db_check_schema(c, &err) != MR_OK) {
         PQfinish(c);

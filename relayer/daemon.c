@@ -6,13 +6,13 @@
 #include "relayer/daemon.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chain/rpc.h"
 #include "db/db.h"
@@ -20,12 +20,19 @@
 #include "db/worker.h"
 #include "relayer/cli.h"
 #include "relayer/flows/flows.h"
+#include "relayer/harden.h"
 #include "relayer/keyfile.h"
+#include "relayer/log.h"
+#include "relayer/metrics.h"
+#include "relayer/observe.h"
 #include "relayer/signer.h"
 #include "relayer/txm.h"
 #include "watchers/watcher.h"
 
 #define MAX_SENDERS 2
+
+/* /readyz: every chain's watcher at most this many final blocks behind. */
+#define DAEMON_READY_MAX_LAG 64
 
 struct daemon;
 struct watch_thread;
@@ -60,29 +67,8 @@ struct daemon {
     atomic_int stop_watchers;
     struct watch_thread *watchers;
     size_t n_watchers;
+    struct observe_collector *collector;  /* metrics.listen set: the database families */
 };
-
-static void dlog(const struct daemon *d, const char *fmt, ...) MR_PRINTF(2, 3);
-
-static void dlog(const struct daemon *d, const char *fmt, ...)
-{
-    char line[512];
-    struct timespec ts;
-    struct tm tm;
-    va_list ap;
-
-    if (d->o.log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    fprintf(d->o.log, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ daemon: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            line);
-    fflush(d->o.log);
-}
 
 static void sleep_ms(int64_t ms)
 {
@@ -227,7 +213,8 @@ static void *sender_main(void *arg)
             urls[k] = cfg->chains[i].endpoints[k];
         if (rpc_endpoints_new(urls, cfg->chains[i].n_endpoints, cfg->chains[i].chain_id, NULL,
                               &ep[i], &err) != MR_OK)
-            dlog(d, "sender %s: chain %s: %s", s->name, cfg->chains[i].key, err.msg);
+            log_error("sender", LOG_ID(.chain = cfg->chains[i].key), "key %s: %s", s->name,
+                      err.msg);
         txm_setup(&cfg->chains[i], &t[i]);
         t[i].rpc = ep[i];
         t[i].signer = s->signer;
@@ -240,7 +227,7 @@ static void *sender_main(void *arg)
                 PQfinish(conn);
             conn = db_connect(d->o.conninfo, &so, &err);
             if (conn == NULL) {
-                dlog(d, "sender %s: %s", s->name, err.msg);
+                log_warn("sender", NULL, "key %s: %s", s->name, err.msg);
                 if (d->stop_senders)
                     break;
                 sleep_ms(1000);
@@ -256,7 +243,8 @@ static void *sender_main(void *arg)
             if (txm_poll(&t[i], &left, &err) != MR_OK) {
                 /* Said once until it changes (a node down fails every pass). */
                 if (strcmp(err.msg, last[i]) != 0)
-                    dlog(d, "sender %s chain=%s: %s", s->name, cfg->chains[i].key, err.msg);
+                    log_warn("sender", LOG_ID(.chain = cfg->chains[i].key), "key %s: %s",
+                             s->name, err.msg);
                 snprintf(last[i], sizeof(last[i]), "%s", err.msg);
                 left = 1;
             } else {
@@ -384,6 +372,45 @@ static int open_keys(struct daemon *d, uint8_t fac[20], int *has_fac, uint8_t an
 
 /* ------------------------------------------------------------ workers -- */
 
+static const char *outcome_name(enum queue_outcome o)
+{
+    switch (o) {
+    case QUEUE_DONE:
+    case QUEUE_DONE_IN_TX: return "completed";
+    case QUEUE_RETRY: return "retry";
+    case QUEUE_DEAD: return "failed";
+    case QUEUE_CANCEL: return "cancelled";
+    case QUEUE_LOST: return "lost";
+    }
+    return "?";
+}
+
+/* The flows' handler, timed: mosaic_job_duration_seconds{kind,outcome}. */
+static enum queue_outcome handle(void *arg, PGconn *conn, const struct queue_job *job,
+                                 char *errmsg, size_t errcap)
+{
+    struct daemon *d = arg;
+    struct timespec t0, t1;
+    enum queue_outcome o;
+    double secs;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    o = flow_handle(&d->flows, conn, job, errmsg, errcap);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    metrics_job_duration(job->kind, outcome_name(o), secs);
+    log_debug("queue", LOG_ID(.job = job->id), "%s job %s in %.3f s (attempt %d)", job->kind,
+              outcome_name(o), secs, job->attempt);
+    return o;
+}
+
+/* The worker runtime's lines (db/ cannot include relayer/log.h). */
+static void worker_log(void *ctx, int level, int64_t job, const char *line)
+{
+    (void)ctx;
+    log_at(level, "queue", LOG_ID(.job = job), "%s", line);
+}
+
 static void *worker_main(void *arg)
 {
     struct daemon *d = arg;
@@ -395,9 +422,9 @@ static void *worker_main(void *arg)
     wo.slots = d->cfg->relayer.workers > 0 ? d->cfg->relayer.workers : 4;
     wo.kinds = d->kinds;
     wo.nkinds = d->n_kinds;
-    wo.log = d->o.log;
-    if (queue_worker_run(&wo, flow_handle, &d->flows, &d->stop_workers, &d->wstats, &err) != MR_OK)
-        dlog(d, "job workers stopped: %s", err.msg);
+    wo.log_fn = worker_log;
+    if (queue_worker_run(&wo, handle, d, &d->stop_workers, &d->wstats, &err) != MR_OK)
+        log_error("queue", NULL, "job workers stopped: %s", err.msg);
     return NULL;
 }
 
@@ -420,10 +447,10 @@ static void *ticker_main(void *arg)
                 PQfinish(conn);
             conn = db_connect(d->o.conninfo, &so, &err);
             if (conn == NULL)
-                dlog(d, "anchorer: %s", err.msg);
+                log_warn("anchorer", NULL, "%s", err.msg);
         }
         if (conn != NULL && flow_enqueue_anchor_jobs(d->cfg, conn, &n, &err) != MR_OK)
-            dlog(d, "anchorer: %s", err.msg);
+            log_warn("anchorer", NULL, "%s", err.msg);
         for (int64_t t = 0; t < tick && !d->stop_workers; t += 100)
             sleep_ms(100);
     }
@@ -442,12 +469,19 @@ struct watch_thread {
     int started;
 };
 
+/* The watchers' lines (watchers/ cannot include relayer/log.h); the level
+ * is checked before the watcher formats anything. */
+static int watcher_log_enabled(void *ctx, int level)
+{
+    (void)ctx;
+    return log_enabled(level);
+}
+
 static void watcher_log(void *ctx, int level, const char *line)
 {
     struct watch_thread *w = ctx;
 
-    if (level <= 2)
-        dlog(w->d, "watcher chain=%s: %s", w->wc.chain_key, line);
+    log_at(level, "watcher", LOG_ID(.chain = w->wc.chain_key), "%s", line);
 }
 
 static void *watcher_main(void *arg)
@@ -456,7 +490,7 @@ static void *watcher_main(void *arg)
     struct mr_error err;
 
     if (watcher_run(&w->wc, &w->d->stop_watchers, &err) != MR_OK)
-        dlog(w->d, "watcher chain=%s stopped: %s", w->wc.chain_key, err.msg);
+        log_error("watcher", LOG_ID(.chain = w->wc.chain_key), "stopped: %s", err.msg);
     return NULL;
 }
 
@@ -514,6 +548,7 @@ static int start_watchers(struct daemon *d, struct mr_error *err)
         w->d = d;
         watcher_config_of(d, i, &w->wc);
         w->wc.log = watcher_log;
+        w->wc.log_enabled = watcher_log_enabled;
         w->wc.log_ctx = w;
         w->started = pthread_create(&w->th, NULL, watcher_main, w) == 0;
     }
@@ -566,6 +601,22 @@ static void free_senders(struct daemon *d)
     d->n_senders = 0;
 }
 
+/* The node-request observer and the collector thread (for the listener
+ * that `run` serves): database families, and the balances of the keys
+ * this process holds.  A failure only costs metrics. */
+static void start_metrics(struct daemon *d)
+{
+    uint8_t addrs[MAX_SENDERS][20];
+    struct mr_error err;
+
+    for (size_t i = 0; i < d->n_senders; i++)
+        memcpy(addrs[i], d->senders[i].addr, 20);
+    observe_rpc_install(d->cfg);
+    if (observe_collector_start(d->cfg, d->o.conninfo, (const uint8_t(*)[20])addrs, d->n_senders,
+                                d->o.metrics_interval_ms, &d->collector, &err) != MR_OK)
+        log_error("metrics", NULL, "%s", err.msg);
+}
+
 int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct daemon **out,
                  struct mr_error *err)
 {
@@ -591,7 +642,6 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
         flow_ctx_init(&d->flows, cfg, fac, has_anc, anc);
         d->flows.kick = kick;
         d->flows.kick_arg = d;
-        d->flows.log = o->log;
         d->flows.wait_min_ms = o->wait_min_ms;
         d->has_flows = 1;
         if (role == DAEMON_ALL || role == DAEMON_WORKER)
@@ -607,9 +657,12 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
     if ((role == DAEMON_ALL || role == DAEMON_ANCHOR) && has_anc)
         d->ticker_started = pthread_create(&d->ticker_th, NULL, ticker_main, d) == 0;
     if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && start_watchers(d, err) != MR_OK)
-        dlog(d, "watchers: %s", err->msg);
-    dlog(d, "running: role %s, %zu chain(s), %zu gateway pair(s), %zu key(s)%s", role_name(role),
-         cfg->n_chains, cfg->n_gateways, d->n_senders, has_anc ? ", anchoring" : "");
+        log_error("daemon", NULL, "watchers: %s", err->msg);
+    if (cfg->metrics_listen[0] != '\0')
+        start_metrics(d);
+    log_info("daemon", NULL, "running: role %s, %zu chain(s), %zu gateway pair(s), %zu key(s)%s",
+             role_name(role), cfg->n_chains, cfg->n_gateways, d->n_senders,
+             has_anc ? ", anchoring" : "");
     *out = d;
     return MR_OK;
 }
@@ -618,6 +671,10 @@ void daemon_stop(struct daemon *d, struct daemon_stats *stats)
 {
     if (d == NULL)
         return;
+    if (d->cfg->metrics_listen[0] != '\0')
+        observe_rpc_remove();
+    observe_collector_stop(d->collector);
+    d->collector = NULL;
     d->stop_workers = 1;
     stop_watchers(d);
     if (d->worker_started)
@@ -645,7 +702,7 @@ void daemon_stop(struct daemon *d, struct daemon_stats *stats)
         stats->jobs_completed = d->wstats.completed;
         stats->jobs_retried = d->wstats.retried;
     }
-    dlog(d, "stopped");
+    log_info("daemon", NULL, "stopped");
     free_senders(d);
     if (d->has_flows)
         flow_ctx_destroy(&d->flows);
@@ -684,15 +741,118 @@ static void run_usage(FILE *f)
             "the old one.\n");
 }
 
+/* The listener of metrics.listen with its readiness check; survives
+ * reloads that keep the address. */
+struct serve {
+    struct metrics_server *srv;
+    struct observe_ready *ready;
+    char listen[sizeof(((struct config *)0)->metrics_listen)];
+};
+
+static int serve_start(struct serve *sv, const char *listen, const char *conninfo,
+                       struct mr_error *err)
+{
+    int rc;
+
+    memset(sv, 0, sizeof(*sv));
+    if (listen[0] == '\0')
+        return MR_OK;
+    rc = observe_ready_new(conninfo, DAEMON_READY_MAX_LAG, &sv->ready, err);
+    if (rc == MR_OK)
+        rc = metrics_server_start(listen, observe_ready, sv->ready, &sv->srv, err);
+    if (rc != MR_OK) {
+        observe_ready_free(sv->ready);
+        sv->ready = NULL;
+        return mr_error_prefix(err, rc, "metrics.listen: ");
+    }
+    snprintf(sv->listen, sizeof(sv->listen), "%s", listen);
+    log_info("main", NULL, "serving /metrics, /healthz and /readyz at %s (port %d)", listen,
+             metrics_server_port(sv->srv));
+    return MR_OK;
+}
+
+static void serve_stop(struct serve *sv)
+{
+    metrics_server_stop(sv->srv);
+    observe_ready_free(sv->ready);
+    memset(sv, 0, sizeof(*sv));
+}
+
+/* libpq's notices and the server's asynchronous messages, as log lines. */
+static void db_notice(const char *line)
+{
+    log_warn("db", NULL, "%s", line);
+}
+
+static void apply_log_config(const struct config *cfg)
+{
+    log_setup((enum log_level)cfg->log_level, (enum log_format)cfg->log_format, STDERR_FILENO);
+}
+
+/* SIGHUP: the new config, or the old one when the new one does not load
+ * or start (said in the log, with why).  Returns MR_OK, or an error when
+ * not even the old config starts again (the process exits then). */
+static int reload(const char *path, const char *database, struct config **cfg,
+                  struct daemon_opts *o, struct daemon **d, struct serve *sv)
+{
+    struct config *next = NULL;
+    struct serve nsv;
+    struct mr_error err;
+    const char *source = NULL, *conninfo;
+    int new_listener;
+
+    log_info("main", NULL, "SIGHUP: reloading %s", path);
+    if (config_load(path, &next, &err) != MR_OK) {
+        log_error("main", NULL, "reload: %s; keeping the old config", err.msg);
+        return MR_OK;
+    }
+    conninfo = db_resolve_conninfo(database, next->database_url, &source);
+    memset(&nsv, 0, sizeof(nsv));
+    new_listener = strcmp(next->metrics_listen, sv->listen) != 0;
+    if (new_listener && serve_start(&nsv, next->metrics_listen, conninfo, &err) != MR_OK) {
+        log_error("main", NULL, "reload: %s; keeping the old config", err.msg);
+        config_free(next);
+        return MR_OK;
+    }
+    /* The keys' locks allow one holder: stop, then start anew. */
+    daemon_stop(*d, NULL);
+    *d = NULL;
+    o->conninfo = conninfo;
+    if (daemon_start(next, o, d, &err) != MR_OK) {
+        log_error("main", NULL, "reload: the new config does not start: %s; keeping the old "
+                  "config", err.msg);
+        serve_stop(&nsv);
+        config_free(next);
+        o->conninfo = db_resolve_conninfo(database, (*cfg)->database_url, &source);
+        if (daemon_start(*cfg, o, d, &err) != MR_OK) {
+            log_error("main", NULL, "the old config does not start any more: %s", err.msg);
+            return MR_ERR_IO;
+        }
+        return MR_OK;
+    }
+    if (new_listener) {
+        serve_stop(sv);
+        *sv = nsv;
+    } else if (sv->ready != NULL) {
+        observe_ready_set_conninfo(sv->ready, conninfo);
+    }
+    apply_log_config(next);
+    config_free(*cfg);
+    *cfg = next;
+    log_info("main", NULL, "reloaded %s", path);
+    return MR_OK;
+}
+
 int cli_run(int argc, char **argv)
 {
     const char *path = NULL, *database = NULL, *source = NULL;
     struct daemon_opts o;
     struct config *cfg = NULL;
     struct daemon *d = NULL;
+    struct serve sv;
     struct mr_error err;
     sigset_t set;
-    int role = DAEMON_ALL, sig = 0;
+    int role = DAEMON_ALL, sig = 0, rc = CLI_EXIT_OK;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -712,12 +872,18 @@ int cli_run(int argc, char **argv)
     }
     if (path == NULL)
         return cli_usage_error("run", "--config FILE is required");
+    /* Before anything is read: no core dumps, no ptrace by peers. */
+    if (proc_harden(&err) != MR_OK) {
+        fprintf(stderr, "mosaic-relayer run: %s\n", err.msg);
+        return CLI_EXIT_FAIL;
+    }
     if (config_load(path, &cfg, &err) != MR_OK)
         return cli_usage_error("run", "%s", err.msg);
+    apply_log_config(cfg);
+    db_set_notice_hook(db_notice);
     memset(&o, 0, sizeof(o));
     o.conninfo = db_resolve_conninfo(database, cfg->database_url, &source);
     o.role = (enum daemon_role)role;
-    o.log = stderr;
     /* Signals are taken by this thread only (sigwait); every thread started
      * from here inherits the blocked mask. */
     sigemptyset(&set);
@@ -725,45 +891,27 @@ int cli_run(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (daemon_start(cfg, &o, &d, &err) != MR_OK) {
-        fprintf(stderr, "mosaic-relayer run: %s\n", err.msg);
+    if (serve_start(&sv, cfg->metrics_listen, o.conninfo, &err) != MR_OK ||
+        daemon_start(cfg, &o, &d, &err) != MR_OK) {
+        log_error("main", NULL, "%s", err.msg);
+        serve_stop(&sv);
         config_free(cfg);
         return CLI_EXIT_FAIL;
     }
     for (;;) {
-        struct config *next = NULL;
-        struct daemon *nd = NULL;
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig != SIGHUP)
             break;
-        if (config_load(path, &next, &err) != MR_OK) {
-            fprintf(stderr, "mosaic-relayer run: reload: %s; keeping the old config\n", err.msg);
-            continue;
+        if (reload(path, database, &cfg, &o, &d, &sv) != MR_OK) {
+            rc = CLI_EXIT_FAIL;
+            break;
         }
-        /* The keys' locks allow one holder: stop, then start anew. */
-        daemon_stop(d, NULL);
-        d = NULL;
-        o.conninfo = db_resolve_conninfo(database, next->database_url, &source);
-        if (daemon_start(next, &o, &nd, &err) != MR_OK) {
-            fprintf(stderr, "mosaic-relayer run: reload: the new config does not start: %s; "
-                    "keeping the old config\n", err.msg);
-            config_free(next);
-            o.conninfo = db_resolve_conninfo(database, cfg->database_url, &source);
-            if (daemon_start(cfg, &o, &d, &err) != MR_OK) {
-                fprintf(stderr, "mosaic-relayer run: the old config does not start any more: "
-                        "%s\n", err.msg);
-                config_free(cfg);
-                return CLI_EXIT_FAIL;
-            }
-            continue;
-        }
-        fprintf(stderr, "mosaic-relayer run: reloaded %s\n", path);
-        config_free(cfg);
-        cfg = next;
-        d = nd;
     }
+    if (rc == CLI_EXIT_OK)
+        log_info("main", NULL, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     daemon_stop(d, NULL);
+    serve_stop(&sv);
     config_free(cfg);
-    return CLI_EXIT_OK;
+    return rc;
 }

@@ -17,6 +17,14 @@
  *
  * Threads share nothing mutable but Postgres, the flows' counters and the
  * stop flag; each has its own database connection and node clients.
+ *
+ * Logs go through relayer/log.h (set up by the caller: `run` does it from
+ * log.level and log.format, and routes libpq's notices there too).  With
+ * metrics.listen set, a started daemon also counts every node request and
+ * runs the metrics collector thread (relayer/observe.h); `run` serves the
+ * listener (/metrics, /healthz, /readyz), which outlives reloads that keep
+ * its address.  Job handler runs are timed into
+ * mosaic_job_duration_seconds{kind,outcome} always.
  */
 #ifndef MR_DAEMON_H
 #define MR_DAEMON_H
@@ -35,11 +43,11 @@ enum daemon_role { DAEMON_ALL = 0, DAEMON_WATCHER, DAEMON_WORKER, DAEMON_ANCHOR 
 struct daemon_opts {
     const char *conninfo;      /* the database (resolved) */
     enum daemon_role role;
-    FILE *log;                 /* NULL: quiet */
     int sender_idle_ms;        /* sender poll when nothing is pending; 0: 1000 */
     int sender_busy_ms;        /* ... while transactions are pending; 0: 200 */
     int anchor_tick_ms;        /* how often `anchor` jobs are enqueued; 0: from max_interval */
     int64_t wait_min_ms;       /* flows: first re-run delay of a waiting message; 0: 500 */
+    int metrics_interval_ms;   /* with metrics.listen: database metrics refresh; 0: 5000 */
 };
 
 /* What a run did (for tests and the exit log). */

@@ -21,6 +21,10 @@ static const struct cli_command commands[] = {
     {"events", "list the gateway and anchor events the watchers ingested", cli_events},
     {"chain", "per chain: head, finalized head, cursor, lag, watcher holder", cli_chain},
     {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
+    {"stake", "stake value tokens for utility tokens on an auxiliary chain", cli_stake},
+    {"redeem", "redeem utility tokens back to value tokens on the origin chain", cli_redeem},
+    {"message", "show a message's steps, or list messages", cli_message},
+    {"balance", "an address's token and native balances on the pairs' chains", cli_balance},
 };
 
 static void usage(FILE *f)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "db/alert.h"
+#include "relayer/log.h"
 
 /* Test hook (RELIABILITY.md row 17): RELAYER_CRASH_AT=<name> kills the
  * process with SIGKILL at the named step (see TXM_CRASH_POINTS in txm.h). */
@@ -117,6 +118,11 @@ static int sign_and_store(struct txm *t, int64_t id, uint64_t nonce, const uint8
         tx_hash(*raw, *raw_len, hash);
         rc = txs_record_attempt(t->db, id, hash, *raw, *raw_len, max_fee, tip, attempt, err);
     }
+    if (rc == MR_OK)
+        log_at(*attempt > 1 ? LOGL_INFO : LOGL_DEBUG, "txm",
+               LOG_ID(.chain = t->cfg.chain_key, .nonce = nonce, .has_nonce = 1, .tx_hash = hash),
+               "signed transaction %lld%s (attempt %d)", (long long)id,
+               *attempt > 1 ? ", a replacement with higher fees" : "", *attempt);
     if (rc != MR_OK) {
         free(*raw);
         *raw = NULL;
@@ -145,6 +151,10 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
     int rc = ethrpc_send_raw_transaction(t->rpc, raw, len, h, &d, err);
 
     if (rc != MR_OK && d.kind == RPC_KIND_INSUFFICIENT_FUNDS) {
+        if (!t->paused)
+            log_warn("txm", LOG_ID(.chain = t->cfg.chain_key),
+                     "transaction %lld: the key cannot pay; paused until it is funded",
+                     (long long)id);
         t->paused = 1; /* keep the signed bytes; send them again once funded */
         return rc;
     }
@@ -327,6 +337,8 @@ static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *
         u256_to_dec(&t->cfg.max_fee_cap, cap, sizeof(cap));
         snprintf(msg, sizeof(msg), "transaction %lld is stuck at the fee cap (max fee %s wei): "
                  "raise the cap or wait", (long long)p->id, cap);
+        log_warn("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                 "%s", msg);
         rc = alert_raise(t->db, "warning", "txm", subject, msg, err);
         return rc == MR_OK ? broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err) : rc;
     }
@@ -396,6 +408,8 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
             snprintf(why, sizeof(why), "nonce %llu was used by our transaction %lld (given up "
                      "earlier, yet mined)", (unsigned long long)p->nonce, (long long)ids[i]);
             tx_subject(t, p->nonce, subject, sizeof(subject));
+            log_warn("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                     "transaction %lld given up: %s", (long long)p->id, why);
             rc = txs_mark_failed(t->db, p->id, why, err);
             return rc == MR_OK ? alert_raise(t->db, "warning", "txm", subject, why, err) : rc;
         }
@@ -412,6 +426,8 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
              "(the chain's nonce is %llu; none of our attempts was mined): the key was used "
              "elsewhere; stopped sending from it", t->cfg.chain_key, (unsigned long long)p->nonce,
              (unsigned long long)chain_nonce);
+    log_error("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+              "transaction %lld given up: %s", (long long)p->id, why);
     rc = txs_mark_failed(t->db, p->id, why, err);
     if (rc == MR_OK)
         rc = txs_halt_key(t->db, t->cfg.chain_key, signer_address(t->signer), chain_nonce, why,
@@ -458,6 +474,9 @@ static int poll_included(struct txm *t, const struct txs_pending *p, const struc
     ethrpc_block_id(p->included_block, id);
     rc = ethrpc_get_block(t->rpc, id, &b, NULL, err);
     if (rc == MR_ERR_NOTFOUND || (rc == MR_OK && memcmp(b.hash, p->included_hash, 32) != 0)) {
+        log_warn("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                 "transaction %lld: block %llu left the chain; sending it again",
+                 (long long)p->id, (unsigned long long)p->included_block);
         rc = txs_mark_reorged(t->db, p->id, err);
         if (rc == MR_OK && !t->halted)
             rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
@@ -467,6 +486,9 @@ static int poll_included(struct txm *t, const struct txs_pending *p, const struc
         txm_crash_point("before_mark_final");
         rc = txs_mark_final(t->db, p->id, err);
         *final = rc == MR_OK;
+        if (rc == MR_OK)
+            log_debug("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                      "transaction %lld final", (long long)p->id);
     }
     return rc;
 }
@@ -492,6 +514,12 @@ static int poll_one(struct txm *t, const struct txs_pending *p, const struct pol
         txm_crash_point("after_receipt_before_mark");
         rc = txs_mark_included(t->db, p->id, r.block_number, r.block_hash, r.status, r.gas_used,
                                r.tx_hash, contract, err);
+        if (rc == MR_OK)
+            log_at(r.status == 1 ? LOGL_INFO : LOGL_WARN, "txm",
+                   LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1,
+                          .tx_hash = r.tx_hash),
+                   "transaction %lld included in block %llu%s", (long long)p->id,
+                   (unsigned long long)r.block_number, r.status == 1 ? "" : ": it reverted");
         ethrpc_receipt_free(&r);
         return rc;
     }
@@ -603,6 +631,7 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
                  "we allocated (next %llu): the key was used elsewhere; stopped sending from it",
                  t->cfg.chain_key, (unsigned long long)c.chain_nonce,
                  (unsigned long long)key.next_nonce);
+        log_error("txm", LOG_ID(.chain = t->cfg.chain_key), "%s", why);
         rc = txs_halt_key(t->db, t->cfg.chain_key, from, c.chain_nonce, why, err);
         t->halted = rc == MR_OK;
     }

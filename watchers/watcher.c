@@ -19,12 +19,16 @@
 void watch_log(const struct watcher *w, int level, const char *fmt, ...)
 {
     char line[768];
-    int n;
+    int n = 0;
     va_list ap;
 
     if (w->cfg.log == NULL && level > 1)
         return;
-    n = snprintf(line, sizeof(line), "watcher chain=%s ", w->cfg.chain_key);
+    if (w->cfg.log != NULL && w->cfg.log_enabled != NULL &&
+        !w->cfg.log_enabled(w->cfg.log_ctx, level))
+        return;
+    if (w->cfg.log == NULL)
+        n = snprintf(line, sizeof(line), "watcher chain=%s ", w->cfg.chain_key);
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);

@@ -115,8 +115,12 @@ struct watcher_config {
     watcher_head_fn head_source;
     void *head_ctx;
     /* Log lines (no secrets ever); level 0 error .. 3 debug.  NULL: stderr
-     * for levels <= 1. */
+     * for levels <= 1, prefixed with "watcher chain=KEY ".  A callback gets
+     * the line without that prefix (its ctx knows the chain) and only for
+     * levels log_enabled(log_ctx, level) accepts (NULL: every level); a
+     * refused line is not even formatted. */
     void (*log)(void *ctx, int level, const char *line);
+    int (*log_enabled)(void *ctx, int level);
     void *log_ctx;
     /* Test hook, called at named points ("range_fetched", "tx_written",
      * "committed", "reorg_written"): a test may raise(SIGKILL) there. */

@@ -166,7 +166,9 @@ enum queue_outcome flow_anchor_run(struct flow_ctx *ctx, PGconn *conn,
         if (r == FLOW_R_ERROR || r == FLOW_R_HALT) {
             snprintf(errmsg, errcap, "anchor %s<-%s: %s", cfg->chains[chain].key,
                      cfg->chains[remote].key, err.msg);
-            flow_log(ctx, "%s", errmsg);
+            log_at(r == FLOW_R_HALT ? LOGL_ERROR : LOGL_WARN, "flow",
+                   LOG_ID(.job = job->id, .flow = "anchor", .chain = cfg->chains[chain].key),
+                   "%s", errmsg);
             return r == FLOW_R_HALT ? QUEUE_DEAD : QUEUE_RETRY;
         }
         waits += r == FLOW_R_WAIT;

@@ -311,7 +311,7 @@ int flow_fetch_proof(const struct flow_ctx *ctx, int chain, const uint8_t gatewa
     uint64_t v = 0;
     uint8_t acc[128], slots[1][32];
     size_t acc_len = 0;
-    int exists = 0, rc;
+    int exists = 0, status_bad = 0, rc;
 
     memset(out, 0, sizeof(*out));
     memset(&pj, 0, sizeof(pj));
@@ -335,8 +335,10 @@ int flow_fetch_proof(const struct flow_ctx *ctx, int chain, const uint8_t gatewa
     if (rc == MR_OK)
         rc = mpt_verify_storage(acct.storage_root, slot, pj.storage[0].nodes,
                                 pj.storage[0].n_nodes, &value, NULL, err);
-    if (rc == MR_OK && (u256_to_u64(&value, &v) != MR_OK || v > MOSAIC_REVOKED))
+    if (rc == MR_OK && (u256_to_u64(&value, &v) != MR_OK || v > MOSAIC_REVOKED)) {
         rc = mr_fail(err, MR_ERR_PROOF, "the proven status is out of 0..4");
+        status_bad = 1;
+    }
     if (rc == MR_OK && mpt_account_encode(&acct, acc, sizeof(acc), &acc_len) != MR_OK)
         rc = mr_fail(err, MR_ERR_PROOF, "account does not encode");
     if (rc == MR_OK) {
@@ -359,6 +361,8 @@ int flow_fetch_proof(const struct flow_ctx *ctx, int chain, const uint8_t gatewa
         rc = encode_nodes(pj.storage[0].nodes, pj.storage[0].n_nodes, &out->storage_nodes,
                           &out->storage_nodes_len, err);
     proofjson_free(&pj);
+    if (rc == MR_ERR_PROOF || rc == MR_ERR_RLP) /* the node's answer, not our state */
+        metrics_proof_rejected(ck, status_bad ? "status" : "proof");
     if (rc != MR_OK) {
         flow_proven_free(out);
         mr_error_prefix(err, rc, "chain %s: proof at %llu: ", ck, (unsigned long long)height);

@@ -1,12 +1,11 @@
 /*
- * flows.c - the flows' context, the queue handler that dispatches the two
- * job kinds, and logging.
+ * flows.c - the flows' context and the queue handler that dispatches the
+ * two job kinds.
  */
 #include "relayer/flows/flows_int.h"
 
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 static uint64_t next_gen = 1;
 static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -54,24 +53,4 @@ enum flow_res flow_waitf(struct mr_error *err, const char *fmt, ...)
     va_end(ap);
     mr_fail(err, MR_ERR_NOTFOUND, "%s", buf);
     return FLOW_R_WAIT;
-}
-
-void flow_log(const struct flow_ctx *ctx, const char *fmt, ...)
-{
-    char line[512];
-    struct timespec ts;
-    struct tm tm;
-    va_list ap;
-
-    if (ctx->log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    fprintf(ctx->log, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ flows: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            line);
-    fflush(ctx->log);
 }

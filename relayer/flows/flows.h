@@ -65,7 +65,6 @@ struct flow_ctx {
      * (NULL: the senders poll). */
     void (*kick)(void *arg, int chain, const uint8_t sender[20]);
     void *kick_arg;
-    FILE *log;                         /* NULL: quiet */
     int64_t wait_min_ms;               /* first re-run delay of a waiting message; 0: 500 */
     int64_t wait_max_ms;               /* 0: 30000 */
     /* Cache of MESSAGE_BOX_OFFSET() per (chain, gateway). */

@@ -15,6 +15,8 @@
 #include "eth/mosaic.h"
 #include "eth/mpt.h"
 #include "relayer/flows/flows.h"
+#include "relayer/log.h"
+#include "relayer/metrics.h"
 
 /* ------------------------------------------------------------ steps -- */
 
@@ -215,7 +217,7 @@ int flow_db_xact_lock(PGconn *conn, const char *what, const char *chain_key,
                       const uint8_t addr[20], struct mr_error *err);
 
 /* Records an intent inside the caller's transaction (nonce from the chain's
- * pending count).  Out: *tx_id. */
+ * pending count).  Out: *tx_id, *nonce (the nonce allocated). */
 struct flow_intent {
     int chain;
     const uint8_t *sender;
@@ -227,7 +229,7 @@ struct flow_intent {
     int64_t job_id;
 };
 int flow_db_intent(const struct flow_ctx *ctx, PGconn *conn, const struct flow_intent *in,
-                   uint64_t chain_nonce, int64_t *tx_id, struct mr_error *err);
+                   uint64_t chain_nonce, int64_t *tx_id, uint64_t *nonce, struct mr_error *err);
 /* The sender's pending nonce on the chain (read before the transaction). */
 int flow_pending_nonce(const struct flow_ctx *ctx, int chain, const uint8_t sender[20],
                        uint64_t *nonce, struct mr_error *err);
@@ -282,9 +284,6 @@ enum queue_outcome flow_anchor_run(struct flow_ctx *ctx, PGconn *conn,
 
 /* Sets err's message and returns FLOW_R_WAIT. */
 enum flow_res flow_waitf(struct mr_error *err, const char *fmt, ...) MR_PRINTF(2, 3);
-
-/* Logging with identity (no secrets). */
-void flow_log(const struct flow_ctx *ctx, const char *fmt, ...) MR_PRINTF(2, 3);
 
 /* Hex of n bytes into out (2n+3): "0x...". */
 void flow_hex(const uint8_t *b, size_t n, char *out);

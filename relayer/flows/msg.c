@@ -53,6 +53,20 @@ static const char *short_mh(const struct run *r)
     return s;
 }
 
+static const char *flow_name(const struct run *r)
+{
+    return r->m.kind == MOSAIC_REDEEM ? "redeem" : "stake";
+}
+
+/* The message entered `state` (recorded): counted once per change. */
+static void entered(struct run *r, const char *state)
+{
+    if (strcmp(r->state, state) == 0)
+        return;
+    snprintf(r->state, sizeof(r->state), "%s", state);
+    metrics_message_transition(flow_name(r), state);
+}
+
 /* ------------------------------------------------------------ loading -- */
 
 static int parse_args(struct run *r, struct mr_error *err)
@@ -302,8 +316,9 @@ static int learn_secret(struct run *r, int on_target, struct mr_error *err)
                              " ON CONFLICT DO NOTHING",
                              3, NULL, p, NULL, NULL, 0));
         mr_wipe(sc, sizeof(sc));
-        flow_log(r->ctx, "msg mh=%s learned the revealed secret from chain %s", short_mh(r),
-                 r->ctx->cfg->chains[chain].key);
+        log_info("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r), .msg_hash = r->m.hash,
+                                .chain = r->ctx->cfg->chains[chain].key),
+                 "learned the revealed secret from the chain");
     }
     return MR_OK;
 }
@@ -481,9 +496,12 @@ static int calldata(struct run *r, enum flow_step s, const struct flow_proven *p
 /* Records the step's intent with its message_txs row and the message's
  * state, in one transaction.  *skipped when the row turned terminal. */
 static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
-                  const uint8_t *cd, size_t len, uint64_t gas, uint64_t nonce, uint64_t height,
+                  const uint8_t *cd, size_t len, uint64_t gas, uint64_t *nonce, uint64_t height,
                   int64_t *tx_id, int *skipped, struct mr_error *err)
 {
+    const char *state = s == FLOW_CONFIRM ? "confirming"
+                        : (s == FLOW_CONFIRM_REVERT || s == FLOW_PROGRESS_REVERT) ? "reverting"
+                                                                                   : "progressing";
     char mh[67], tx[24], hs[24];
     const char *p[4];
     struct flow_intent in;
@@ -516,7 +534,7 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
         in.len = len;
         in.gas = gas;
         in.job_id = r->job->id;
-        rc = flow_db_intent(r->ctx, r->conn, &in, nonce, tx_id, err);
+        rc = flow_db_intent(r->ctx, r->conn, &in, *nonce, tx_id, nonce, err);
     }
     if (rc == MR_OK && !*skipped) {
         snprintf(tx, sizeof(tx), "%lld", (long long)*tx_id);
@@ -532,10 +550,6 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
         PQclear(res);
     }
     if (rc == MR_OK && !*skipped) {
-        const char *state = s == FLOW_CONFIRM ? "confirming"
-                            : (s == FLOW_CONFIRM_REVERT || s == FLOW_PROGRESS_REVERT)
-                                ? "reverting"
-                                : "progressing";
         p[1] = state;
         p[2] = s == FLOW_CONFIRM ? hs : NULL;
         res = PQexecParams(r->conn,
@@ -550,6 +564,8 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
         rc = db_exec(r->conn, "COMMIT", err);
     else
         PQclear(PQexec(r->conn, "ROLLBACK"));
+    if (rc == MR_OK && !*skipped)
+        entered(r, state);
     return rc;
 }
 
@@ -601,7 +617,7 @@ static enum flow_res do_step(struct run *r, enum flow_step s, struct mr_error *e
     if (res == FLOW_R_OK && flow_pending_nonce(ctx, chain, ctx->facilitator, &nonce, err) != MR_OK)
         res = FLOW_R_ERROR;
     if (res == FLOW_R_OK &&
-        record(r, s, chain, to, cd, len, gas, nonce, need ? pr.p.height : 0, &tx_id, &skipped,
+        record(r, s, chain, to, cd, len, gas, &nonce, need ? pr.p.height : 0, &tx_id, &skipped,
                err) != MR_OK)
         res = FLOW_R_ERROR;
     mr_wipe(cd, len); /* progress calls carry the secret */
@@ -614,15 +630,18 @@ static enum flow_res do_step(struct run *r, enum flow_step s, struct mr_error *e
         pthread_mutex_lock(&ctx->mu);
         ctx->n_calls++;
         pthread_mutex_unlock(&ctx->mu);
-        if (need)
-            flow_log(ctx, "msg mh=%s step=%s chain=%s h=%llu tx=%lld%s", short_mh(r),
-                     flow_step_function(r->m.kind, s), ctx->cfg->chains[chain].key,
-                     (unsigned long long)pr.p.height, (long long)tx_id,
-                     pipelined ? " (pipelined)" : "");
-        else
-            flow_log(ctx, "msg mh=%s step=%s chain=%s tx=%lld", short_mh(r),
-                     flow_step_function(r->m.kind, s), ctx->cfg->chains[chain].key,
-                     (long long)tx_id);
+        if (log_enabled(LOGL_INFO)) {
+            char at[48] = "";
+            if (need)
+                snprintf(at, sizeof(at), ", proof at height %llu",
+                         (unsigned long long)pr.p.height);
+            log_write(LOGL_INFO, "flow",
+                      LOG_ID(.job = r->job->id, .flow = flow_name(r), .step = flow_step_name(s),
+                             .msg_hash = r->m.hash, .chain = ctx->cfg->chains[chain].key,
+                             .nonce = nonce, .has_nonce = 1),
+                      "recorded %s (transaction %lld%s%s)", flow_step_function(r->m.kind, s),
+                      (long long)tx_id, at, pipelined ? ", pipelined" : "");
+        }
         if (ctx->kick != NULL)
             ctx->kick(ctx->kick_arg, chain, ctx->facilitator);
     }
@@ -641,7 +660,7 @@ static enum queue_outcome finish(struct run *r, enum flow_verdict_kind what, con
     char mh[67], ss[8], ts[8], cb[24], sd[24], td[24], ah[24];
     const char *p[9];
     PGresult *res;
-    int rc;
+    int rc, changed = 0;
 
     mr_error_clear(&err);
     flow_bytea_text(r->m.hash, 32, mh);
@@ -676,6 +695,8 @@ static enum queue_outcome finish(struct run *r, enum flow_verdict_kind what, con
             " 'refused')",
             9, NULL, p, NULL, NULL, 0);
         rc = db_check(res, PGRES_COMMAND_OK, "recording the message's state", &err);
+        if (rc == MR_OK)
+            changed = strcmp(PQcmdTuples(res), "1") == 0;
         PQclear(res);
     }
     if (rc == MR_OK && what == FLOW_HALT)
@@ -719,8 +740,18 @@ static enum queue_outcome finish(struct run *r, enum flow_verdict_kind what, con
         r->ctx->n_halts++;
         pthread_mutex_unlock(&r->ctx->mu);
     }
-    if (what != FLOW_WAIT || r->sent == 0)
-        flow_log(r->ctx, "msg mh=%s %s%s%s", short_mh(r), state, why[0] ? ": " : "", why);
+    if (changed)
+        entered(r, state);
+    {
+        const struct log_id *id = LOG_ID(.job = r->job->id, .flow = flow_name(r),
+                                         .msg_hash = r->m.hash);
+        if (what == FLOW_HALT)
+            log_error("flow", id, "halted: %s", why);
+        else if (what == FLOW_DONE)
+            log_info("flow", id, "%s", state);
+        else if (r->sent == 0) /* a run that recorded something said so already */
+            log_debug("flow", id, "%s%s%s", state, why[0] ? ": " : "", why);
+    }
     return QUEUE_DONE_IN_TX;
 }
 
@@ -800,7 +831,9 @@ static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
     return finish(r, FLOW_WAIT, d.state != NULL ? d.state : r->state, d.why, errmsg, errcap);
 retry:
     snprintf(errmsg, errcap, "mh=%s: %s", r->mh_hex[0] ? short_mh(r) : "?", err.msg);
-    flow_log(r->ctx, "msg %s (will retry)", errmsg);
+    log_warn("flow", LOG_ID(.job = r->job->id, .flow = r->state[0] ? flow_name(r) : NULL,
+                            .msg_hash = r->mh_hex[0] ? r->m.hash : NULL),
+             "%s (will retry)", err.msg);
     return QUEUE_RETRY;
 }
 

@@ -190,7 +190,7 @@ static enum flow_res prove_ensure(struct flow_ctx *ctx, PGconn *conn,
         in.len = len;
         in.gas = gas;
         in.job_id = q->job_id;
-        rc = flow_db_intent(ctx, conn, &in, nonce, &id, err);
+        rc = flow_db_intent(ctx, conn, &in, nonce, &id, &nonce, err);
     }
     if (rc == MR_OK)
         rc = db_exec(conn, "COMMIT", err);
@@ -204,8 +204,10 @@ static enum flow_res prove_ensure(struct flow_ctx *ctx, PGconn *conn,
         pthread_mutex_lock(&ctx->mu);
         ctx->n_proves++;
         pthread_mutex_unlock(&ctx->mu);
-        flow_log(ctx, "prove chain=%s h=%llu tx=%lld%s", on_key, (unsigned long long)p->height,
-                 (long long)id, pipelined ? " (pipelined)" : "");
+        log_info("flow", LOG_ID(.job = q->job_id, .step = "prove", .chain = on_key,
+                                .nonce = nonce, .has_nonce = 1),
+                 "recorded proveGateway at height %llu (transaction %lld%s)",
+                 (unsigned long long)p->height, (long long)id, pipelined ? ", pipelined" : "");
         if (ctx->kick != NULL)
             ctx->kick(ctx->kick_arg, q->on, ctx->facilitator);
     }
@@ -223,6 +225,10 @@ static enum flow_res halt_mismatch(struct flow_ctx *ctx, PGconn *conn,
     flow_hex(ours, 32, o);
     snprintf(subj, sizeof(subj), "%s:%s", ctx->cfg->chains[q->on].key,
              ctx->cfg->chains[q->about].key);
+    metrics_proof_rejected(ctx->cfg->chains[q->about].key, "root-mismatch");
+    log_error("flow", LOG_ID(.job = q->job_id, .chain = ctx->cfg->chains[q->on].key),
+              "the state root of %s at %llu anchored here is %s; our node's header says %s",
+              ctx->cfg->chains[q->about].key, (unsigned long long)h, a, o);
     flow_db_alert(conn, "critical", subj,
                   "the state root of %s at %llu anchored on %s is %s; our node's header says %s",
                   ctx->cfg->chains[q->about].key, (unsigned long long)h,
@@ -490,7 +496,7 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
         in.len = sizeof(cd);
         in.gas = gas;
         in.job_id = job_id;
-        rc = flow_db_intent(ctx, conn, &in, nonce, &id, err);
+        rc = flow_db_intent(ctx, conn, &in, nonce, &id, &nonce, err);
     }
     if (rc == MR_OK)
         rc = db_exec(conn, "COMMIT", err);
@@ -507,8 +513,10 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
     pthread_mutex_lock(&ctx->mu);
     ctx->n_anchors++;
     pthread_mutex_unlock(&ctx->mu);
-    flow_log(ctx, "anchor chain=%s remote=%s h=%llu tx=%lld", on_key, ctx->cfg->chains[about].key,
-             (unsigned long long)height, (long long)id);
+    log_info("flow", LOG_ID(.job = job_id, .flow = "anchor", .chain = on_key, .nonce = nonce,
+                            .has_nonce = 1),
+             "recorded anchorStateRoot of %s at height %llu (transaction %lld)",
+             ctx->cfg->chains[about].key, (unsigned long long)height, (long long)id);
     if (ctx->kick != NULL)
         ctx->kick(ctx->kick_arg, on, ctx->anchorer);
     return FLOW_R_OK;

@@ -136,10 +136,9 @@ int flow_db_xact_lock(PGconn *conn, const char *what, const char *chain_key,
 }
 
 int flow_db_intent(const struct flow_ctx *ctx, PGconn *conn, const struct flow_intent *in,
-                   uint64_t chain_nonce, int64_t *tx_id, struct mr_error *err)
+                   uint64_t chain_nonce, int64_t *tx_id, uint64_t *nonce, struct mr_error *err)
 {
     struct txs_intent ti;
-    uint64_t nonce;
 
     memset(&ti, 0, sizeof(ti));
     ti.chain_key = ctx->cfg->chains[in->chain].key;
@@ -150,5 +149,5 @@ int flow_db_intent(const struct flow_ctx *ctx, PGconn *conn, const struct flow_i
     ti.calldata = in->data;
     ti.calldata_len = in->len;
     ti.gas_limit = in->gas;
-    return txs_create_intent_in_tx(conn, &ti, chain_nonce, tx_id, &nonce, err);
+    return txs_create_intent_in_tx(conn, &ti, chain_nonce, tx_id, nonce, err);
 }

@@ -9,9 +9,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *tv_dir(void)
@@ -217,6 +219,96 @@ void tv_rmtree(const char *path)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+/* ---- processes ---- */
+
+const char *tv_bin(void)
+{
+    const char *b = getenv("MR_BIN");
+
+    return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
+}
+
+int tv_spawn(const char *const *argv, const char *log)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(nul, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        for (int i = 3; i < 1024; i++)
+            close(i);
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    return (int)pid;
+}
+
+char *tv_slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, n > 0 ? (size_t)n + 1 : 1);
+    if (buf != NULL && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+        buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+void tv_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void tv_wait_text(const char *path, const char *needle, int count)
+{
+    for (int i = 0; i < 1200; i++) {
+        char *t = tv_slurp(path);
+        int seen = 0;
+        for (const char *p = t; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+            seen++;
+        if (seen >= count) {
+            free(t);
+            return;
+        }
+        if (i == 1199)
+            fail_msg("'%s' not in %s (x%d):\n%s", needle, path, count, t != NULL ? t : "");
+        free(t);
+        tv_sleep_ms(50);
+    }
+}
+
+int tv_reap(int pid)
+{
+    int st = 0;
+
+    for (int i = 0; i < 1200; i++) {
+        pid_t r = waitpid((pid_t)pid, &st, WNOHANG);
+        if (r == (pid_t)pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        tv_sleep_ms(50);
+    }
+    kill((pid_t)pid, SIGKILL);
+    waitpid((pid_t)pid, &st, 0);
+    fail_msg("process %d did not exit", pid);
+    return -1;
 }
 
 /* ---- PostgreSQL ---- */

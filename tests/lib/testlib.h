@@ -59,6 +59,26 @@ int tv_run_prog(const char *bin, const char *const *argv, const char *input, cha
 char *tv_tmpdir(void);
 void tv_rmtree(const char *path);
 
+/* ---- processes (the relayer run as a daemon) ---- */
+
+/* The relayer binary: $MR_BIN, else build/mosaic-relayer. */
+const char *tv_bin(void);
+/* Starts argv[0] with argv (NULL-ended): stdin from /dev/null, stdout and
+ * stderr to the file `log` (created or truncated, mode 0600), no other
+ * descriptor inherited.  Returns its pid. */
+int tv_spawn(const char *const *argv, const char *log);
+/* The whole file as a new malloc'd NUL-terminated string, NULL if it
+ * cannot be read. */
+char *tv_slurp(const char *path);
+/* Waits (at most 60 s) until the file holds `needle` at least `count`
+ * times; fails the test with the file's text otherwise. */
+void tv_wait_text(const char *path, const char *needle, int count);
+/* Waits (at most 60 s) for the child to exit; returns its exit status, -1
+ * when a signal ended it.  One that does not exit is killed and fails the
+ * test. */
+int tv_reap(int pid);
+void tv_sleep_ms(long ms);
+
 /* ---- anvil (the chains started by tests/anvil-harness.sh) ---- */
 
 /* Skips the current test when the test chains are not running. */

@@ -7,15 +7,11 @@
  */
 #include "tests/lib/testlib.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "eth/key.h"
@@ -27,12 +23,6 @@ struct fx {
     PGconn *db;
     char cfg[512], key[512], pw[512];
 };
-
-static const char *bin(void)
-{
-    const char *b = getenv("MR_BIN");
-    return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -118,113 +108,31 @@ static int teardown(void **state)
     TV_REQUIRE_PG();                                                           \
     TV_REQUIRE_ANVIL()
 
-/* Starts the binary with argv (NULL-ended), stdout and stderr to `log`. */
-static pid_t spawn(const char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd < 0 || nul < 0)
-            _exit(127);
-        dup2(nul, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        for (int i = 3; i < 1024; i++)
-            close(i);
-        execv(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)n + 1);
-    if (buf != NULL && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-        buf[0] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Waits (bounded) until the log holds `count` occurrences of `needle`. */
-static void wait_log(const char *log, const char *needle, int count)
-{
-    for (int i = 0; i < 1200; i++) {
-        char *t = slurp(log);
-        int seen = 0;
-        for (const char *p = t; p != NULL && (p = strstr(p, needle)) != NULL; p++)
-            seen++;
-        if (seen >= count) {
-            free(t);
-            return;
-        }
-        if (i == 1199)
-            fail_msg("'%s' not in the log (x%d):\n%s", needle, count, t != NULL ? t : "");
-        free(t);
-        sleep_ms(50);
-    }
-}
-
-/* Waits (bounded) for the process; returns its exit status (-1: signal). */
-static int reap(pid_t pid)
-{
-    int st = 0;
-
-    for (int i = 0; i < 1200; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    fail_msg("the relayer did not exit");
-    return -1;
-}
-
 /* Runs, reloads (a broken config is refused, a good one taken), stops. */
 static void test_run_hup_term(void **state)
 {
     char log[600];
     REQUIRE();
-    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
-    pid_t pid;
+    const char *argv[] = {tv_bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+    int pid;
     char *t;
 
     snprintf(log, sizeof(log), "%s/run.log", f->dir);
-    pid = spawn(argv, log);
-    wait_log(log, "running: role all", 1);
+    pid = tv_spawn(argv, log);
+    tv_wait_text(log, "running: role all", 1);
     /* The chains are registered. */
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM chains"), 2);
     write_file(f->cfg, "chains: [ this is not a config\n");
     kill(pid, SIGHUP);
-    wait_log(log, "keeping the old config", 1);
+    tv_wait_text(log, "keeping the old config", 1);
     write_config(f, 3);
     kill(pid, SIGHUP);
-    wait_log(log, "reloaded", 1);
-    wait_log(log, "running: role all", 2);
+    tv_wait_text(log, "reloaded", 1);
+    tv_wait_text(log, "running: role all", 2);
     kill(pid, SIGTERM);
-    assert_int_equal(reap(pid), 0);
-    t = slurp(log);
-    assert_non_null(strstr(t, "daemon: stopped"));
+    assert_int_equal(tv_reap(pid), 0);
+    t = tv_slurp(log);
+    assert_non_null(strstr(t, "\"component\":\"daemon\",\"msg\":\"stopped\""));
     /* The key and the password never reach the log. */
     assert_null(strstr(t, "\"pw\""));
     free(t);
@@ -236,16 +144,16 @@ static void test_role_watcher(void **state)
 {
     char log[600];
     REQUIRE();
-    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, "--role",
+    const char *argv[] = {tv_bin(), "run", "--config", f->cfg, "--database", f->ci, "--role",
                           "watcher", NULL};
-    pid_t pid;
+    int pid;
 
     write_config(f, 2);
     snprintf(log, sizeof(log), "%s/watcher.log", f->dir);
-    pid = spawn(argv, log);
-    wait_log(log, "running: role watcher", 1);
+    pid = tv_spawn(argv, log);
+    tv_wait_text(log, "running: role watcher", 1);
     kill(pid, SIGINT);
-    assert_int_equal(reap(pid), 0);
+    assert_int_equal(tv_reap(pid), 0);
 }
 
 /* One process per key: a second `run` with the same key is refused. */
@@ -253,17 +161,17 @@ static void test_key_in_use(void **state)
 {
     char log[600], *out = NULL, *err = NULL;
     REQUIRE();
-    const char *argv[] = {bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
-    pid_t pid;
+    const char *argv[] = {tv_bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+    int pid;
     int rc;
 
     write_config(f, 2);
     snprintf(log, sizeof(log), "%s/first.log", f->dir);
-    pid = spawn(argv, log);
-    wait_log(log, "running: role all", 1);
+    pid = tv_spawn(argv, log);
+    tv_wait_text(log, "running: role all", 1);
     rc = tv_run_cli(argv + 1, NULL, &out, &err);
     kill(pid, SIGTERM);
-    assert_int_equal(reap(pid), 0);
+    assert_int_equal(tv_reap(pid), 0);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "facilitator"));
     free(out);

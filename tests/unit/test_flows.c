@@ -33,6 +33,7 @@
 #include "relayer/daemon.h"
 #include "relayer/flows/flows_int.h"
 #include "relayer/keyfile.h"
+#include "relayer/log.h"
 #include "relayer/signer.h"
 #include "relayer/sysrand.h"
 #include "relayer/txm.h"
@@ -361,6 +362,10 @@ static int group_setup(void **state)
     (void)state;
     if (tv_pg_base() == NULL || tv_anvil_url("ORIGIN") == NULL || tv_anvil_url("AUX") == NULL)
         return 0;
+    /* The flows and the daemon log through relayer/log.h: errors only,
+     * unless FLOWS_LOG asks for everything. */
+    log_setup(getenv("FLOWS_LOG") != NULL ? LOGL_DEBUG : LOGL_ERROR, LOG_FORMAT_TEXT,
+              STDERR_FILENO);
     F.dir = tv_tmpdir();
     F.db = tv_pg_migrated(&F.ci);
     cl_open(&F.o, "ORIGIN");
@@ -377,7 +382,6 @@ static int group_setup(void **state)
     flow_ctx_init(&F.ctx, F.cfg, F.fac, 1, F.fac);
     F.ctx.wait_min_ms = 20;
     F.ctx.wait_max_ms = 200;
-    F.ctx.log = getenv("FLOWS_LOG") != NULL ? stderr : NULL;
     txm_for(0);
     txm_for(1);
     F.ready = 1;
@@ -1261,7 +1265,6 @@ static void *daemon_thread(void *arg)
     memset(&o, 0, sizeof(o));
     o.conninfo = F.ci;
     o.role = DAEMON_ALL;
-    o.log = getenv("FLOWS_LOG") != NULL ? stderr : NULL;
     o.sender_idle_ms = 100;
     o.sender_busy_ms = 20;
     o.wait_min_ms = 50;
@@ -1356,7 +1359,6 @@ static void *role_thread(void *arg)
     memset(&o, 0, sizeof(o));
     o.conninfo = F.ci;
     o.role = r->role;
-    o.log = getenv("FLOWS_LOG") != NULL ? stderr : NULL;
     o.sender_idle_ms = 100;
     o.sender_busy_ms = 20;
     o.wait_min_ms = 50;

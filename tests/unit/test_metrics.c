@@ -1,11 +1,10 @@
 /*
  * test_metrics.c - the metrics registry, the Prometheus text format (checked
- * by a strict parser of our own), the HTTP listener scraped with libcurl,
+ * by the strict parser of tests/lib/promparse.c), the HTTP listener scraped with libcurl,
  * the database collector and the readiness check on a real PostgreSQL.
  */
 #include "tests/lib/testlib.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,334 +14,9 @@
 #include <curl/curl.h>
 
 #include "relayer/metrics.h"
+#include "tests/lib/promparse.h"
 
-/* The parser copies names and labels into fixed buffers on purpose. */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-
-/* ------------------------------------------------ a strict text parser -- */
-
-struct sample {
-    char key[256];             /* name{labels} exactly as written */
-    char name[128];
-    double value;
-};
-
-struct scrape {
-    struct sample *v;
-    size_t n, cap;
-};
-
-static int name_ok(const char *s, size_t n, int metric)
-{
-    if (n == 0 || (!isalpha((unsigned char)s[0]) && s[0] != '_' && !(metric && s[0] == ':')))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && !(metric && s[i] == ':'))
-            return 0;
-    return 1;
-}
-
-static int parse_value(const char *s, double *v)
-{
-    char *end;
-
-    if (strcmp(s, "+Inf") == 0) {
-        *v = INFINITY;
-        return 1;
-    }
-    if (strcmp(s, "-Inf") == 0) {
-        *v = -INFINITY;
-        return 1;
-    }
-    if (strcmp(s, "NaN") == 0) {
-        *v = NAN;
-        return 1;
-    }
-    if (*s == 0 || isspace((unsigned char)*s))
-        return 0;
-    *v = strtod(s, &end);
-    return *end == 0 && !isinf(*v) && !isnan(*v);
-}
-
-struct family_state {
-    char name[128];
-    char type[16];
-    int help, typed;
-};
-
-/* The family a sample name belongs to (the histogram suffixes stripped). */
-static int belongs(const char *sample, const struct family_state *f)
-{
-    size_t fl = strlen(f->name);
-
-    if (strcmp(sample, f->name) == 0)
-        return strcmp(f->type, "histogram") != 0;
-    if (strcmp(f->type, "histogram") != 0 || strncmp(sample, f->name, fl) != 0)
-        return 0;
-    return strcmp(sample + fl, "_bucket") == 0 || strcmp(sample + fl, "_sum") == 0 ||
-           strcmp(sample + fl, "_count") == 0;
-}
-
-/* Parses the labels at s ('{' ... '}'); checks names, escapes, duplicates.
- * Out: the value of `le` (if any) in le[64], the labels without le in
- * rest[].  Returns the length consumed, 0 on error. */
-static size_t parse_labels(const char *s, char *le, char *rest, size_t restcap)
-{
-    const char *p = s + 1;
-    char seen[8][64];
-    int nseen = 0;
-    size_t rl = 0;
-
-    le[0] = 0;
-    rest[0] = 0;
-    if (*p == '}')
-        return 0;              /* "{}" is legal but we never write it */
-    for (;;) {
-        const char *n0 = p;
-        while (isalnum((unsigned char)*p) || *p == '_')
-            p++;
-        size_t nl = (size_t)(p - n0);
-        if (!name_ok(n0, nl, 0) || nl >= 64 || p[0] != '=' || p[1] != '"')
-            return 0;
-        for (int i = 0; i < nseen; i++)
-            if (strlen(seen[i]) == nl && strncmp(seen[i], n0, nl) == 0)
-                return 0;      /* duplicate label */
-        if (nseen == 8)
-            return 0;
-        memcpy(seen[nseen], n0, nl);
-        seen[nseen++][nl] = 0;
-        p += 2;
-        char val[256];
-        size_t vl = 0;
-        while (*p != '"') {
-            if (*p == 0 || *p == '\n' || vl + 1 >= sizeof val)
-                return 0;
-            if (*p == '\\') {
-                p++;
-                if (*p == 'n')
-                    val[vl++] = '\n';
-                else if (*p == '\\' || *p == '"')
-                    val[vl++] = *p;
-                else
-                    return 0;  /* no other escape exists */
-                p++;
-            } else
-                val[vl++] = *p++;
-        }
-        val[vl] = 0;
-        p++;
-        if (nl == 2 && strncmp(n0, "le", 2) == 0)
-            snprintf(le, 64, "%s", val);
-        else
-            rl += (size_t)snprintf(rest + rl, restcap - rl, "%s%.*s=%s", rl ? "," : "", (int)nl,
-                                   n0, val);
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p != '}')
-            return 0;
-        return (size_t)(p + 1 - s);
-    }
-}
-
-/* Histogram bookkeeping for one label set. */
-struct hist {
-    char family[128], labels[256];
-    double last_le, last_cum, inf;
-    int has_inf, has_sum, has_count;
-    double count;
-};
-
-static char perr[512];
-#define PFAIL(...)                                                             \
-    do {                                                                       \
-        snprintf(perr, sizeof perr, __VA_ARGS__);                              \
-        free(out->v);                                                          \
-        out->v = NULL;                                                         \
-        return -1;                                                             \
-    } while (0)
-
-static int parse_exposition_(const char *text, struct scrape *out)
-{
-    struct family_state fams[64];
-    struct hist hs[256];
-    int nf = 0, nh = 0;
-    struct family_state *cur = NULL;
-    const char *line = text;
-
-    memset(out, 0, sizeof *out);
-    if (strlen(text) == 0 || text[strlen(text) - 1] != '\n')
-        PFAIL("does not end with a newline");
-    while (*line) {
-        const char *nl = strchr(line, '\n');
-        char buf[1024];
-        size_t len = (size_t)(nl - line);
-        if (len >= sizeof buf)
-            PFAIL("line too long");
-        memcpy(buf, line, len);
-        buf[len] = 0;
-        line = nl + 1;
-        if (len == 0)
-            PFAIL("empty line");
-        if (strncmp(buf, "# HELP ", 7) == 0 || strncmp(buf, "# TYPE ", 7) == 0) {
-            const char *n0 = buf + 7, *sp = strchr(n0, ' ');
-            if (sp == NULL || !name_ok(n0, (size_t)(sp - n0), 1))
-                PFAIL("bad comment line: %s", buf);
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)(sp - n0), n0);
-            struct family_state *f = NULL;
-            for (int i = 0; i < nf; i++)
-                if (strcmp(fams[i].name, name) == 0)
-                    f = &fams[i];
-            if (f == NULL) {
-                assert_true(nf < 64);
-                f = &fams[nf++];
-                memset(f, 0, sizeof *f);
-                snprintf(f->name, sizeof f->name, "%s", name);
-            } else if (f != cur)
-                PFAIL("family %s split in two", name);
-            cur = f;
-            if (buf[2] == 'H') {
-                if (f->help || f->typed)
-                    PFAIL("HELP of %s twice or after TYPE", name);
-                f->help = 1;
-                for (const char *q = sp + 1; *q; q++)  /* only \\ and \n escapes */
-                    if (*q == '\\' && (q[1] != '\\' && q[1] != 'n'))
-                        PFAIL("bad escape in HELP: %s", buf);
-                    else if (*q == '\\')
-                        q++;
-            } else {
-                if (f->typed)
-                    PFAIL("TYPE of %s twice", name);
-                f->typed = 1;
-                snprintf(f->type, sizeof f->type, "%s", sp + 1);
-                if (strcmp(f->type, "counter") && strcmp(f->type, "gauge") &&
-                    strcmp(f->type, "histogram"))
-                    PFAIL("unknown type: %s", buf);
-            }
-            continue;
-        }
-        if (buf[0] == '#')
-            PFAIL("unexpected comment: %s", buf);
-        /* a sample */
-        size_t nlen = 0;
-        while (buf[nlen] && buf[nlen] != '{' && buf[nlen] != ' ')
-            nlen++;
-        if (!name_ok(buf, nlen, 1))
-            PFAIL("bad metric name: %s", buf);
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)nlen, buf);
-        if (cur == NULL || !cur->typed || !belongs(name, cur))
-            PFAIL("sample %s outside its family (current %s)", name, cur ? cur->name : "none");
-        char le[64], labels[256];
-        size_t ll = 0;
-        le[0] = labels[0] = 0;
-        if (buf[nlen] == '{') {
-            ll = parse_labels(buf + nlen, le, labels, sizeof labels);
-            if (ll == 0)
-                PFAIL("bad labels: %s", buf);
-        }
-        if (buf[nlen + ll] != ' ')
-            PFAIL("no value: %s", buf);
-        double v;
-        if (!parse_value(buf + nlen + ll + 1, &v))
-            PFAIL("bad value (or a timestamp): %s", buf);
-        size_t klen = nlen + ll;
-        for (size_t i = 0; i < out->n; i++)
-            if (strlen(out->v[i].key) == klen && strncmp(out->v[i].key, buf, klen) == 0)
-                PFAIL("duplicate series: %s", buf);
-        if (out->n == out->cap) {
-            out->cap = out->cap ? out->cap * 2 : 256;
-            out->v = realloc(out->v, out->cap * sizeof *out->v);
-            assert_non_null(out->v);
-        }
-        struct sample *s = &out->v[out->n++];
-        snprintf(s->key, sizeof s->key, "%.*s", (int)klen, buf);
-        snprintf(s->name, sizeof s->name, "%s", name);
-        s->value = v;
-
-        int is_bucket = strstr(name, "_bucket") && strcmp(cur->type, "histogram") == 0;
-        if (!is_bucket && le[0])
-            PFAIL("le outside a bucket: %s", buf);
-        if (strcmp(cur->type, "counter") == 0 && !(v >= 0))
-            PFAIL("negative counter: %s", buf);
-        if (strcmp(cur->type, "histogram") != 0)
-            continue;
-        struct hist *h = NULL;
-        for (int i = 0; i < nh; i++)
-            if (strcmp(hs[i].family, cur->name) == 0 && strcmp(hs[i].labels, labels) == 0)
-                h = &hs[i];
-        if (h == NULL) {
-            assert_true(nh < 256);
-            h = &hs[nh++];
-            memset(h, 0, sizeof *h);
-            snprintf(h->family, sizeof h->family, "%s", cur->name);
-            snprintf(h->labels, sizeof h->labels, "%s", labels);
-            h->last_le = -INFINITY;
-            if (!is_bucket)
-                PFAIL("histogram %s starts without buckets", buf);
-        }
-        if (is_bucket) {
-            double b;
-            if (le[0] == 0 || !parse_value(le, &b) || isnan(b) || h->has_inf || h->has_sum)
-                PFAIL("bad bucket: %s", buf);
-            if (b <= h->last_le || v < h->last_cum)
-                PFAIL("buckets not increasing / not cumulative: %s", buf);
-            h->last_le = b;
-            h->last_cum = v;
-            if (isinf(b)) {
-                h->has_inf = 1;
-                h->inf = v;
-            }
-        } else if (strstr(name, "_sum")) {
-            if (!h->has_inf || h->has_sum)
-                PFAIL("_sum before +Inf or twice: %s", buf);
-            h->has_sum = 1;
-        } else {
-            if (!h->has_sum || h->has_count)
-                PFAIL("_count before _sum or twice: %s", buf);
-            h->has_count = 1;
-            h->count = v;
-            if (v != h->inf)
-                PFAIL("_count %g != +Inf bucket %g: %s", v, h->inf, buf);
-        }
-    }
-    for (int i = 0; i < nf; i++)
-        if (!fams[i].help || !fams[i].typed)
-            PFAIL("family %s lacks HELP or TYPE", fams[i].name);
-    for (int i = 0; i < nh; i++)
-        if (!hs[i].has_count)
-            PFAIL("histogram %s{%s} incomplete", hs[i].family, hs[i].labels);
-    return 0;
-}
-
-/* Parses or fails the test with the parser's reason. */
-static void parse_exposition(const char *text, struct scrape *out)
-{
-    if (parse_exposition_(text, out) != 0)
-        fail_msg("bad exposition: %s", perr);
-}
-
-/* The value of the series written as `key`; fails when absent. */
-static double val(const struct scrape *s, const char *key)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i].key, key) == 0)
-            return s->v[i].value;
-    fail_msg("no series %s", key);
-    return NAN;
-}
-
-static int has(const struct scrape *s, const char *key)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i].key, key) == 0)
-            return 1;
-    return 0;
-}
-
-static void render_parse(struct scrape *s)
+static void render_parse(struct prom_scrape *s)
 {
     char *text;
     size_t len;
@@ -350,7 +24,7 @@ static void render_parse(struct scrape *s)
 
     assert_int_equal(metrics_render(&text, &len, &err), MR_OK);
     assert_int_equal(len, strlen(text));
-    parse_exposition(text, s);
+    prom_parse_or_fail(text, s);
     free(text);
 }
 
@@ -365,7 +39,7 @@ static int reset(void **state)
 
 static void test_families_render(void **state)
 {
-    struct scrape s;
+    struct prom_scrape s;
     (void)state;
 
     metrics_chain("origin", 100, 98, 90);
@@ -378,39 +52,39 @@ static void test_families_render(void **state)
     metrics_proof_rejected("aux", "proof");
     metrics_limits_held("ost-aux1", 2, 1e21);
     render_parse(&s);
-    assert_true(val(&s, "mosaic_chain_head_block{chain=\"origin\"}") == 100);
-    assert_true(val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 8);
-    assert_true(val(&s, "mosaic_rpc_errors_total{chain=\"aux\",endpoint=\"1\",kind=\"timeout\"}") == 2);
-    assert_true(val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"aux\",endpoint=\"0\","
+    assert_true(prom_val(&s, "mosaic_chain_head_block{chain=\"origin\"}") == 100);
+    assert_true(prom_val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 8);
+    assert_true(prom_val(&s, "mosaic_rpc_errors_total{chain=\"aux\",endpoint=\"1\",kind=\"timeout\"}") == 2);
+    assert_true(prom_val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"aux\",endpoint=\"0\","
                         "method=\"eth_getLogs\",le=\"0.025\"}") == 1);
-    assert_true(val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"aux\",endpoint=\"0\","
+    assert_true(prom_val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"aux\",endpoint=\"0\","
                         "method=\"eth_getLogs\",le=\"0.01\"}") == 0);
-    assert_true(val(&s, "mosaic_job_duration_seconds_count{kind=\"msg\",outcome=\"completed\"}") == 1);
-    assert_true(val(&s, "mosaic_message_transitions_total{flow=\"stake\",state=\"confirming\"}") == 1);
-    assert_true(val(&s, "mosaic_signer_balance_ether{chain=\"origin\","
+    assert_true(prom_val(&s, "mosaic_job_duration_seconds_count{kind=\"msg\",outcome=\"completed\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_message_transitions_total{flow=\"stake\",state=\"confirming\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_signer_balance_ether{chain=\"origin\","
                         "address=\"0x00000000000000000000000000000000000000aa\"}") == 1.25);
-    assert_true(val(&s, "mosaic_limits_held_value_wei{pair=\"ost-aux1\"}") == 1e21);
-    assert_true(val(&s, "mosaic_proofs_rejected_total{chain=\"aux\",reason=\"proof\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_limits_held_value_wei{pair=\"ost-aux1\"}") == 1e21);
+    assert_true(prom_val(&s, "mosaic_proofs_rejected_total{chain=\"aux\",reason=\"proof\"}") == 1);
     free(s.v);
 
     /* the values move */
     metrics_rpc_error("aux", 1, "timeout");
     metrics_chain("origin", 101, 100, 100);
     render_parse(&s);
-    assert_true(val(&s, "mosaic_rpc_errors_total{chain=\"aux\",endpoint=\"1\",kind=\"timeout\"}") == 3);
-    assert_true(val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_rpc_errors_total{chain=\"aux\",endpoint=\"1\",kind=\"timeout\"}") == 3);
+    assert_true(prom_val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 0);
     free(s.v);
 }
 
 static void test_label_escaping(void **state)
 {
-    struct scrape s;
+    struct prom_scrape s;
     (void)state;
 
     metrics_proof_rejected("a\"b\\c\nd", "x");
     render_parse(&s);
     /* quotes and backslashes escaped, control characters replaced */
-    assert_true(val(&s, "mosaic_proofs_rejected_total{chain=\"a\\\"b\\\\c?d\",reason=\"x\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_proofs_rejected_total{chain=\"a\\\"b\\\\c?d\",reason=\"x\"}") == 1);
     free(s.v);
 
     /* a long value is cut, and the cut value is the same series */
@@ -424,20 +98,20 @@ static void test_label_escaping(void **state)
     char key[256];
     longv[METRIC_LABEL_LEN - 1] = 0;
     snprintf(key, sizeof key, "mosaic_proofs_rejected_total{chain=\"%s\",reason=\"x\"}", longv);
-    assert_true(val(&s, key) == 2);
+    assert_true(prom_val(&s, key) == 2);
     free(s.v);
 }
 
 static void test_histogram(void **state)
 {
-    struct scrape s;
+    struct prom_scrape s;
     const double obs[] = {0.001, 0.005, 0.0051, 0.7, 3, 1000, NAN};
     (void)state;
 
     for (size_t i = 0; i < sizeof obs / sizeof obs[0]; i++)
         metrics_rpc_latency("origin", 0, "eth_call", obs[i]);
     render_parse(&s);
-#define B(le) val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"origin\",endpoint=\"0\"," \
+#define B(le) prom_val(&s, "mosaic_rpc_request_duration_seconds_bucket{chain=\"origin\",endpoint=\"0\"," \
                       "method=\"eth_call\",le=\"" le "\"}")
     assert_true(B("0.005") == 2);          /* upper bounds are inclusive */
     assert_true(B("0.01") == 3);
@@ -446,7 +120,7 @@ static void test_histogram(void **state)
     assert_true(B("30") == 5);
     assert_true(B("+Inf") == 6);           /* NaN is not counted */
 #undef B
-    double sum = val(&s, "mosaic_rpc_request_duration_seconds_sum{chain=\"origin\",endpoint=\"0\","
+    double sum = prom_val(&s, "mosaic_rpc_request_duration_seconds_sum{chain=\"origin\",endpoint=\"0\","
                          "method=\"eth_call\"}");
     assert_true(fabs(sum - 1003.7111) < 1e-9);
     /* a generic metric_observe on a gauge does nothing */
@@ -464,11 +138,11 @@ static void test_series_limit(void **state)
         snprintf(name, sizeof name, "c%d", i);
         metrics_proof_rejected(name, "x");
     }
-    struct scrape s;
+    struct prom_scrape s;
     render_parse(&s);
-    assert_true(val(&s, "mosaic_metrics_series_dropped_total") == 10);
-    assert_true(has(&s, "mosaic_proofs_rejected_total{chain=\"c255\",reason=\"x\"}"));
-    assert_false(has(&s, "mosaic_proofs_rejected_total{chain=\"c256\",reason=\"x\"}"));
+    assert_true(prom_val(&s, "mosaic_metrics_series_dropped_total") == 10);
+    assert_true(prom_has(&s, "mosaic_proofs_rejected_total{chain=\"c255\",reason=\"x\"}"));
+    assert_false(prom_has(&s, "mosaic_proofs_rejected_total{chain=\"c256\",reason=\"x\"}"));
     free(s.v);
     /* and the pool as a whole */
     for (int f = 0; f < 12; f++)
@@ -478,7 +152,7 @@ static void test_series_limit(void **state)
             metrics_rpc_error(name, f, "t");
         }
     render_parse(&s);
-    assert_true(val(&s, "mosaic_metrics_series_dropped_total") > 10);
+    assert_true(prom_val(&s, "mosaic_metrics_series_dropped_total") > 10);
     free(s.v);
 }
 
@@ -498,7 +172,7 @@ static void *bump(void *arg)
 static void test_concurrent_updates(void **state)
 {
     pthread_t t[THREADS];
-    struct scrape s;
+    struct prom_scrape s;
     (void)state;
 
     for (int i = 0; i < THREADS; i++)
@@ -511,12 +185,12 @@ static void test_concurrent_updates(void **state)
         char key[128];
         snprintf(key, sizeof key,
                  "mosaic_rpc_errors_total{chain=\"origin\",endpoint=\"%d\",kind=\"transient\"}", e);
-        total += val(&s, key);
+        total += prom_val(&s, key);
     }
     assert_true(total == THREADS * ROUNDS);
-    assert_true(val(&s, "mosaic_job_duration_seconds_count{kind=\"msg\",outcome=\"completed\"}") ==
+    assert_true(prom_val(&s, "mosaic_job_duration_seconds_count{kind=\"msg\",outcome=\"completed\"}") ==
                 THREADS * ROUNDS);
-    assert_true(val(&s, "mosaic_job_duration_seconds_sum{kind=\"msg\",outcome=\"completed\"}") ==
+    assert_true(prom_val(&s, "mosaic_job_duration_seconds_sum{kind=\"msg\",outcome=\"completed\"}") ==
                 THREADS * ROUNDS * 0.5);
     free(s.v);
 }
@@ -541,66 +215,20 @@ static void test_parser_refuses(void **state)
         "# HELP a x\n# TYPE a histogram\na_bucket{le=\"+Inf\"} 2\na_sum 1\n", /* no count */
         "# HELP 1a x\n# TYPE 1a gauge\n1a 1\n",                      /* bad name */
     };
-    struct scrape s;
+    struct prom_scrape s;
     (void)state;
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (parse_exposition_(bad[i], &s) == 0)
+        if (prom_parse(bad[i], &s, NULL, 0) == 0)
             fail_msg("accepted bad document %zu: %s", i, bad[i]);
     }
-    parse_exposition("# HELP a x \\\\ \\n\n# TYPE a histogram\na_bucket{le=\"0.5\"} 1\n"
+    prom_parse_or_fail("# HELP a x \\\\ \\n\n# TYPE a histogram\na_bucket{le=\"0.5\"} 1\n"
                      "a_bucket{le=\"+Inf\"} 2\na_sum 3\na_count 2\n", &s);
     assert_int_equal(s.n, 4);
     free(s.v);
 }
 
 /* ----------------------------------------------------------------- HTTP -- */
-
-struct body {
-    char *p;
-    size_t n;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct body *b = ud;
-    size_t n = size * nmemb;
-
-    b->p = realloc(b->p, b->n + n + 1);
-    assert_non_null(b->p);
-    memcpy(b->p + b->n, ptr, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
-
-/* GET (or POST when post != NULL) url; returns the status, the body in *out. */
-static long fetch(const char *url, const char *post, char **out, char *ctype, size_t ctcap)
-{
-    CURL *c = curl_easy_init();
-    struct body b = {calloc(1, 1), 0};
-    long code = 0;
-    char *ct = NULL;
-
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (post)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("%s: %s (%zu bytes)", url, curl_easy_strerror(rc), b.n);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    if (ctype)
-        snprintf(ctype, ctcap, "%s", ct ? ct : "");
-    curl_easy_cleanup(c);
-    *out = b.p;
-    return code;
-}
 
 struct readiness {
     int ready;
@@ -622,7 +250,7 @@ static void test_http(void **state)
     struct mr_error err;
     struct readiness rd = {0, 0};
     char url[128], *body, ctype[128];
-    struct scrape s;
+    struct prom_scrape s;
     (void)state;
 
     assert_int_equal(metrics_server_start("127.0.0.1:0", ready_cb, &rd, &srv, &err), MR_OK);
@@ -631,19 +259,19 @@ static void test_http(void **state)
 
     metrics_rpc_error("origin", 0, "fatal");
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
-    assert_int_equal(fetch(url, NULL, &body, ctype, sizeof ctype), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, ctype, sizeof ctype), 200);
     assert_string_equal(ctype, "text/plain; version=0.0.4; charset=utf-8");
-    parse_exposition(body, &s);
-    assert_true(val(&s, "mosaic_rpc_errors_total{chain=\"origin\",endpoint=\"0\",kind=\"fatal\"}") == 1);
-    assert_true(val(&s, "process_start_time_seconds") > 1.6e9);
+    prom_parse_or_fail(body, &s);
+    assert_true(prom_val(&s, "mosaic_rpc_errors_total{chain=\"origin\",endpoint=\"0\",kind=\"fatal\"}") == 1);
+    assert_true(prom_val(&s, "process_start_time_seconds") > 1.6e9);
     free(s.v);
     free(body);
 
     /* the counter moves between scrapes */
     metrics_rpc_error("origin", 0, "fatal");
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
-    parse_exposition(body, &s);
-    assert_true(val(&s, "mosaic_rpc_errors_total{chain=\"origin\",endpoint=\"0\",kind=\"fatal\"}") == 2);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
+    prom_parse_or_fail(body, &s);
+    assert_true(prom_val(&s, "mosaic_rpc_errors_total{chain=\"origin\",endpoint=\"0\",kind=\"fatal\"}") == 2);
     free(s.v);
     free(body);
 
@@ -653,33 +281,33 @@ static void test_http(void **state)
         snprintf(k, sizeof k, "kind%d", i);
         metrics_job_duration(k, "completed", i);
     }
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
     assert_true(strlen(body) > 3 * 16384);
-    parse_exposition(body, &s);
-    assert_true(val(&s, "mosaic_job_duration_seconds_count{kind=\"kind199\",outcome=\"completed\"}") == 1);
+    prom_parse_or_fail(body, &s);
+    assert_true(prom_val(&s, "mosaic_job_duration_seconds_count{kind=\"kind199\",outcome=\"completed\"}") == 1);
     free(s.v);
     free(body);
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", port);
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
     assert_string_equal(body, "ok\n");
     free(body);
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", port);
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 503);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 503);
     assert_string_equal(body, "chain aux: the watcher is 9 blocks behind\n");
     free(body);
     rd.ready = 1;
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
     assert_string_equal(body, "all good\n");
     free(body);
     assert_int_equal(rd.calls, 2);
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing", port);
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 404);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 404);
     free(body);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
-    assert_int_equal(fetch(url, "x=1", &body, NULL, 0), 405);
+    assert_int_equal(tv_http_get(url, "x=1", &body, NULL, 0), 405);
     free(body);
 
     /* the port is taken: a second listener says so */
@@ -715,7 +343,7 @@ static void test_listen_addresses(void **state)
     if (metrics_server_start("[::1]:0", NULL, NULL, &srv, &err) == MR_OK) {
         char url[64], *body;
         snprintf(url, sizeof url, "http://[::1]:%d/healthz", metrics_server_port(srv));
-        assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+        assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
         free(body);
         metrics_server_stop(srv);
     } else
@@ -771,7 +399,7 @@ static const char FIXTURE[] =
 
 static void test_collect_db(void **state)
 {
-    struct scrape s;
+    struct prom_scrape s;
     struct mr_error err;
     char *conninfo;
     (void)state;
@@ -781,35 +409,35 @@ static void test_collect_db(void **state)
     exec(db, FIXTURE);
     assert_int_equal(metrics_collect_db(db, &err), MR_OK);
     render_parse(&s);
-    assert_true(val(&s, "mosaic_chain_head_block{chain=\"origin\"}") == 100);
-    assert_true(val(&s, "mosaic_chain_finalized_block{chain=\"origin\"}") == 98);
-    assert_true(val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 8);
-    assert_true(val(&s, "mosaic_chain_head_block{chain=\"aux\"}") == 50);
-    assert_false(has(&s, "mosaic_watcher_lag_blocks{chain=\"aux\"}"));
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"available\"}") == 2);
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"running\"}") == 0);
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"failed\"}") == 1);
-    assert_false(has(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"completed\"}"));
-    assert_true(val(&s, "mosaic_messages{flow=\"stake\",state=\"declared\"}") == 2);
-    assert_true(val(&s, "mosaic_messages{flow=\"stake\",state=\"completed\"}") == 1);
-    assert_true(val(&s, "mosaic_messages{flow=\"redeem\",state=\"declared\"}") == 0);
-    assert_true(val(&s, "mosaic_messages_stuck") == 1);
-    assert_true(val(&s, "mosaic_transactions_pending{chain=\"origin\",state=\"broadcast\"}") == 1);
-    assert_true(val(&s, "mosaic_transactions_pending{chain=\"aux\",state=\"intent\"}") == 0);
-    assert_true(val(&s, "mosaic_transactions_failed_total{chain=\"origin\"}") == 1);
-    assert_true(val(&s, "mosaic_transactions_replaced_total{chain=\"origin\"}") == 1);
-    assert_true(val(&s, "mosaic_transactions_replaced_total{chain=\"aux\"}") == 0);
-    assert_true(val(&s, "mosaic_anchor_height{chain=\"aux\",remote=\"origin\"}") == 95);
-    double age = val(&s, "mosaic_anchor_age_seconds{chain=\"aux\",remote=\"origin\"}");
+    assert_true(prom_val(&s, "mosaic_chain_head_block{chain=\"origin\"}") == 100);
+    assert_true(prom_val(&s, "mosaic_chain_finalized_block{chain=\"origin\"}") == 98);
+    assert_true(prom_val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 8);
+    assert_true(prom_val(&s, "mosaic_chain_head_block{chain=\"aux\"}") == 50);
+    assert_false(prom_has(&s, "mosaic_watcher_lag_blocks{chain=\"aux\"}"));
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"available\"}") == 2);
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"running\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"failed\"}") == 1);
+    assert_false(prom_has(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"completed\"}"));
+    assert_true(prom_val(&s, "mosaic_messages{flow=\"stake\",state=\"declared\"}") == 2);
+    assert_true(prom_val(&s, "mosaic_messages{flow=\"stake\",state=\"completed\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_messages{flow=\"redeem\",state=\"declared\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_messages_stuck") == 1);
+    assert_true(prom_val(&s, "mosaic_transactions_pending{chain=\"origin\",state=\"broadcast\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_transactions_pending{chain=\"aux\",state=\"intent\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_transactions_failed_total{chain=\"origin\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_transactions_replaced_total{chain=\"origin\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_transactions_replaced_total{chain=\"aux\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_anchor_height{chain=\"aux\",remote=\"origin\"}") == 95);
+    double age = prom_val(&s, "mosaic_anchor_age_seconds{chain=\"aux\",remote=\"origin\"}");
     assert_true(age >= 30 && age < 3000);
     const char *addr = "0x3333333333333333333333333333333333333333";
     char key[160];
     snprintf(key, sizeof key, "mosaic_signer_next_nonce{chain=\"origin\",address=\"%s\"}", addr);
-    assert_true(val(&s, key) == 2);
+    assert_true(prom_val(&s, key) == 2);
     snprintf(key, sizeof key, "mosaic_signer_halted{chain=\"origin\",address=\"%s\"}", addr);
-    assert_true(val(&s, key) == 0);
-    assert_true(val(&s, "mosaic_alerts_open{severity=\"critical\"}") == 1);
-    assert_true(val(&s, "mosaic_alerts_open{severity=\"warning\"}") == 0);
+    assert_true(prom_val(&s, key) == 0);
+    assert_true(prom_val(&s, "mosaic_alerts_open{severity=\"critical\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_alerts_open{severity=\"warning\"}") == 0);
     free(s.v);
 
     /* things move; series whose rows went away drop to 0 */
@@ -822,16 +450,16 @@ static void test_collect_db(void **state)
              "UPDATE mosaic.signer_nonces SET halted_reason = 'used elsewhere', halted_at = now();");
     assert_int_equal(metrics_collect_db(db, &err), MR_OK);
     render_parse(&s);
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"available\"}") == 1);
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"running\"}") == 1);
-    assert_true(val(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"failed\"}") == 0);
-    assert_true(val(&s, "mosaic_alerts_open{severity=\"critical\"}") == 0);
-    assert_true(val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 0);
-    assert_true(val(&s, "mosaic_watcher_lag_blocks{chain=\"aux\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"available\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"msg\",state=\"running\"}") == 1);
+    assert_true(prom_val(&s, "mosaic_queue_jobs{kind=\"anchor\",state=\"failed\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_alerts_open{severity=\"critical\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_watcher_lag_blocks{chain=\"origin\"}") == 0);
+    assert_true(prom_val(&s, "mosaic_watcher_lag_blocks{chain=\"aux\"}") == 0);
     snprintf(key, sizeof key, "mosaic_signer_halted{chain=\"origin\",address=\"%s\"}", addr);
-    assert_true(val(&s, key) == 1);
-    assert_true(val(&s, "mosaic_metrics_collect_errors_total") == 0);
-    assert_true(val(&s, "mosaic_metrics_series_dropped_total") == 0);
+    assert_true(prom_val(&s, key) == 1);
+    assert_true(prom_val(&s, "mosaic_metrics_collect_errors_total") == 0);
+    assert_true(prom_val(&s, "mosaic_metrics_series_dropped_total") == 0);
     free(s.v);
 
     /* a broken connection: an error, counted, nothing crashes */
@@ -873,18 +501,18 @@ static void test_ready_db(void **state)
     assert_int_equal(PQstatus(ctx.db), CONNECTION_OK);
     assert_int_equal(metrics_server_start("127.0.0.1:0", db_ready_cb, &ctx, &srv, &err), MR_OK);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", metrics_server_port(srv));
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 503);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 503);
     assert_string_equal(body, "chain aux: the watcher has not started\n");
     free(body);
 
     exec(db, "UPDATE mosaic.chains SET cursor_block = 40, cursor_hash = decode(repeat('01', 32),"
              " 'hex'), finalized_block = 48 WHERE chain_key = 'aux'");
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 503);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 503);
     assert_string_equal(body, "chain aux: the watcher is 8 blocks behind (at most 5)\n");
     free(body);
     exec(db, "UPDATE mosaic.chains SET cursor_block = 96 WHERE chain_key = 'origin';"
              "UPDATE mosaic.chains SET cursor_block = 45 WHERE chain_key = 'aux'");
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
     assert_string_equal(body, "ready: 2 chains, watcher lag at most 3 blocks\n");
     free(body);
 
@@ -892,10 +520,10 @@ static void test_ready_db(void **state)
      * next check reconnects */
     exec(db, "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 503);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 503);
     assert_non_null(strstr(body, "metrics: database query failed"));
     free(body);
-    assert_int_equal(fetch(url, NULL, &body, NULL, 0), 200);
+    assert_int_equal(tv_http_get(url, NULL, &body, NULL, 0), 200);
     free(body);
     metrics_server_stop(srv);
     PQfinish(ctx.db);
