@@ -57,11 +57,14 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* E2E_ONLY=name runs only the tests whose name contains it (stress runs). */
 #define REQUIRE()                                                              \
     do {                                                                       \
         (void)state;                                                           \
         if (!ready)                                                            \
             skip();                                                            \
+        if (getenv("E2E_ONLY") != NULL && strstr(__func__, getenv("E2E_ONLY")) == NULL) \
+            return;                                                            \
     } while (0)
 
 static void sleep_ms(long ms)
@@ -219,13 +222,14 @@ static void no_halts(void)
 static void test_burst_100(void **state)
 {
     enum { N = 100 };
-    struct e2e_msg *m = calloc(N, sizeof(*m));
+    struct e2e_msg *m;
     struct u256 fac_ut0, fac_bt0, vault0, sum = cl_u256(0), rewards;
     struct eth_logs confirmed;
     uint64_t from_o, from_a, to_o, to_a, first_decl = 0, last_decl = 0, last_mint = 0, gas;
     size_t heights, txs;
 
     REQUIRE();
+    m = calloc(N, sizeof(*m));
     assert_non_null(m);
     e2e_quiet(&E);
     from_o = cl_block_number(&E.o) + 1;
@@ -272,20 +276,24 @@ static void test_burst_100(void **state)
 
 static void test_kill9_burst(void **state)
 {
-    enum { N = 30 };
-    struct e2e_msg *m = calloc(N, sizeof(*m));
+    size_t N = getenv("E2E_KILL_STAKES") != NULL ? strtoul(getenv("E2E_KILL_STAKES"), NULL, 10) : 30;
+    struct e2e_msg *m;
     struct eth_logs confirmed;
     uint64_t from_o, from_a, to_o, to_a;
     unsigned seed, kills;
 
     REQUIRE();
+    m = calloc(N, sizeof(*m));
     assert_non_null(m);
     assert_int_equal(sys_random(&seed, sizeof(seed)), 0);
     if (getenv("E2E_SEED") != NULL)
         seed = (unsigned)strtoul(getenv("E2E_SEED"), NULL, 10);
     srand(seed);
     kills = 3 + (unsigned)rand() % 3;
-    print_message("kill -9 test: seed %u (E2E_SEED=%u repeats it), %u kills\n", seed, seed, kills);
+    if (getenv("E2E_KILLS") != NULL)
+        kills = (unsigned)strtoul(getenv("E2E_KILLS"), NULL, 10);
+    print_message("kill -9 test: %zu stakes, seed %u (E2E_SEED=%u repeats it), %u kills\n", N, seed,
+                  seed, kills);
     from_o = cl_block_number(&E.o) + 1;
     from_a = cl_block_number(&E.a) + 1;
     for (size_t i = 0; i < N; i++) {
