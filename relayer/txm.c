@@ -419,7 +419,13 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
     if (rc != MR_OK)
         return rc;
     e = evidence_slot(t, p->id, 1);
-    if (++e->count < TXM_NONCE_EVIDENCE)
+    if (e->count++ == 0)
+        e->first_ms = txm_now_ms();
+    /* A node whose account state runs ahead of its receipts (one that
+     * lags behind another of the chain's endpoints, or one still storing
+     * the block it just mined) looks the same for a moment: evidence
+     * counts only once it has lasted. */
+    if (e->count < TXM_NONCE_EVIDENCE || txm_now_ms() - e->first_ms < t->cfg.nonce_evidence_ms)
         return MR_OK;
     evidence_reset(t, p->id);
     snprintf(why, sizeof(why), "chain %s: nonce %llu was used by a transaction that is not ours "
