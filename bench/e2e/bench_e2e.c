@@ -223,7 +223,7 @@ static void run_burst(size_t n, struct burst_row *row)
     cpu0 = cpu_ms(E.pid);
     t0 = now_ms();
     e2e_stake_burst(&E, m, n);
-    e2e_wait_state(&E, m, n, "completed", 1800);
+    e2e_wait_state(&E, m, n, "completed", 120);
     row->seconds = (double)(now_ms() - t0) / 1000.0;
     row->cpu_ms = cpu_ms(E.pid) - cpu0;
     e2e_quiet(&E);

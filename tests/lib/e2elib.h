@@ -110,8 +110,10 @@ void e2e_redeem_burst(struct e2e *e, struct e2e_msg *m, size_t n);
  * (the first one's reason printed). */
 size_t e2e_count_state(struct e2e *e, const struct e2e_msg *m, size_t n, const char *want,
                        size_t *halted);
-/* Waits (daemon checked alive) until every m is in `want`, at most
- * `seconds`; prints what the database says when they are not. */
+/* Waits (daemon checked alive) until every m is in `want`; fails when
+ * nothing moved in the database (transactions, message states, jobs done,
+ * cursors) for `seconds`, or after ten times that, printing what the
+ * database says. */
 void e2e_wait_state(struct e2e *e, const struct e2e_msg *m, size_t n, const char *want,
                     int seconds);
 /* What the database knows: messages by state, jobs, transactions, halted

@@ -244,7 +244,7 @@ static void test_burst_100(void **state)
     }
     e2e_daemon_start(&E);
     e2e_stake_burst(&E, m, N);
-    e2e_wait_state(&E, m, N, "completed", 150);
+    e2e_wait_state(&E, m, N, "completed", 60);
     assert_int_equal(e2e_daemon_stop(&E), 0);
     to_o = cl_block_number(&E.o);
     to_a = cl_block_number(&E.a);
@@ -319,7 +319,7 @@ static void test_kill9_burst(void **state)
         if (k == 0)
             e2e_stake_collect(&E, m, N);
     }
-    e2e_wait_state(&E, m, N, "completed", 150);
+    e2e_wait_state(&E, m, N, "completed", 60);
     assert_int_equal(e2e_daemon_stop(&E), 0);
     to_o = cl_block_number(&E.o);
     to_a = cl_block_number(&E.a);
@@ -449,7 +449,7 @@ static void test_six_flows(void **state)
         memcpy(s[i].beneficiary, red[i], 20);
     }
     e2e_stake_burst(&E, s, 3);
-    e2e_wait_state(&E, s, 3, "completed", 90);
+    e2e_wait_state(&E, s, 3, "completed", 60);
     e2e_wait_state(&E, &s[3], 1, "reverted", 60);
     assert_int_equal(e2e_daemon_stop(&E), 0);
     e2e_quiet(&E);
@@ -503,7 +503,7 @@ static void test_six_flows(void **state)
     r[1].amount = red_ut[1];
     r[1].register_secret = 0;
     e2e_redeem_burst(&E, r, 2);
-    e2e_wait_state(&E, r, 2, "completed", 90);
+    e2e_wait_state(&E, r, 2, "completed", 60);
     e2e_wait_state(&E, &r[2], 1, "reverted", 60);
     assert_int_equal(e2e_daemon_stop(&E), 0);
     e2e_quiet(&E);
