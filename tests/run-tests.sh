@@ -39,9 +39,18 @@ for t in "$@"; do
         valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             --trace-children=no "$t" >"$log" 2>&1
     else
-        "$t" >"$log" 2>&1
+        # Its own session: whatever it starts (a daemon, a proxy) and leaves
+        # behind, e.g. because a failing test jumped past its cleanup, is
+        # killed with it rather than disturbing the programs after it.
+        setsid "$t" >"$log" 2>&1 &
+        pid=$!
+        wait "$pid"
     fi
     rc=$?
+    if [ -z "${MR_VALGRIND:-}" ] && kill -0 -- "-$pid" 2>/dev/null; then
+        echo "note: $name left processes behind; killing them"
+        kill -KILL -- "-$pid" 2>/dev/null
+    fi
     cat "$log"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
