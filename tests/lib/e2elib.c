@@ -296,12 +296,15 @@ static const char *bin(void)
     return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
 }
 
+void e2e_daemon_kill(struct e2e *e);
+
 void e2e_daemon_start(struct e2e *e)
 {
     const char *argv[] = {bin(), "run", "--config", e->cfg, "--database", e->ci, NULL};
     pid_t pid;
 
-    assert_int_equal(e->pid, 0);
+    /* One left running by a test that failed half way is not this one's. */
+    e2e_daemon_kill(e);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
