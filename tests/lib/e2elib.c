@@ -296,8 +296,6 @@ static const char *bin(void)
     return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
 }
 
-void e2e_daemon_kill(struct e2e *e);
-
 void e2e_daemon_start(struct e2e *e)
 {
     const char *argv[] = {bin(), "run", "--config", e->cfg, "--database", e->ci, NULL};
