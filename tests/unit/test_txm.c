@@ -522,6 +522,7 @@ static void test_unexpected_nonce_advance(void **state)
 {
     struct txs_intent in = plain_call();
     int64_t id;
+    uint64_t n0;
     char params[300];
     REQUIRE();
 
@@ -530,7 +531,11 @@ static void test_unexpected_nonce_advance(void **state)
     assert_false(f->x.t.halted);
     snprintf(params, sizeof(params), "[{\"from\": \"%s\", \"to\": \"0x2222000000000000000000000000"
              "000000000000\", \"value\": \"0x1\"}]", DEV_ADDR);
+    n0 = chain_nonce(f, "latest");
     anvil(f, "eth_sendTransaction", params);
+    /* Automine answers before the block is in: wait for it (bounded). */
+    for (int i = 0; i < 500 && chain_nonce(f, "latest") == n0; i++)
+        usleep(10000);
     assert_int_equal(txm_poll(&f->x.t, NULL, &err), MR_OK);
     assert_true(f->x.t.halted);
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM signer_nonces WHERE halted_reason "
