@@ -23,6 +23,7 @@
 #include "relayer/config.h"
 #include "relayer/deploy.h"
 #include "relayer/keyfile.h"
+#include "relayer/log.h"
 #include "relayer/sysrand.h"
 #include "tests/lib/testlib.h"
 
@@ -173,6 +174,9 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
     const char *tmp;
 
     memset(e, 0, sizeof(*e));
+    /* The deployment runs in this process: its lines only when they matter
+     * (the daemon's own log is a file, e2e_daemon_tail). */
+    log_setup(LOGL_WARN, LOG_FORMAT_TEXT, STDERR_FILENO);
     if (tv_pg_base() == NULL) {
         print_message("SKIP: no test PostgreSQL: %s\n", tv_pg_skip_reason());
         return 0;
