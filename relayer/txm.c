@@ -448,6 +448,7 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
 struct poll_ctx {
     int64_t final_at;       /* final when included at or below; < 0: nothing final yet */
     uint64_t chain_nonce;   /* eth_getTransactionCount "latest", read before the receipts */
+    int resend;             /* this poll sends the bytes of unmined transactions again */
 };
 
 /* An intent left by a crash before its signature: sign and send now. */
@@ -456,7 +457,9 @@ static int resume_intent(struct txm *t, const struct txs_pending *p, struct mr_e
     struct u256 fee, tip;
     uint8_t *raw = NULL, hash[32];
     size_t len = 0;
-    int attempt = 0, rc = txm_fees(t, &fee, &tip, err);
+    /* The fees of new intents (fee_cache_ms): the flows record intents
+     * that the sender signs here, many at a time. */
+    int attempt = 0, rc = fees_for_intent(t, &fee, &tip, err);
 
     if (rc == MR_OK)
         rc = sign_pending(t, p, &fee, &tip, &raw, &len, hash, &attempt, err);
@@ -510,9 +513,11 @@ static int poll_one(struct txm *t, const struct txs_pending *p, const struct pol
         return t->halted ? MR_OK : resume_intent(t, p, err);
     if (strcmp(p->state, "included") == 0)
         return poll_included(t, p, c, final, err);
-    /* signed or broadcast: mined yet? */
+    /* signed or broadcast: mined yet?  Not if the chain has not reached its
+     * nonce (one receipt query per transaction mined, not per one pending,
+     * when many are pipelined). */
     memset(&r, 0, sizeof(r));
-    rc = find_receipt(t, p, &r, err);
+    rc = p->nonce < c->chain_nonce ? find_receipt(t, p, &r, err) : MR_ERR_NOTFOUND;
     if (rc == MR_OK) {
         const uint8_t *contract =
             p->create && r.status == 1 && r.has_contract_address ? r.contract_address : NULL;
@@ -543,7 +548,9 @@ static int poll_one(struct txm *t, const struct txs_pending *p, const struct pol
         return replace(t, p, err);
     /* Not mined yet: send the same bytes again (a node may have lost them,
      * e.g. after a reorg, a restart or a dropped lower nonce); "already
-     * known" is fine. */
+     * known" is fine.  At most every cfg.resend_ms when that is set. */
+    if (!c->resend)
+        return MR_OK;
     return broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
 }
 
@@ -614,7 +621,7 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
 {
     const uint8_t *from = signer_address(t->signer);
     struct txs_pending *list = NULL;
-    struct poll_ctx c = {-1, 0};
+    struct poll_ctx c = {-1, 0, 0};
     struct txs_key key;
     size_t n = 0, done = 0;
     int rc = txs_key_state(t->db, t->cfg.chain_key, from, &key, err), first = MR_OK;
@@ -643,6 +650,11 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
     }
     if (rc == MR_OK && n > 0)
         rc = final_point(t, &c.final_at, err);
+    if (rc == MR_OK && n > 0 &&
+        (t->paused || txm_now_ms() - t->resent_at_ms >= t->cfg.resend_ms)) {
+        c.resend = 1;
+        t->resent_at_ms = txm_now_ms();
+    }
     /* Each transaction on its own: one failing does not hold up the others. */
     for (size_t i = 0; rc == MR_OK && i < n; i++) {
         struct mr_error e1;

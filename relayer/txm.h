@@ -51,6 +51,9 @@ struct txm_config {
                                  * must also span this long (0: TXM_NONCE_EVIDENCE
                                  * polls suffice); polls may be milliseconds apart
                                  * when a sender is woken for every new intent */
+    int64_t resend_ms;          /* unmined transactions' bytes go out again at most this
+                                 * often (0: at every poll); a sender woken for every new
+                                 * intent would otherwise send all of them each time */
     int64_t fee_cache_ms;       /* new intents reuse fees this young; 0 =
                                  * TXM_DEFAULT_FEE_CACHE_MS, < 0: never (replacements
                                  * always ask the node afresh) */
@@ -85,6 +88,7 @@ struct txm {
     int gap_polls;
     struct u256 fee_max, fee_tip; /* the fees of the last txm_fees for a new intent */
     int64_t fee_at_ms;            /* when (0: none) */
+    int64_t resent_at_ms;         /* the last poll that sent pending bytes again (0: none) */
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
