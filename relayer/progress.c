@@ -63,9 +63,9 @@ enum progress_outcome progress_outcome(const struct progress_view *v)
     if (strcmp(v->state, "halted") == 0 || strcmp(v->state, "refused") == 0)
         return PROGRESS_STOPPED;
     if ((v->steps[PSTEP_PROGRESSED_SOURCE].done && v->steps[PSTEP_PROGRESSED_TARGET].done) ||
-        strcmp(v->state, "completed") == 0)
+        (strcmp(v->state, "completed") == 0 && !v->behind_chain[0]))
         return PROGRESS_COMPLETED;
-    if (v->steps[PSTEP_REVERTED].done || strcmp(v->state, "reverted") == 0)
+    if (v->steps[PSTEP_REVERTED].done || (strcmp(v->state, "reverted") == 0 && !v->behind_chain[0]))
         return PROGRESS_REVERTED;
     return PROGRESS_PENDING;
 }
@@ -140,6 +140,12 @@ size_t progress_waiting_for(const struct progress_view *v, char *out, size_t cap
     }
     if (progress_outcome(v) != PROGRESS_PENDING)
         return 0;
+    if (v->behind_chain[0]) {
+        append(out, cap, &len, "the watcher of %s to record block %llu (the message %s on chain)",
+               v->behind_chain, (unsigned long long)v->behind_block,
+               strcmp(v->state, "reverted") == 0 ? "was reverted" : "completed");
+        return len;
+    }
     if (st[PSTEP_REVERT_DECLARED].done) {
         if (!st[PSTEP_REVERT_CONFIRMED].done && !st[PSTEP_PROGRESSED_TARGET].done)
             append(out, cap, &len, "%s on %s", step_call(PSTEP_REVERT_CONFIRMED, r), v->target);
@@ -257,9 +263,15 @@ static int load_message(PGconn *conn, const char *const *params, const int *lens
 {
     PGresult *res = PQexecParams(
         conn,
-        "SELECT flow, gateway_pair, source_chain, target_chain, state, source_status,"
-        " target_status, declared_block, amount::text, coalesce(halted_reason, '')"
-        " FROM mosaic_dash.messages WHERE message_hash = $1::bytea",
+        "SELECT m.flow, m.gateway_pair, m.source_chain, m.target_chain, m.state,"
+        " m.source_status, m.target_status, m.declared_block, m.amount::text,"
+        " coalesce(m.halted_reason, ''),"
+        /* Where the watchers stand against the blocks of our last calls. */
+        " m.source_done_block, (SELECT c.cursor_block FROM mosaic_dash.chains c"
+        "  WHERE c.chain_key = m.source_chain),"
+        " greatest(m.confirmed_block, m.target_done_block), (SELECT c.cursor_block"
+        "  FROM mosaic_dash.chains c WHERE c.chain_key = m.target_chain)"
+        " FROM mosaic_dash.messages m WHERE m.message_hash = $1::bytea",
         1, NULL, params, lens, fmts, 0);
     int rc = db_check(res, PGRES_TUPLES_OK, "reading the message", err), has;
 
@@ -275,6 +287,19 @@ static int load_message(PGconn *conn, const char *const *params, const int *lens
         v->declared_block = col_u64(res, 0, 7, &has);
         col_text(res, 0, 8, v->amount, sizeof(v->amount));
         col_text(res, 0, 9, v->halted_reason, sizeof(v->halted_reason));
+        if (strcmp(v->state, "completed") == 0 || strcmp(v->state, "reverted") == 0) {
+            /* Source first: its declaration's side is read first too. */
+            for (int side = 0; side < 2 && !v->behind_chain[0]; side++) {
+                int has_done = 0, has_cursor = 0;
+                uint64_t done = col_u64(res, 0, 10 + 2 * side, &has_done);
+                uint64_t cursor = col_u64(res, 0, 11 + 2 * side, &has_cursor);
+                if (has_done && (!has_cursor || cursor < done)) {
+                    snprintf(v->behind_chain, sizeof(v->behind_chain), "%s",
+                             side == 0 ? v->source : v->target);
+                    v->behind_block = done;
+                }
+            }
+        }
     }
     PQclear(res);
     return rc;

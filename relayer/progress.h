@@ -78,10 +78,20 @@ struct progress_view {
     uint64_t declared_block;
     char amount[80];               /* decimal wei */
     char halted_reason[160];       /* "" unless halted or refused */
+    /* The relayer's state says the message ended (completed, reverted)
+     * from the statuses it read on chain, but the watcher of this chain has
+     * not recorded the blocks up to `behind_block`, where our last call of
+     * the message there was mined: its steps there are not all in the
+     * views yet.  "" when every chain is recorded that far (or the blocks
+     * are unknown: the calls were someone else's). */
+    char behind_chain[PROGRESS_KEY_LEN];
+    uint64_t behind_block;
     struct progress_step_info steps[PSTEP_COUNT];
 };
 
-/* How a message ended, or that it has not. */
+/* How a message ended, or that it has not.  The relayer's state alone
+ * ends it only once the watchers have recorded it (behind_chain ""): a
+ * display that stopped earlier would never show the steps recorded later. */
 enum progress_outcome {
     PROGRESS_PENDING = 0,
     PROGRESS_COMPLETED,            /* progressed on both chains */

@@ -335,6 +335,21 @@ static void test_progress_waiting(void **state)
     assert_int_equal(progress_outcome(&v), PROGRESS_COMPLETED);
     snprintf(v.state, sizeof(v.state), "reverted");
     assert_int_equal(progress_outcome(&v), PROGRESS_REVERTED);
+    /* ... once the watchers have recorded it: before, the display goes on,
+     * or the steps recorded later would never be shown. */
+    stake_view(&v);
+    set_step(&v, PSTEP_ANCHORED, "aux1", 7, 0x22);
+    v.steps[PSTEP_ANCHORED].height = 14;
+    snprintf(v.state, sizeof(v.state), "completed");
+    snprintf(v.behind_chain, sizeof(v.behind_chain), "aux1");
+    v.behind_block = 9;
+    assert_int_equal(progress_outcome(&v), PROGRESS_PENDING);
+    waiting(&v, "the watcher of aux1 to record block 9 (the message completed on chain)");
+    snprintf(v.state, sizeof(v.state), "reverted");
+    assert_int_equal(progress_outcome(&v), PROGRESS_PENDING);
+    waiting(&v, "the watcher of aux1 to record block 9 (the message was reverted on chain)");
+    snprintf(v.state, sizeof(v.state), "halted");
+    assert_int_equal(progress_outcome(&v), PROGRESS_STOPPED);
 }
 
 /* Runs fn(v, arg) with a FILE into a string; returns it (caller frees). */
@@ -500,6 +515,28 @@ static void test_progress_load(void **state)
     assert_false(v.steps[PSTEP_PROGRESSED_SOURCE].done);
     assert_int_equal(progress_outcome(&v), PROGRESS_PENDING);
     assert_int_not_equal(v.steps[PSTEP_DECLARED].at[0], '\0');
+    assert_string_equal(v.behind_chain, "");
+
+    /* The relayer read the end on chain (its calls mined in origin block 15
+     * and aux1 block 9) before the watchers recorded those blocks: not
+     * ended for the display until they have. */
+    exec_ok(c, "UPDATE mosaic.messages SET state = 'completed', completed_at = now(),"
+               " confirmed_block = 8, target_done_block = 9, source_done_block = 15");
+    exec_ok(c, "UPDATE mosaic.chains SET cursor_block = 14, cursor_hash = '\\x" TX("01") "'");
+    assert_int_equal(progress_load(c, mh, &v, &err), MR_OK);
+    assert_string_equal(v.behind_chain, "origin");
+    assert_int_equal(v.behind_block, 15);
+    assert_int_equal(progress_outcome(&v), PROGRESS_PENDING);
+    exec_ok(c, "UPDATE mosaic.chains SET cursor_block = 15 WHERE chain_key = 'origin'");
+    exec_ok(c, "UPDATE mosaic.chains SET cursor_block = 8 WHERE chain_key = 'aux1'");
+    assert_int_equal(progress_load(c, mh, &v, &err), MR_OK);
+    assert_string_equal(v.behind_chain, "aux1");
+    assert_int_equal(v.behind_block, 9);
+    exec_ok(c, "UPDATE mosaic.chains SET cursor_block = 9 WHERE chain_key = 'aux1'");
+    assert_int_equal(progress_load(c, mh, &v, &err), MR_OK);
+    assert_string_equal(v.behind_chain, "");
+    assert_int_equal(progress_outcome(&v), PROGRESS_COMPLETED);
+    exec_ok(c, "UPDATE mosaic.chains SET cursor_block = 8 WHERE chain_key = 'aux1'");
 
     /* The dashboards' read-only role reads the same through the views, and
      * no secret table. */
@@ -508,6 +545,7 @@ static void test_progress_load(void **state)
         exec_ok(c, "SET ROLE mosaic_readonly");
         assert_int_equal(progress_load(c, mh, &v, &err), MR_OK);
         assert_true(v.found && v.steps[PSTEP_PROVEN].done);
+        assert_string_equal(v.behind_chain, "aux1"); /* the chains view is readable too */
         r = PQexec(c, "SELECT * FROM mosaic.pending_secrets");
         assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
         PQclear(r);

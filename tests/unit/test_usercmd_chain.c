@@ -258,6 +258,58 @@ static void watch(struct net *n, const char *chain, uint64_t start)
     fail_msg("the %s watcher did not catch up", chain);
 }
 
+/* Prints a query's rows to stderr, one line each (columns by " | "). */
+static void dump_query(PGconn *c, const char *title, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+
+    fprintf(stderr, "-- %s\n", title);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "   (query failed: %s)\n", PQerrorMessage(c));
+    } else {
+        for (int i = 0; i < PQntuples(r); i++) {
+            fputs("  ", stderr);
+            for (int j = 0; j < PQnfields(r); j++)
+                fprintf(stderr, "%s%s", j ? " | " : "",
+                        PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j));
+            fputc('\n', stderr);
+        }
+    }
+    PQclear(r);
+}
+
+/* A followed command's output lacks an expected step: the whole output (on
+ * stderr: cmocka's message buffer truncates), then what the display read
+ * and what it was read from, and fails. */
+static void fail_steps(struct net *n, const char *cmd, const char *want, const char *out,
+                       const char *err)
+{
+    fprintf(stderr, "== %s: no '%s' in the output:\n%s\n== its stderr:\n%s\n", cmd, want, out,
+            err);
+    dump_query(n->db, "mosaic_dash.message_steps",
+               "SELECT hash, step_order, step, chain_key, event, tx_hash, block_number, height"
+               " FROM mosaic_dash.message_steps ORDER BY hash, step_order, block_number");
+    dump_query(n->db, "mosaic.messages",
+               "SELECT '0x' || encode(message_hash, 'hex'), flow, state, declared_block,"
+               " anchor_height, confirmed_block, source_done_block, target_done_block"
+               " FROM mosaic.messages ORDER BY declared_block");
+    dump_query(n->db, "mosaic.anchors",
+               "SELECT chain_key, remote_chain, block_height, '0x' || encode(tx_hash, 'hex'),"
+               " observed_at FROM mosaic.anchors ORDER BY chain_key, block_height");
+    dump_query(n->db, "GatewayProven / StateRootAvailable events",
+               "SELECT chain_key, kind, block_number, gateway_pair, fields::text,"
+               " '0x' || encode(tx_hash, 'hex'), created_at FROM mosaic.events WHERE kind IN"
+               " ('GatewayProven', 'StateRootAvailable') ORDER BY chain_key, block_number");
+    dump_query(n->db, "message_txs",
+               "SELECT '0x' || encode(message_hash, 'hex'), tx_id, step, height"
+               " FROM mosaic.message_txs ORDER BY tx_id");
+    dump_query(n->db, "shared transactions",
+               "SELECT id, chain_key, purpose, state, receipt_status, included_block,"
+               " substr(encode(calldata, 'hex'), 1, 72)"
+               " FROM mosaic.transactions ORDER BY id");
+    fail_msg("%s: no '%s' (the full output is on stderr)", cmd, want);
+}
+
 static uint64_t head(struct rpc_endpoints *e)
 {
     uint64_t h = 0;
@@ -491,7 +543,7 @@ static void test_stake_and_redeem_followed(void **state)
         fail_msg("stake: %s%s", out, err);
     for (size_t i = 0; i < sizeof(stake_steps) / sizeof(stake_steps[0]); i++)
         if (strstr(out, stake_steps[i]) == NULL)
-            fail_msg("no '%s' in:\n%s", stake_steps[i], out);
+            fail_steps(&n, "stake", stake_steps[i], out, err);
     assert_non_null(strstr(out, "completed in "));
     assert_non_null(strstr(out, "on chain: origin outbox Progressed, aux inbox Progressed"));
     free(out);
@@ -500,7 +552,7 @@ static void test_stake_and_redeem_followed(void **state)
         fail_msg("redeem: %s%s", out, err);
     for (size_t i = 0; i < sizeof(redeem_steps) / sizeof(redeem_steps[0]); i++)
         if (strstr(out, redeem_steps[i]) == NULL)
-            fail_msg("no '%s' in:\n%s", redeem_steps[i], out);
+            fail_steps(&n, "redeem", redeem_steps[i], out, err);
     assert_non_null(strstr(out, "on chain: aux outbox Progressed, origin inbox Progressed"));
     free(out);
     free(err);
