@@ -141,6 +141,88 @@ void txmfx_drain(struct txmfx *f, int rounds)
     assert_int_equal(left, 0);
 }
 
+static void dump_rows(PGconn *db, const char *title, const char *sql)
+{
+    PGresult *res = PQexec(db, sql);
+
+    fprintf(stderr, "-- %s:\n", title);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "   (query failed: %s)\n", PQerrorMessage(db));
+        PQclear(res);
+        return;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        fputs("  ", stderr);
+        for (int c = 0; c < PQnfields(res); c++)
+            fprintf(stderr, " %s=%s", PQfname(res, c),
+                    PQgetisnull(res, r, c) ? "NULL" : PQgetvalue(res, r, c));
+        fputc('\n', stderr);
+    }
+    if (PQntuples(res) == 0)
+        fputs("   (none)\n", stderr);
+    PQclear(res);
+}
+
+/* One chain reading for txmfx_dump: the result as JSON text, or the error. */
+static void dump_chain(struct rpc_endpoints *rpc, const char *what, const char *method,
+                       const char *params)
+{
+    struct mr_error err;
+    json_t *res = NULL;
+    char *text;
+
+    if (rpc_call(rpc, method, json_loads(params, 0, NULL), &res, NULL, &err) != MR_OK) {
+        fprintf(stderr, "   %s: error: %s\n", what, err.msg);
+        return;
+    }
+    if (json_is_object(res) && json_object_get(res, "number") != NULL) {
+        json_t *b = json_pack("{sOsO*}", "number", json_object_get(res, "number"), "hash",
+                              json_object_get(res, "hash"));
+        json_decref(res);
+        res = b;
+    }
+    text = json_dumps(res, JSON_ENCODE_ANY | JSON_COMPACT);
+    fprintf(stderr, "   %s: %s\n", what, text != NULL ? text : "?");
+    free(text);
+    json_decref(res);
+}
+
+void txmfx_dump(struct txmfx *f, const char *why)
+{
+    char params[120];
+
+    fprintf(stderr, "== txm state after a failure (%s)\n", why);
+    if (f->db != NULL) {
+        if (PQtransactionStatus(f->db) != PQTRANS_IDLE) /* a failed test left one open */
+            PQclear(PQexec(f->db, "ROLLBACK"));
+        dump_rows(f->db, "transactions", "SELECT id, nonce, state, purpose, included_block, "
+                  "receipt_status, encode(mined_tx_hash, 'hex') AS mined, error, "
+                  "to_char(updated_at, 'HH24:MI:SS.MS') AS updated FROM transactions ORDER BY id");
+        dump_rows(f->db, "tx_attempts", "SELECT tx_id, attempt, encode(tx_hash, 'hex') AS hash, "
+                  "max_fee, max_priority_fee, to_char(broadcast_at, 'HH24:MI:SS.MS') AS broadcast "
+                  "FROM tx_attempts ORDER BY tx_id, attempt");
+        dump_rows(f->db, "signer_nonces", "SELECT chain_key, next_nonce, halted_reason FROM "
+                  "signer_nonces");
+        dump_rows(f->db, "alerts", "SELECT severity, component, subject, message FROM alerts "
+                  "ORDER BY id");
+    }
+    if (f->rpc != NULL && f->signer != NULL) {
+        char *a = tv_tohex(signer_address(f->signer), 20);
+        fprintf(stderr, "-- chain (key %s):\n", a);
+        snprintf(params, sizeof(params), "[\"%s\", \"latest\"]", a);
+        dump_chain(f->rpc, "nonce latest", "eth_getTransactionCount", params);
+        snprintf(params, sizeof(params), "[\"%s\", \"pending\"]", a);
+        dump_chain(f->rpc, "nonce pending", "eth_getTransactionCount", params);
+        free(a);
+    }
+    if (f->rpc != NULL) {
+        dump_chain(f->rpc, "head", "eth_blockNumber", "[]");
+        dump_chain(f->rpc, "finalized", "eth_getBlockByNumber", "[\"finalized\", false]");
+        dump_chain(f->rpc, "automine", "anvil_getAutomine", "[]");
+        dump_chain(f->rpc, "pool", "txpool_content", "[]");
+    }
+}
+
 struct txs_intent txmfx_call(void)
 {
     static const uint8_t to[20] = {0x11, 0x11};

@@ -45,6 +45,12 @@ char *txmfx_anvil_str(struct rpc_endpoints *rpc, const char *method, const char 
  * something; fails the test if rounds are not enough. */
 void txmfx_drain(struct txmfx *f, int rounds);
 
+/* Prints on stderr what explains a failed txm test: the rows of
+ * transactions, tx_attempts, signer_nonces and alerts, and the chain's
+ * head, "finalized" block, automine setting and the key's "latest" and
+ * "pending" nonces.  For a teardown after a failed test; never fails. */
+void txmfx_dump(struct txmfx *f, const char *why);
+
 /* A plain call intent: 50000 gas to 0x1111..., no calldata. */
 struct txs_intent txmfx_call(void);
 

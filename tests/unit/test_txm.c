@@ -24,6 +24,7 @@ static const char *dev_sk = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f
 struct fx {
     struct txmfx x;
     int ready;
+    int done;                   /* the test ran to its end (else teardown explains) */
     /* Short names for the tests below. */
     PGconn *db;
     struct rpc_endpoints *rpc;
@@ -36,6 +37,11 @@ static int setup(void **state)
 
     *state = f;
     f->ready = txmfx_open(&f->x, dev_sk, NULL) == 0;
+    /* Blocks only when a test mines one (anvil_mine, txmfx_drain): anvil's
+     * automine answers a send before it mines it, in the background, so
+     * that "mined by now" would be a guess about timing. */
+    if (f->ready)
+        txmfx_anvil(f->x.rpc, "evm_setAutomine", "[false]");
     return 0;
 }
 
@@ -43,6 +49,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
+    if (f->ready && !f->done)
+        txmfx_dump(&f->x, "test_txm");
     if (f->ready)
         txmfx_close(&f->x);
     free(f);
@@ -137,7 +145,6 @@ static void test_stuck_replaced(void **state)
     int64_t id;
     REQUIRE();
 
-    anvil(f, "evm_setAutomine", "[false]");
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
     /* Not mined in time: replaced at the same nonce, both fees bumped. */
     f->x.t.cfg.stuck_after_ms = 0;
@@ -148,7 +155,6 @@ static void test_stuck_replaced(void **state)
     assert_int_equal(tv_pg_int64(f->db, "SELECT (b.max_fee * 100 >= a.max_fee * 112 AND b.max_priority_fee"
                                 " * 100 >= a.max_priority_fee * 112)::int FROM tx_attempts a, "
                                 "tx_attempts b WHERE a.attempt = 1 AND b.attempt = 2"), 1);
-    anvil(f, "evm_setAutomine", "[true]");
     anvil(f, "anvil_mine", "[1]");
     drain(f, 10);
     /* One effect: one transaction final, mined once. */
@@ -163,6 +169,7 @@ static void test_reorged_and_resent(void **state)
     REQUIRE();
 
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
+    anvil(f, "anvil_mine", "[1]");
     assert_int_equal(txm_poll(&f->x.t, &left, &err), MR_OK);
     first = tv_pg_int64(f->db, "SELECT included_block FROM transactions WHERE state = 'included'");
     assert_true(first > 0);
@@ -210,6 +217,7 @@ static void test_finalized_tag_and_pause(void **state)
 
     f->x.t.cfg.use_finalized_tag = 1;
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
+    anvil(f, "anvil_mine", "[1]");
     assert_int_equal(txm_poll(&f->x.t, &left, &err), MR_OK); /* included, not yet finalized */
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'included'"), 1);
     assert_int_equal(txm_poll(&f->x.t, &left, &err), MR_OK);
@@ -222,7 +230,6 @@ static void test_finalized_tag_and_pause(void **state)
     /* Broke: the signed transaction waits, new intents are refused and use
      * no nonce; funded again, it goes through. */
     snprintf(params, sizeof(params), "[\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\", \"0x1\"]");
-    anvil(f, "evm_setAutomine", "[false]");
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK); /* pending in the pool */
     anvil(f, "anvil_dropAllTransactions", "[]");
     anvil(f, "anvil_setBalance", params);
@@ -233,7 +240,6 @@ static void test_finalized_tag_and_pause(void **state)
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions"), 2);
     anvil(f, "anvil_setBalance", "[\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\", "
                                  "\"0x3635c9adc5dea00000\"]");
-    anvil(f, "evm_setAutomine", "[true]");
     assert_int_equal(txm_poll(&f->x.t, &left, &err), MR_OK);
     assert_false(f->x.t.paused);
     anvil(f, "anvil_mine", "[3]");
@@ -352,7 +358,13 @@ static void test_pipelined_dependent(void **state)
     snprintf(params, sizeof(params), "[\"0xc0de000000000000000000000000000000000000\", \"0x%s\"]",
              dep_runtime);
     anvil(f, "anvil_setCode", params);
-    anvil(f, "evm_setAutomine", "[false]");
+    /* An earlier run of this program on the same chain left the slots set
+     * (storage survives anvil_setCode) and the payee paid: start empty. */
+    anvil(f, "anvil_setBalance", "[\"0x3333330000000000000000000000000000000000\", \"0x0\"]");
+    anvil(f, "anvil_setStorageAt", "[\"0xc0de000000000000000000000000000000000000\", \"0x0\", "
+                                   "\"0x0000000000000000000000000000000000000000000000000000000000000000\"]");
+    anvil(f, "anvil_setStorageAt", "[\"0xc0de000000000000000000000000000000000000\", \"0x1\", "
+                                   "\"0x0000000000000000000000000000000000000000000000000000000000000000\"]");
     in = plain_call();
     in.to = dep;
     in.calldata = one;
@@ -377,7 +389,6 @@ static void test_pipelined_dependent(void **state)
     assert_int_equal(left, 3); /* nothing mined yet */
     assert_int_equal(tv_pg_int64(f->db, "SELECT max(nonce) - min(nonce) FROM transactions"), 2);
     anvil(f, "anvil_mine", "[1]");
-    anvil(f, "evm_setAutomine", "[true]");
     drain(f, 10);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(txm_result(&f->x.t, id[i], &r[i], &err), MR_OK);
@@ -421,7 +432,6 @@ static void test_gap_resent_from_stored_bytes(void **state)
     REQUIRE();
 
     n0 = chain_nonce(f, "latest");
-    anvil(f, "evm_setAutomine", "[false]");
     for (int i = 0; i < 3; i++)
         assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
     res = PQexec(f->db, "SELECT encode(a.tx_hash, 'hex') FROM tx_attempts a JOIN transactions t ON "
@@ -435,7 +445,6 @@ static void test_gap_resent_from_stored_bytes(void **state)
     assert_int_equal(txm_poll(&f->x.t, NULL, &err), MR_OK);
     anvil(f, "anvil_mine", "[1]");
     assert_int_equal(chain_nonce(f, "latest"), n0 + 3);
-    anvil(f, "evm_setAutomine", "[true]");
     drain(f, 10);
     /* Each mined once, with the bytes signed first. */
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions t JOIN tx_attempts a ON "
@@ -485,7 +494,6 @@ static void test_nonce_used_elsewhere(void **state)
     char params[300];
     REQUIRE();
 
-    anvil(f, "evm_setAutomine", "[false]");
     n0 = chain_nonce(f, "pending");
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
     anvil(f, "anvil_dropAllTransactions", "[]");
@@ -511,7 +519,6 @@ static void test_nonce_used_elsewhere(void **state)
     assert_non_null(strstr(err.msg, "halted"));
     /* The operator has looked: sending resumes at the next free nonce. */
     assert_int_equal(txm_resume(&f->x.t, &err), MR_OK);
-    anvil(f, "evm_setAutomine", "[true]");
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
     drain(f, 10);
     assert_int_equal(chain_nonce(f, "latest"), n0 + 2);
@@ -522,7 +529,6 @@ static void test_unexpected_nonce_advance(void **state)
 {
     struct txs_intent in = plain_call();
     int64_t id;
-    uint64_t n0;
     char params[300];
     REQUIRE();
 
@@ -531,11 +537,8 @@ static void test_unexpected_nonce_advance(void **state)
     assert_false(f->x.t.halted);
     snprintf(params, sizeof(params), "[{\"from\": \"%s\", \"to\": \"0x2222000000000000000000000000"
              "000000000000\", \"value\": \"0x1\"}]", DEV_ADDR);
-    n0 = chain_nonce(f, "latest");
     anvil(f, "eth_sendTransaction", params);
-    /* Automine answers before the block is in: wait for it (bounded). */
-    for (int i = 0; i < 500 && chain_nonce(f, "latest") == n0; i++)
-        usleep(10000);
+    anvil(f, "anvil_mine", "[1]");
     assert_int_equal(txm_poll(&f->x.t, NULL, &err), MR_OK);
     assert_true(f->x.t.halted);
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM signer_nonces WHERE halted_reason "
@@ -557,7 +560,6 @@ static void test_fee_cap_alert(void **state)
     int64_t id;
     REQUIRE();
 
-    anvil(f, "evm_setAutomine", "[false]");
     assert_int_equal(txm_fees(&f->x.t, &fee, &tip, &err), MR_OK);
     f->x.t.cfg.max_fee_cap = fee; /* what it asks now is the most we pay */
     f->x.t.cfg.tip_cap = tip;
@@ -571,14 +573,36 @@ static void test_fee_cap_alert(void **state)
                                         "message LIKE '%fee cap%'"), 1);
     u256_from_u64(&f->x.t.cfg.max_fee_cap, 500000000000ULL);
     u256_from_u64(&f->x.t.cfg.tip_cap, 100000000000ULL);
-    anvil(f, "evm_setAutomine", "[true]");
     drain(f, 10);
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 }
 
+/* Each test through a wrapper that notes it ran to its end: a failed
+ * assertion jumps past it, and the teardown prints the state. */
+#define WRAP(fn)                                                               \
+    static void fn##_w(void **state)                                           \
+    {                                                                          \
+        fn(state);                                                             \
+        ((struct fx *)*state)->done = 1;                                       \
+    }
+WRAP(test_pipelined_sends)
+WRAP(test_revert_not_sent)
+WRAP(test_stuck_replaced)
+WRAP(test_reorged_and_resent)
+WRAP(test_intent_after_crash)
+WRAP(test_finalized_tag_and_pause)
+WRAP(test_create_contract)
+WRAP(test_bad_intents_refused)
+WRAP(test_pipelined_dependent)
+WRAP(test_gap_resent_from_stored_bytes)
+WRAP(test_gap_filled_with_self_tx)
+WRAP(test_nonce_used_elsewhere)
+WRAP(test_unexpected_nonce_advance)
+WRAP(test_fee_cap_alert)
+
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) {#fn, fn##_w, setup, teardown, NULL}
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bump),
         T(test_pipelined_sends),
