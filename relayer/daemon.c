@@ -172,8 +172,10 @@ static void txm_setup(const struct config_chain *c, struct txm *t)
     /* A sender polls at once for each new intent: "three polls in a row"
      * can be milliseconds; someone else's use of our nonce must last. */
     t->cfg.nonce_evidence_ms = 10000;
-    /* ... and would send every pending transaction again each time. */
+    /* ... and would send every pending transaction again, and ask for the
+     * receipt of every one, each time. */
     t->cfg.resend_ms = 1000;
+    t->cfg.receipts_when_reached = 1;
 }
 
 /* Waits for a kick or `ms`; returns early when the senders must stop. */

@@ -513,11 +513,13 @@ static int poll_one(struct txm *t, const struct txs_pending *p, const struct pol
         return t->halted ? MR_OK : resume_intent(t, p, err);
     if (strcmp(p->state, "included") == 0)
         return poll_included(t, p, c, final, err);
-    /* signed or broadcast: mined yet?  Not if the chain has not reached its
-     * nonce (one receipt query per transaction mined, not per one pending,
-     * when many are pipelined). */
+    /* signed or broadcast: mined yet?  (With receipts_when_reached, not
+     * asked while the chain has not reached its nonce: one receipt query per
+     * transaction mined, not per one pending, when many are pipelined.) */
     memset(&r, 0, sizeof(r));
-    rc = p->nonce < c->chain_nonce ? find_receipt(t, p, &r, err) : MR_ERR_NOTFOUND;
+    rc = !t->cfg.receipts_when_reached || p->nonce < c->chain_nonce
+             ? find_receipt(t, p, &r, err)
+             : MR_ERR_NOTFOUND;
     if (rc == MR_OK) {
         const uint8_t *contract =
             p->create && r.status == 1 && r.has_contract_address ? r.contract_address : NULL;

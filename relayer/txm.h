@@ -51,6 +51,9 @@ struct txm_config {
                                  * must also span this long (0: TXM_NONCE_EVIDENCE
                                  * polls suffice); polls may be milliseconds apart
                                  * when a sender is woken for every new intent */
+    int receipts_when_reached;  /* 1: a poll looks for the receipt of a transaction only
+                                 * once the chain's nonce has passed it (one query per
+                                 * transaction mined rather than per pending one) */
     int64_t resend_ms;          /* unmined transactions' bytes go out again at most this
                                  * often (0: at every poll); a sender woken for every new
                                  * intent would otherwise send all of them each time */
