@@ -116,7 +116,8 @@ int watch_fetch_range(struct rpc_endpoints *rpc, const uint8_t (*addrs)[20], siz
     rc = ethrpc_get_logs_stats(rpc, &filt, &f->logs, &f->st, NULL, err);
     if (rc != MR_OK)
         return rc;
-    qsort(f->logs.v, f->logs.n, sizeof(f->logs.v[0]), log_order);
+    if (f->logs.n > 1) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+        qsort(f->logs.v, f->logs.n, sizeof(f->logs.v[0]), log_order);
     rc = pick_headers(f, err);
     if (rc != MR_OK)
         return rc;

@@ -238,9 +238,14 @@ static void test_kill9_worker(void **state)
         snprintf(name, sizeof(name), "k%d", i);
         w[i] = spawn_worker(ci, name, 4, 0);
     }
-    /* Once a third is done, kill k0 while it holds running jobs. */
+    /* Once a third is done, kill k0 at a moment it holds running jobs (on
+     * a loaded machine k0 may be between claims at any single instant, so
+     * wait for such a moment, for up to a minute). */
     while (probe(ci, "SELECT count(*) FROM ledger") < 100)
         usleep(10000);
+    for (int i = 0; i < 60000 && probe(ci, "SELECT count(*) FROM jobs WHERE state = 'running' "
+                                           "AND owner = 'k0'") == 0; i++)
+        usleep(1000);
     assert_true(probe(ci, "SELECT count(*) FROM jobs WHERE state = 'running' AND owner = 'k0'") > 0);
     kill(w[0], SIGKILL);
     assert_int_equal(waitpid(w[0], &st, 0), w[0]);
