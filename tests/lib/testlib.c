@@ -416,3 +416,34 @@ const char *tv_anvil_skip_reason(void)
 
     return s != NULL ? s : "MR_TEST_ANVIL_ORIGIN_URL is not set (run the tests through make test)";
 }
+
+/* ---- keystores for tests ---- */
+
+#include "eth/keccak.h"
+#include "eth/key.h"
+#include "relayer/keyfile.h"
+
+void tv_make_keystore(const char *dir, const char *name, uint8_t addr[20])
+{
+    uint8_t seed[32] = {9}, sk[32];
+    char path[600], pw[600];
+    secp256k1_context *ctx = key_ctx_create(seed);
+    struct keyfile kf;
+    struct mr_error err;
+    FILE *f;
+
+    keccak256(name, strlen(name), sk);
+    snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+    snprintf(pw, sizeof(pw), "%s/%s.pass", dir, name);
+    if (keyfile_create(ctx, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
+        keyfile_write_new(path, &kf, &err))
+        fail_msg("keystore: %s", err.msg);
+    assert_int_equal(key_private_to_address(ctx, sk, addr, NULL), MR_OK);
+    mr_wipe(sk, sizeof(sk));
+    key_ctx_destroy(ctx);
+    f = fopen(pw, "w");
+    assert_non_null(f);
+    fputs("pw\n", f);
+    fclose(f);
+    chmod(pw, 0600);
+}

@@ -94,6 +94,11 @@ void tv_sleep_ms(long ms);
 const char *tv_anvil_url(const char *name);
 const char *tv_anvil_skip_reason(void);
 
+/* Writes DIR/NAME.json, a light-scrypt keystore of the key keccak(NAME), and
+ * DIR/NAME.pass (mode 0600, password "pw").  Out: addr, its address.
+ * Fails the test on any error. */
+void tv_make_keystore(const char *dir, const char *name, uint8_t addr[20]);
+
 #endif /* MR_TESTLIB_H */
 
 /* ---- PostgreSQL (the cluster started by tests/pg-harness.sh) ---- */

@@ -42,32 +42,6 @@ struct net {
     char user_hex[ADDRESS_TEXT_SIZE];
 };
 
-/* A keystore (light scrypt) for a key derived from `name`.  Out: addr. */
-static void make_key(const char *dir, const char *name, uint8_t addr[20])
-{
-    uint8_t seed[32] = {9}, sk[32];
-    char path[600], pw[600];
-    secp256k1_context *ctx = key_ctx_create(seed);
-    struct keyfile kf;
-    struct mr_error err;
-    FILE *f;
-
-    keccak256(name, strlen(name), sk);
-    snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-    snprintf(pw, sizeof(pw), "%s/%s.pass", dir, name);
-    if (keyfile_create(ctx, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
-        keyfile_write_new(path, &kf, &err))
-        fail_msg("keystore: %s", err.msg);
-    assert_int_equal(key_private_to_address(ctx, sk, addr, NULL), MR_OK);
-    mr_wipe(sk, sizeof(sk));
-    key_ctx_destroy(ctx);
-    f = fopen(pw, "w");
-    assert_non_null(f);
-    fputs("pw\n", f);
-    fclose(f);
-    chmod(pw, 0600);
-}
-
 static json_t *rpc(struct rpc_endpoints *e, const char *method, json_t *params)
 {
     json_t *res = NULL;
@@ -129,9 +103,9 @@ static void net_up(struct net *n)
     memset(n, 0, sizeof(*n));
     n->dir = tv_tmpdir();
     n->db = tv_pg_migrated(&n->ci);
-    make_key(n->dir, "facilitator", n->fac);
-    make_key(n->dir, "anchor", n->anc);
-    make_key(n->dir, "user", n->user);
+    tv_make_keystore(n->dir, "facilitator", n->fac);
+    tv_make_keystore(n->dir, "anchor", n->anc);
+    tv_make_keystore(n->dir, "user", n->user);
     address_to_checksum(n->user, n->user_hex);
     assert_int_equal(rpc_endpoints_new(&urls[0], 1, 31337, NULL, &n->o, &err), MR_OK);
     assert_int_equal(rpc_endpoints_new(&urls[1], 1, 1405, NULL, &n->a, &err), MR_OK);

@@ -26,32 +26,6 @@
 #include "tests/lib/testchain.h"
 #include "watchers/watcher.h"
 
-/* A keystore for a private key derived from `tag`.  Out: its address. */
-static void make_key(const char *dir, const char *name, uint8_t addr[20])
-{
-    uint8_t seed[32] = {7}, sk[32];
-    char path[512], pw[512];
-    secp256k1_context *ctx = key_ctx_create(seed);
-    struct keyfile kf;
-    struct mr_error err;
-    FILE *f;
-
-    keccak256(name, strlen(name), sk);
-    snprintf(path, sizeof(path), "%s/%s.json", dir, name);
-    snprintf(pw, sizeof(pw), "%s/%s.pass", dir, name);
-    if (keyfile_create(ctx, sk, (const uint8_t *)"pw", 2, KEYFILE_LIGHT_SCRYPT_N, &kf, &err) ||
-        keyfile_write_new(path, &kf, &err))
-        fail_msg("keystore: %s", err.msg);
-    assert_int_equal(key_private_to_address(ctx, sk, addr, NULL), MR_OK);
-    mr_wipe(sk, sizeof(sk));
-    key_ctx_destroy(ctx);
-    f = fopen(pw, "w");
-    assert_non_null(f);
-    fputs("pw\n", f);
-    fclose(f);
-    chmod(pw, 0600);
-}
-
 static struct watcher *open_watcher(const struct config *run, const char *chain, uint64_t start)
 {
     struct watcher_config wc;
@@ -126,8 +100,8 @@ static void test_real_stake_and_redeem(void **state)
     TV_REQUIRE_ANVIL();
     dir = tv_tmpdir();
     db = tv_pg_migrated(&ci);
-    make_key(dir, "facilitator", fac);
-    make_key(dir, "anchor", anc);
+    tv_make_keystore(dir, "facilitator", fac);
+    tv_make_keystore(dir, "anchor", anc);
     tc_open(&o, tv_anvil_url("ORIGIN"), 31337, 3);
     tc_open(&a, tv_anvil_url("AUX"), 1405, 3);
     tc_set_balance(&o, fac, "0x3635c9adc5dea00000");
