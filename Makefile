@@ -11,6 +11,7 @@
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
 #   make bench-watch  the watcher's 10,000-event backfill next to bare eth_getLogs
 #   make bench-txm    the transaction manager next to a bare send loop; keep-alive
+#   make bench-e2e    the relayer end to end against the protocol's floor (ANVIL.md)
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make demo       the relayer at work on a local devnet (deploy/demo.sh)
@@ -80,7 +81,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: demo demo-down bench-queue bench-watch bench-txm all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: demo demo-down bench-queue bench-watch bench-txm bench-e2e all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -208,6 +209,15 @@ $(BUILDDIR)/bench-txm: bench/txm/bench_txm.c $(filter-out $(APP_MAIN),$(APP_OBJ)
 
 bench-txm: $(BIN) $(BUILDDIR)/bench-txm
 	sh bench/txm/run.sh $(abspath $(BUILDDIR))
+
+# The relayer end to end against the protocol's floor (ANVIL.md): two anvils
+# at 1 s blocks, deploy, the daemon; bursts of 50 and BENCH_E2E_BIG (1000).
+$(BUILDDIR)/bench-e2e: bench/e2e/bench_e2e.c $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) \
+	    $(TEST_LIBS) $(APP_LIBS) $(ETH_LIBS) $(LDFLAGS_ALL)
+
+bench-e2e: $(BIN) $(BUILDDIR)/bench-e2e $(CONTRACTS_STAMP)
+	sh bench/e2e/run.sh $(abspath $(BUILDDIR))
 
 deps:
 	sh deploy/install-deps.sh

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,16 @@
 
 /* Most results written by one flush. */
 #define FLUSH_MAX 1000
+
+/* Owner ids end in 16 bits that differ for every worker of the process: a
+ * random base drawn once, plus a sequence number.  (Seeding each worker's
+ * own generator from the pid and the millisecond gave two workers started
+ * in the same millisecond of one process the same id: `run --role` parts
+ * started together in one process would have released each other's jobs
+ * at connect and unregistered each other at stop.) */
+static atomic_uint owner_seq;
+static unsigned owner_base;
+static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
 
 struct result {
     struct queue_job job;     /* args already freed */
@@ -94,6 +105,13 @@ static void sleep_ms(int64_t ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+static void owner_base_init(void)
+{
+    unsigned seed = (unsigned)getpid() ^ (unsigned)now_ms();
+
+    owner_base = (unsigned)rand_r(&seed);
 }
 
 static void defaults(struct queue_worker_opts *o)
@@ -612,10 +630,20 @@ static void fetch_loop(struct worker *w)
             if (w->conn == NULL)
                 break;
             /* Jobs precede sending transactions: refuse a server that could
-             * lose their records in a crash (RELIABILITY.md row 20). */
+             * lose their records in a crash (RELIABILITY.md row 20).  Only a
+             * server that says so stops the worker; a check that could not
+             * be made (the connection failed again) is made again. */
             if (db_check_durability(w->conn, &w->fatal) != MR_OK) {
-                wlog(w, WL_ERROR, 0, "refusing to run: %s", w->fatal.msg);
-                break;
+                if (w->fatal.code == MR_ERR_INVALID) {
+                    wlog(w, WL_ERROR, 0, "refusing to run: %s", w->fatal.msg);
+                    break;
+                }
+                wlog(w, WL_WARN, 0, "durability check: %s; connecting again", w->fatal.msg);
+                mr_error_clear(&w->fatal);
+                PQfinish(w->conn);
+                w->conn = NULL;
+                sleep_ms(500);
+                continue;
             }
             (void)queue_heartbeat(w->conn, w->owner, w->o.slots, &err);
             reconcile(w);
@@ -694,9 +722,10 @@ int queue_worker_run(const struct queue_worker_opts *opts, queue_handler_fn fn, 
         snprintf(w->owner, sizeof(w->owner), "%s", opts->owner);
     } else {
         char host[64] = "host";
+        pthread_once(&owner_once, owner_base_init);
         gethostname(host, sizeof(host) - 1);
         snprintf(w->owner, sizeof(w->owner), "%s:%d:%04x", host, (int)getpid(),
-                 (unsigned)rand_r(&w->rng) & 0xffff);
+                 (owner_base + atomic_fetch_add(&owner_seq, 1)) & 0xffff);
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -169,6 +169,13 @@ static void txm_setup(const struct config_chain *c, struct txm *t)
     t->cfg.stuck_after_ms = c->fees.stuck_after_ms > 0 ? c->fees.stuck_after_ms : 30000;
     t->cfg.bump_percent = c->fees.bump_percent >= 10 ? c->fees.bump_percent : 12;
     t->cfg.gap_after_ms = 30000;
+    /* A sender polls at once for each new intent: "three polls in a row"
+     * can be milliseconds; someone else's use of our nonce must last. */
+    t->cfg.nonce_evidence_ms = 10000;
+    /* ... and would send every pending transaction again, and ask for the
+     * receipt of every one, each time. */
+    t->cfg.resend_ms = 1000;
+    t->cfg.receipts_when_reached = 1;
 }
 
 /* Waits for a kick or `ms`; returns early when the senders must stop. */
@@ -658,6 +665,27 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
         d->ticker_started = pthread_create(&d->ticker_th, NULL, ticker_main, d) == 0;
     if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && start_watchers(d, err) != MR_OK)
         log_error("daemon", NULL, "watchers: %s", err->msg);
+    {
+        /* A part whose thread did not start would leave a daemon that runs
+         * and does nothing of it, silently: refuse to run instead. */
+        const char *missing = NULL;
+        for (size_t i = 0; i < d->n_senders; i++)
+            if (!d->senders[i].started)
+                missing = "a sender";
+        for (size_t i = 0; i < d->n_watchers; i++)
+            if (!d->watchers[i].started)
+                missing = "a watcher";
+        if (d->n_kinds > 0 && !d->worker_started)
+            missing = "the job workers";
+        if ((role == DAEMON_ALL || role == DAEMON_ANCHOR) && has_anc && !d->ticker_started)
+            missing = "the anchorer";
+        if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && d->watchers == NULL)
+            missing = "the watchers";
+        if (missing != NULL) {
+            daemon_stop(d, NULL);
+            return mr_fail(err, MR_ERR_NOMEM, "cannot start the thread of %s", missing);
+        }
+    }
     if (cfg->metrics_listen[0] != '\0')
         start_metrics(d);
     log_info("daemon", NULL, "running: role %s, %zu chain(s), %zu gateway pair(s), %zu key(s)%s",

@@ -521,7 +521,13 @@ static int nonce_used(struct txm *t, const struct txs_pending *p, uint64_t chain
     if (rc != MR_OK)
         return rc;
     e = evidence_slot(t, p->id, 1);
-    if (++e->count < TXM_NONCE_EVIDENCE)
+    if (e->count++ == 0)
+        e->first_ms = txm_now_ms();
+    /* A node whose account state runs ahead of its receipts (one that
+     * lags behind another of the chain's endpoints, or one still storing
+     * the block it just mined) looks the same for a moment: evidence
+     * counts only once it has lasted. */
+    if (e->count < TXM_NONCE_EVIDENCE || txm_now_ms() - e->first_ms < t->cfg.nonce_evidence_ms)
         return MR_OK;
     evidence_reset(t, p->id);
     snprintf(why, sizeof(why), "chain %s: nonce %llu was used by a transaction that is not ours "
@@ -549,6 +555,7 @@ struct poll_ctx {
     int64_t *reorged, *final;
     struct txs_inclusion *included;
     size_t n_reorged, n_final, n_included;
+    int resend;             /* this poll sends the bytes of unmined transactions again */
 };
 
 /* An intent left by a crash before its signature: sign and send now. */
@@ -557,7 +564,9 @@ static int resume_intent(struct txm *t, const struct txs_pending *p, struct mr_e
     struct u256 fee, tip;
     uint8_t *raw = NULL, hash[32];
     size_t len = 0;
-    int attempt = 0, rc = txm_fees(t, &fee, &tip, err);
+    /* The fees of new intents (fee_cache_ms): the flows record intents
+     * that the sender signs here, many at a time. */
+    int attempt = 0, rc = fees_for_intent(t, &fee, &tip, err);
 
     if (rc == MR_OK)
         rc = sign_pending(t, p, &fee, &tip, &raw, &len, hash, &attempt, err);
@@ -608,9 +617,13 @@ static int poll_one(struct txm *t, const struct txs_pending *p, struct poll_ctx 
         return t->halted ? MR_OK : resume_intent(t, p, err);
     if (strcmp(p->state, "included") == 0)
         return poll_included(t, p, c, final, err);
-    /* signed or broadcast: mined yet? */
+    /* signed or broadcast: mined yet?  (With receipts_when_reached, not
+     * asked while the chain has not reached its nonce: one receipt query per
+     * transaction mined, not per one pending, when many are pipelined.) */
     memset(&r, 0, sizeof(r));
-    rc = find_receipt(t, p, &r, err);
+    rc = !t->cfg.receipts_when_reached || p->nonce < c->chain_nonce
+             ? find_receipt(t, p, &r, err)
+             : MR_ERR_NOTFOUND;
     if (rc == MR_OK) {
         struct txs_inclusion *in = &c->included[c->n_included++];
         evidence_reset(t, p->id);
@@ -657,7 +670,9 @@ static int poll_one(struct txm *t, const struct txs_pending *p, struct poll_ctx 
         return replace(t, p, err);
     /* Not mined yet: send the same bytes again (a node may have lost them,
      * e.g. after a reorg, a restart or a dropped lower nonce); "already
-     * known" is fine. */
+     * known" is fine.  At most every cfg.resend_ms when that is set. */
+    if (!c->resend)
+        return MR_OK;
     return broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
 }
 
@@ -775,6 +790,11 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
     }
     if (rc == MR_OK && n > 0)
         rc = final_point(t, &c.final_at, err);
+    if (rc == MR_OK && n > 0 &&
+        (t->paused || txm_now_ms() - t->resent_at_ms >= t->cfg.resend_ms)) {
+        c.resend = 1;
+        t->resent_at_ms = txm_now_ms();
+    }
     /* Each transaction on its own: one failing does not hold up the others. */
     for (size_t i = 0; rc == MR_OK && i < n; i++) {
         int final = 0;

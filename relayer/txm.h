@@ -62,6 +62,16 @@ struct txm_config {
     int gas_margin_percent;     /* added to eth_estimateGas; 0 = TXM_DEFAULT_GAS_MARGIN */
     int64_t gap_after_ms;       /* fill a nonce gap seen this long with no progress
                                  * (and on two polls in a row) */
+    int64_t nonce_evidence_ms;  /* the evidence that someone else used a nonce of ours
+                                 * must also span this long (0: TXM_NONCE_EVIDENCE
+                                 * polls suffice); polls may be milliseconds apart
+                                 * when a sender is woken for every new intent */
+    int receipts_when_reached;  /* 1: a poll looks for the receipt of a transaction only
+                                 * once the chain's nonce has passed it (one query per
+                                 * transaction mined rather than per pending one) */
+    int64_t resend_ms;          /* unmined transactions' bytes go out again at most this
+                                 * often (0: at every poll); a sender woken for every new
+                                 * intent would otherwise send all of them each time */
     int64_t fee_cache_ms;       /* new intents reuse fees this young; 0 =
                                  * TXM_DEFAULT_FEE_CACHE_MS, < 0: never (replacements
                                  * always ask the node afresh) */
@@ -80,6 +90,7 @@ struct txm_config {
 struct txm_evidence {
     int64_t id;                 /* 0: free */
     int count;
+    int64_t first_ms;           /* when the first piece was seen */
 };
 
 struct txm {
@@ -104,6 +115,7 @@ struct txm {
         int64_t at_ms;            /* when (monotonic) */
     } sent[TXM_SENT_MAX];
     size_t n_sent;
+    int64_t resent_at_ms;         /* the last poll that sent pending bytes again (0: none) */
 };
 
 /* The fee of a replacement: max(old * (100 + pct) / 100 rounded up, old + 1),
@@ -147,8 +159,9 @@ int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_erro
  *     critical alert, and nothing more is sent from it;
  *   - a transaction whose nonce the chain has used while none of its
  *     attempts was mined: after TXM_NONCE_EVIDENCE polls in a row of that
- *     evidence it is marked failed and the key halted the same way (one of
- *     our own other transactions at that nonce being mined is no alarm);
+ *     evidence, spanning at least cfg.nonce_evidence_ms, it is marked
+ *     failed and the key halted the same way (one of our own other
+ *     transactions at that nonce being mined is no alarm);
  *   - a nonce gap (allocated, held by no live transaction) seen on two
  *     polls with the chain's nonce not moving is filled with a 0-value self
  *     transaction.

@@ -54,6 +54,18 @@ void cl_open(struct cl_chain *c, const char *label)
     rpc_endpoints_set_timeouts(c->ep, 0, 60000);
 }
 
+void cl_open_url(struct cl_chain *c, const char *label, const char *url, uint64_t chain_id)
+{
+    struct mr_error err;
+
+    memset(c, 0, sizeof(*c));
+    snprintf(c->label, sizeof(c->label), "%s", label);
+    c->chain_id = chain_id;
+    if (rpc_endpoints_new(&url, 1, c->chain_id, NULL, &c->ep, &err) != MR_OK)
+        fail_msg("%s: %s", label, err.msg);
+    rpc_endpoints_set_timeouts(c->ep, 0, 60000);
+}
+
 void cl_close(struct cl_chain *c)
 {
     rpc_endpoints_free(c->ep);
@@ -103,11 +115,19 @@ void cl_new_account(struct cl_chain *c, uint64_t ether, uint8_t addr[20])
     json_decref(call(c, "anvil_impersonateAccount", json_pack("[o]", jhex(addr, 20))));
 }
 
-static json_t *tx_object(const uint8_t from[20], const uint8_t *to, const struct u256 *value,
-                         const uint8_t *data, size_t len)
+void cl_fund_account(struct cl_chain *c, uint64_t ether, const uint8_t addr[20])
+{
+    struct u256 wei = cl_u256_e(ether, 18);
+
+    json_decref(call(c, "anvil_setBalance", json_pack("[oo]", jhex(addr, 20), jquantity(&wei))));
+    json_decref(call(c, "anvil_impersonateAccount", json_pack("[o]", jhex(addr, 20))));
+}
+
+static json_t *tx_object_gas(const uint8_t from[20], const uint8_t *to, const struct u256 *value,
+                             const uint8_t *data, size_t len, uint64_t gas_limit)
 {
     json_t *tx = json_object();
-    struct u256 gas = cl_u256(CL_TX_GAS);
+    struct u256 gas = cl_u256(gas_limit);
 
     json_object_set_new(tx, "from", jhex(from, 20));
     if (to != NULL)
@@ -117,6 +137,12 @@ static json_t *tx_object(const uint8_t from[20], const uint8_t *to, const struct
     json_object_set_new(tx, "data", jhex(data, len));
     json_object_set_new(tx, "gas", jquantity(&gas));
     return tx;
+}
+
+static json_t *tx_object(const uint8_t from[20], const uint8_t *to, const struct u256 *value,
+                         const uint8_t *data, size_t len)
+{
+    return tx_object_gas(from, to, value, data, len, CL_TX_GAS);
 }
 
 /* Replays a failed transaction with eth_call for its revert reason. */
@@ -195,6 +221,50 @@ int cl_send_try(struct cl_chain *c, const char *what, const uint8_t from[20], co
         revert_reason(c, from, to, value, data, len, r->block_number - 1, reason, cap);
     ethrpc_receipt_free(r);
     return 0;
+}
+
+uint64_t cl_nonce(struct cl_chain *c, const uint8_t addr[20])
+{
+    uint64_t n = 0;
+    struct mr_error err;
+
+    if (ethrpc_get_transaction_count(c->ep, addr, "pending", &n, NULL, &err) != MR_OK)
+        fail_msg("%s eth_getTransactionCount: %s", c->label, err.msg);
+    return n;
+}
+
+void cl_send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
+                   const uint8_t *to, const struct u256 *value, const uint8_t *data, size_t len,
+                   uint64_t gas, int64_t nonce, uint8_t hash[32])
+{
+    json_t *tx = tx_object_gas(from, to, value, data, len, gas), *res;
+    struct mr_error err;
+
+    if (nonce >= 0) {
+        struct u256 n = cl_u256((uint64_t)nonce);
+        json_object_set_new(tx, "nonce", jquantity(&n));
+    }
+    res = call(c, "eth_sendTransaction", json_pack("[o]", tx));
+
+    if (!json_is_string(res) ||
+        hex_decode_fixed(json_string_value(res), json_string_length(res), hash, 32, &err) != MR_OK)
+        fail_msg("%s %s: eth_sendTransaction: not a transaction hash", c->label, what);
+    json_decref(res);
+}
+
+void cl_wait(struct cl_chain *c, const char *what, const uint8_t hash[32], struct eth_receipt *r)
+{
+    struct eth_receipt tmp;
+    struct eth_receipt *rr = r != NULL ? r : &tmp;
+
+    wait_receipt(c, what, hash, rr);
+    if (rr->status != 1) {
+        ethrpc_receipt_free(rr);
+        fail_msg("%s %s: the transaction reverted (block %llu)", c->label, what,
+                 (unsigned long long)rr->block_number);
+    }
+    if (r == NULL)
+        ethrpc_receipt_free(&tmp);
 }
 
 void cl_send(struct cl_chain *c, const char *what, const uint8_t from[20], const uint8_t *to,

@@ -38,11 +38,15 @@ void cl_artifact(const char *name, struct artifact *a);
 /* Connects to the suite chain `label` (tv_anvil_url(label)); the caller
  * has checked TV_REQUIRE_ANVIL. */
 void cl_open(struct cl_chain *c, const char *label);
+/* The same for a chain of the test's own at `url` with `chain_id`. */
+void cl_open_url(struct cl_chain *c, const char *label, const char *url, uint64_t chain_id);
 void cl_close(struct cl_chain *c);
 
 /* A new random account holding `ether` whole ether, impersonated so that
  * it can send.  Out: addr[20]. */
 void cl_new_account(struct cl_chain *c, uint64_t ether, uint8_t addr[20]);
+/* The same for a given address (the same account on several chains). */
+void cl_fund_account(struct cl_chain *c, uint64_t ether, const uint8_t addr[20]);
 
 /* Sends a transaction from an unlocked or impersonated account (to NULL:
  * a creation; value NULL: none) with a fixed gas limit, waits for the
@@ -58,6 +62,20 @@ void cl_send(struct cl_chain *c, const char *what, const uint8_t from[20], const
 int cl_send_try(struct cl_chain *c, const char *what, const uint8_t from[20], const uint8_t *to,
                 const struct u256 *value, const uint8_t *data, size_t len, struct eth_receipt *r,
                 char *reason, size_t cap);
+
+/* Pipelined sends (a burst in one block on a chain that mines by time):
+ * cl_send_async sends with gas limit `gas` at `nonce` and returns at once
+ * with the hash; cl_wait waits for its receipt and requires success.  Out:
+ * *r (ethrpc_receipt_free), or NULL to discard it.  nonce < 0 lets the node
+ * pick it, which anvil gets wrong for a sender whose transactions are being
+ * mined while more arrive (some are dropped): give the nonces of a burst
+ * from one account (cl_nonce). */
+void cl_send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
+                   const uint8_t *to, const struct u256 *value, const uint8_t *data, size_t len,
+                   uint64_t gas, int64_t nonce, uint8_t hash[32]);
+/* The account's next nonce, counting its transactions in the node's pool. */
+uint64_t cl_nonce(struct cl_chain *c, const uint8_t addr[20]);
+void cl_wait(struct cl_chain *c, const char *what, const uint8_t hash[32], struct eth_receipt *r);
 
 /* Deploys artifact `name` linked with libs[n_libs], constructor args[n_args].
  * Out: addr[20]; *gas (may be NULL) the gas used. */

@@ -1224,7 +1224,48 @@ static void test_two_pairs(void **state)
     no_reverts();
 }
 
-/* What the database says when a daemon test did not finish in time. */
+/* How long a daemon test waits: as long as the relayer moves (a slow,
+ * loaded machine is no failure), but no more than WATCHDOG_IDLE_S without
+ * anything new in the database (a transaction recorded or changing state, a
+ * message changing state, a job done, a cursor moving), and never more
+ * than WATCHDOG_MAX_S in all. */
+#define WATCHDOG_IDLE_S 90
+#define WATCHDOG_MAX_S 900
+
+struct watchdog {
+    time_t start, moved;
+    char mark[512];
+};
+
+static int watchdog_expired(struct watchdog *wd)
+{
+    PGresult *res = PQexec(F.db, "SELECT concat_ws(':', (SELECT count(*) FROM transactions),"
+                                 " (SELECT string_agg(state || count, ',' ORDER BY state) FROM"
+                                 " (SELECT state, count(*) FROM transactions GROUP BY 1) t),"
+                                 " (SELECT string_agg(state || count, ',' ORDER BY state) FROM"
+                                 " (SELECT state, count(*) FROM messages GROUP BY 1) m),"
+                                 " (SELECT count(*) FROM jobs WHERE state IN ('completed',"
+                                 " 'cancelled', 'failed')),"
+                                 " (SELECT sum(coalesce(cursor_block, 0)) FROM chains))");
+    time_t now = time(NULL);
+    const char *mark = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                           ? PQgetvalue(res, 0, 0) : "";
+
+    if (wd->start == 0)
+        wd->start = now;
+    if (wd->moved == 0 || strcmp(mark, wd->mark) != 0) {
+        wd->moved = now;
+        snprintf(wd->mark, sizeof(wd->mark), "%s", mark);
+    }
+    PQclear(res);
+    if (now - wd->moved < WATCHDOG_IDLE_S && now - wd->start < WATCHDOG_MAX_S)
+        return 0;
+    print_message("no progress for %lld s (%lld s in all): %s\n", (long long)(now - wd->moved),
+                  (long long)(now - wd->start), wd->mark);
+    return 1;
+}
+
+/* What the database says when a daemon test did not finish. */
 static void diagnose(const struct tmsg *m, int n)
 {
     PGresult *res;
@@ -1243,6 +1284,24 @@ static void diagnose(const struct tmsg *m, int n)
     for (int i = 0; i < PQntuples(res); i++)
         print_message("chain %s: cursor %s head %s\n", PQgetvalue(res, i, 0),
                       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    res = PQexec(F.db, "SELECT chain_key, purpose, state, count(*), min(nonce), max(nonce) FROM"
+                       " transactions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("transactions %s %s %s: %s (nonces %s..%s)\n", PQgetvalue(res, i, 0),
+                      PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                      PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+    PQclear(res);
+    res = PQexec(F.db, "SELECT chain_key, next_nonce, coalesce(halted_reason, 'not halted') FROM"
+                       " signer_nonces");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("key on %s: next nonce %s, %s\n", PQgetvalue(res, i, 0),
+                      PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    res = PQexec(F.db, "SELECT id, now() - heartbeat_at FROM workers");
+    for (int i = 0; i < PQntuples(res); i++)
+        print_message("worker %s: last heartbeat %s ago\n", PQgetvalue(res, i, 0),
+                      PQgetvalue(res, i, 1));
     PQclear(res);
     res = PQexec(F.db, "SELECT component, message FROM alerts ORDER BY id DESC LIMIT 5");
     for (int i = 0; i < PQntuples(res); i++)
@@ -1300,7 +1359,7 @@ static void test_burst_through_daemon(void **state)
     }
     memset(&d, 0, sizeof(d));
     assert_int_equal(pthread_create(&th, NULL, daemon_thread, &d), 0);
-    for (int round = 0; round < 1200 && done < N; round++) {
+    for (struct watchdog wd = {0}; done < N && !watchdog_expired(&wd);) {
         sleep_ms(100);
         done = 0;
         for (int i = 0; i < N; i++) {
@@ -1413,7 +1472,7 @@ static void test_roles_apart(void **state)
         r[i].cfg = c2;
         assert_int_equal(pthread_create(&th[i], NULL, role_thread, &r[i]), 0);
     }
-    for (int round = 0; round < 1200 && done < N; round++) {
+    for (struct watchdog wd = {0}; done < N && !watchdog_expired(&wd);) {
         sleep_ms(100);
         done = 0;
         for (int i = 0; i < N; i++) {

@@ -175,20 +175,29 @@ static void test_lagging_head(void **state)
     char real[40], lag[40], from[48], to[48];
     REQUIRE();
 
+    /* The proxy rewrites the head in place, so the lagging head must have
+     * as many hex digits as the real one: not near 0xff, 0xfff, ...
+     * (moving the lag to the new head, as this did, made the transaction
+     * final at once when it was included at 0xfe: the suite's earlier
+     * programs decide the height). */
+    for (;;) {
+        assert_int_equal(ethrpc_block_number(f->x.rpc, &head, NULL, &err), MR_OK);
+        qty(head, real, sizeof(real));
+        qty(head + 8, lag, sizeof(lag));
+        if (strlen(real) == strlen(lag))
+            break;
+        txmfx_anvil(f->x.rpc, "anvil_mine", "[8]");
+    }
     assert_int_equal(txm_submit(&f->x.t, &in, &id, &err), MR_OK);
     assert_int_equal(txm_poll(&f->x.t, &left, &err), MR_OK); /* included */
     block = tv_pg_int64(f->x.db, "SELECT included_block FROM transactions");
     assert_true(block > 0);
     /* Deep enough now (2 confirmations) ... */
-    for (;;) {
-        txmfx_anvil(f->x.rpc, "anvil_mine", "[2]");
-        assert_int_equal(ethrpc_block_number(f->x.rpc, &head, NULL, &err), MR_OK);
-        qty(head, real, sizeof(real));
-        qty((uint64_t)block, lag, sizeof(lag));
-        if (strlen(real) == strlen(lag)) /* the proxy rewrites in place */
-            break;
-        block = (int64_t)head; /* crossed a hex digit: lag from here */
-    }
+    txmfx_anvil(f->x.rpc, "anvil_mine", "[2]");
+    assert_int_equal(ethrpc_block_number(f->x.rpc, &head, NULL, &err), MR_OK);
+    qty(head, real, sizeof(real));
+    qty((uint64_t)block, lag, sizeof(lag));
+    assert_int_equal(strlen(real), strlen(lag));
     /* ... but the node says the head is still the block of the receipt. */
     snprintf(from, sizeof(from), "\"%s\"", real);
     snprintf(to, sizeof(to), "\"%s\"", lag);
