@@ -519,30 +519,48 @@ static int apply_known(struct range *r, const PGresult *res, struct mr_error *er
 #define EVENT_COLUMNS 11
 
 /* The events not stored yet, with COPY ... FROM STDIN in binary (the
- * fastest way into a table: no text to parse, rows written in batches). */
+ * fastest way into a table: no text to parse, rows written in batches).
+ * The rows go out in pieces as they are built, so that the server stores
+ * the first while the next are built. */
 static int write_events(struct watcher *w, struct range *r, size_t *inserted,
                         struct mr_error *err)
 {
     static const char sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
     struct watch_sbuf b;
     char fields[WATCH_FIELDS_MAX + 1];
+    const char *fail = NULL;
     PGresult *res;
     size_t n = 0;
     int rc;
 
     *inserted = 0;
-    if (r->n_ev == 0)
+    for (size_t i = 0; i < r->n_ev; i++)
+        n += !r->ev[i].stored;
+    if (n == 0)
         return MR_OK;
+    res = PQexec(w->db, "COPY " DB_SCHEMA ".events (chain_key, block_number, block_hash, tx_hash,"
+                        " tx_index, log_index, address, kind, message_hash, fields, gateway_pair)"
+                        " FROM STDIN (FORMAT binary)");
+    rc = db_check(res, PGRES_COPY_IN, "storing events", err);
+    PQclear(res);
+    if (rc != MR_OK)
+        return rc;
     watch_sb_init(&b);
     watch_sb_add(&b, sig, sizeof(sig));
     put_be(&b, 0, 4); /* flags */
     put_be(&b, 0, 4); /* header extension */
-    for (size_t i = 0; i < r->n_ev; i++) {
+    for (size_t i = 0; fail == NULL && i < r->n_ev; i++) {
         const struct pev *e = &r->ev[i];
         const struct eth_log *l = e->log;
         size_t flen;
         if (e->stored)
             continue;
+        fields[0] = 1; /* jsonb's binary form: a version byte, then the text */
+        flen = watch_fields_json(&e->ev, fields + 1, sizeof(fields) - 1);
+        if (flen == 0) {
+            fail = "fields too long";
+            break;
+        }
         put_be(&b, EVENT_COLUMNS, 2);
         put_text(&b, w->cfg.chain_key);
         put_be(&b, 8, 4);
@@ -559,43 +577,36 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
             put_field(&b, e->ev.message_hash, 32);
         else
             put_text(&b, NULL);
-        fields[0] = 1; /* jsonb's binary form: a version byte, then the text */
-        flen = watch_fields_json(&e->ev, fields + 1, sizeof(fields) - 1);
-        if (flen == 0)
-            return mr_fail(err, MR_ERR_RANGE, "events: fields too long");
         put_field(&b, fields, flen + 1);
         put_text(&b, e->role == ROLE_GATEWAY ? w->cfg.pairs[e->pair].name : NULL);
-        n++;
+        if (b.oom)
+            fail = "out of memory";
+        else if (b.n >= 65536 && PQputCopyData(w->db, b.p, (int)b.n) != 1)
+            fail = "could not send the rows";
+        else if (b.n >= 65536)
+            b.n = 0;
     }
-    put_be(&b, 0xffff, 2); /* the end */
-    if (b.oom) {
-        watch_sb_free(&b);
-        return mr_fail(err, MR_ERR_NOMEM, "events: out of memory");
-    }
-    if (n == 0) {
-        watch_sb_free(&b);
-        return MR_OK;
-    }
-    res = PQexec(w->db, "COPY " DB_SCHEMA ".events (chain_key, block_number, block_hash, tx_hash,"
-                        " tx_index, log_index, address, kind, message_hash, fields, gateway_pair)"
-                        " FROM STDIN (FORMAT binary)");
-    rc = db_check(res, PGRES_COPY_IN, "storing events", err);
-    PQclear(res);
-    if (rc == MR_OK) {
-        int sent = PQputCopyData(w->db, b.p, (int)b.n) == 1;
-        if (PQputCopyEnd(w->db, sent ? NULL : "could not send the rows") != 1 && sent)
-            rc = mr_fail(err, MR_ERR_IO, "storing events: %s", PQerrorMessage(w->db));
-        res = PQgetResult(w->db);
-        if (rc == MR_OK)
-            rc = db_check(res, PGRES_COMMAND_OK, "storing events", err);
-        if (rc == MR_OK && strtoull(PQcmdTuples(res), NULL, 10) != n)
-            rc = mr_fail(err, MR_ERR_IO, "storing events: %s rows stored of %zu",
-                         PQcmdTuples(res), n);
-        PQclear(res);
-        while ((res = PQgetResult(w->db)) != NULL)
-            PQclear(res);
+    if (fail == NULL) {
+        put_be(&b, 0xffff, 2); /* the end */
+        if (b.oom)
+            fail = "out of memory";
+        else if (PQputCopyData(w->db, b.p, (int)b.n) != 1)
+            fail = "could not send the rows";
     }
     watch_sb_free(&b);
+    /* With a reason, the server abandons the COPY (and says so below). */
+    if (PQputCopyEnd(w->db, fail) != 1)
+        rc = mr_fail(err, MR_ERR_IO, "storing events: %s", PQerrorMessage(w->db));
+    res = PQgetResult(w->db);
+    if (rc == MR_OK && fail != NULL)
+        rc = mr_fail(err, MR_ERR_IO, "storing events: %s", fail);
+    if (rc == MR_OK)
+        rc = db_check(res, PGRES_COMMAND_OK, "storing events", err);
+    if (rc == MR_OK && strtoull(PQcmdTuples(res), NULL, 10) != n)
+        rc = mr_fail(err, MR_ERR_IO, "storing events: %s rows stored of %zu", PQcmdTuples(res), n);
+    PQclear(res);
+    while ((res = PQgetResult(w->db)) != NULL)
+        PQclear(res);
     if (rc != MR_OK)
         return rc;
     for (size_t i = 0; i < r->n_ev; i++)
@@ -782,6 +793,20 @@ static int write_cursor(struct watcher *w, const struct range *r, const struct w
     return MR_OK;
 }
 
+/* Prepared statements of the range's transaction (db_prepare ids, unique
+ * in the program: db/queue.c uses 1..8, db/txstore.c 16..19). */
+enum { PS_CURSOR = 24, PS_STORED, PS_KNOWN, PS_HEADERS };
+
+/* The name to send sql by once it is prepared on the watcher's connection
+ * (NULL: send the text). */
+static const char *prepared(struct watcher *w, unsigned id, const char *name, const char *sql,
+                            int nparams)
+{
+    struct mr_error e;
+
+    return db_prepare(w->db, id, name, sql, nparams, &e) == 1 ? name : NULL;
+}
+
 /* The one transaction of a range.  *moved: the cursor changed under us. */
 static int write_range(struct watcher *w, struct range *r, const struct watch_cursor *cur,
                        const struct watch_heads *hd, struct watcher_result *res, int *moved,
@@ -810,6 +835,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
     }
     if (rc == MR_OK) {
         st[ns++].sql = "BEGIN";
+        st[ns].name = prepared(w, PS_CURSOR, "mr_watch_cursor", WATCH_CURSOR_SQL " FOR UPDATE", 1);
         st[ns].sql = WATCH_CURSOR_SQL " FOR UPDATE";
         st[ns].nparams = 1;
         st[ns++].params = ck_p;
@@ -817,6 +843,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
             bh_p[0] = w->cfg.chain_key;
             bh_p[1] = bh.p;
             at_stored = (int)ns;
+            st[ns].name = prepared(w, PS_STORED, "mr_watch_stored", STORED_SQL, 2);
             st[ns].sql = STORED_SQL;
             st[ns].nparams = 2;
             st[ns++].params = bh_p;
@@ -824,6 +851,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
         if (n_known > 0) {
             mh_p[0] = mh.p;
             at_known = (int)ns;
+            st[ns].name = prepared(w, PS_KNOWN, "mr_watch_known", KNOWN_SQL, 1);
             st[ns].sql = KNOWN_SQL;
             st[ns].nparams = 1;
             st[ns++].params = mh_p;
@@ -831,6 +859,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
         hd_p[0] = w->cfg.chain_key;
         for (int k = 0; k < 4; k++)
             hd_p[k + 1] = hd_a[k].p;
+        st[ns].name = prepared(w, PS_HEADERS, "mr_watch_headers", HEADERS_SQL, 5);
         st[ns].sql = HEADERS_SQL;
         st[ns].nparams = 5;
         st[ns++].params = hd_p;
