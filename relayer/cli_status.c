@@ -277,10 +277,42 @@ static void show_stuck(struct status *st)
     PQclear(r);
 }
 
+/* Messages held by the value limits (0010_limits.sql), per pair, and the
+ * value each pair started in the trailing hour. */
+static void show_held(struct status *st)
+{
+    PGresult *r = query(st, "messages",
+                        "SELECT gateway_pair, held_messages, held_value::text,"
+                        " extract(epoch FROM now() - oldest_held_at)::bigint,"
+                        " started_last_hour, value_last_hour::text"
+                        " FROM mosaic_dash.limits ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    int64_t held = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int64_t n = n64(r, i, 1);
+        printf("  pair %-12s", PQgetvalue(r, i, 0));
+        if (n > 0)
+            printf(" held %lld (value %s wei, oldest %s)", (long long)n, PQgetvalue(r, i, 2),
+                   age(n64(r, i, 3), ago));
+        else
+            printf(" held 0");
+        printf("; started in the last hour %s (value %s wei)\n", PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5));
+        held += n > 0 ? n : 0;
+    }
+    if (held > 0)
+        issue(st, "%lld message(s) held by the relayer's limits (mosaic-relayer message list "
+              "--status held; message release HASH)", (long long)held);
+    PQclear(r);
+}
+
 static void show_messages(struct status *st)
 {
     printf("Messages\n");
     show_flows(st);
+    show_held(st);
     show_stuck(st);
 }
 
