@@ -168,7 +168,7 @@ static int message_decide(PGconn *c, const uint8_t mh[32], int hold, const char 
     const char *p[4] = {bt, NULL, NULL, NULL};
     struct mr_error err;
     PGresult *res;
-    const char *state;
+    char state[16];
     int started, target, rc;
     int64_t job = 0;
 
@@ -194,7 +194,7 @@ static int message_decide(PGconn *c, const uint8_t mh[32], int hold, const char 
         PQclear(res);
         return fail_tx(c, "no message %s is recorded", hx);
     }
-    state = PQgetvalue(res, 0, 0);
+    snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 0));
     started = PQgetvalue(res, 0, 1)[0] == 't';
     target = atoi(PQgetvalue(res, 0, 2));
     if (strcmp(state, "completed") == 0 || strcmp(state, "reverted") == 0) {
