@@ -86,9 +86,9 @@ contract EIP20CoGateway is GatewayBase {
         uint256 _bounty,
         OrganizationInterface _organization,
         address _gateway,
-        address payable _burner,
-        uint256 _maxStorageRootItems
-    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) {
+        address payable _burner, // @v010: address payable _burner
+        uint256 _maxStorageRootItems // @v010-drop
+    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) { // @v010: ) GatewayBase(_stateRootProvider, _bounty, _organization) {
         require(_valueToken != address(0), "Value token address must not be zero.");
         require(_utilityToken != address(0), "Utility token address must not be zero.");
         require(_gateway != address(0), "Gateway address must not be zero.");

@@ -90,9 +90,9 @@ contract EIP20Gateway is GatewayBase {
         StateRootInterface _stateRootProvider,
         uint256 _bounty,
         OrganizationInterface _organization,
-        address _burner,
-        uint256 _maxStorageRootItems
-    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) {
+        address _burner, // @v010: address _burner
+        uint256 _maxStorageRootItems // @v010-drop
+    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) { // @v010: ) GatewayBase(_stateRootProvider, _bounty, _organization) {
         require(address(_token) != address(0), "Token contract address must not be zero.");
         require(address(_baseToken) != address(0), "Base token contract address for bounty must not be zero");
         valueToken = address(_token);

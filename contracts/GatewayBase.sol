@@ -20,14 +20,14 @@ import {RLPReader} from "./RLPReader.sol";
  * Values that never change after construction are also kept as immutables,
  * which is what the code reads.
  */
-abstract contract GatewayBase is Organized, CircularBuffer {
+abstract contract GatewayBase is Organized, CircularBuffer { // @v010: abstract contract GatewayBase is Organized {
     using MessageBus for MessageBus.MessageBox;
 
     event GatewayProven(address _gateway, uint256 _blockHeight, bytes32 _storageRoot, bool _wasAlreadyProved);
     event BountyChangeInitiated(uint256 _currentBounty, uint256 _proposedBounty, uint256 _unlockHeight);
     event BountyChangeConfirmed(uint256 _currentBounty, uint256 _changedBounty);
 
-    uint8 public constant MESSAGE_BOX_OFFSET = 9;
+    uint8 public constant MESSAGE_BOX_OFFSET = 9; // @v010: uint8 internal constant MESSAGE_BOX_OFFSET = 7;
     uint256 public constant REVOCATION_PENALTY = 150;
     uint256 public constant BOUNTY_CHANGE_UNLOCK_PERIOD = 201600;
 
@@ -53,9 +53,9 @@ abstract contract GatewayBase is Organized, CircularBuffer {
     constructor(
         StateRootInterface _stateRootProvider,
         uint256 _bounty,
-        OrganizationInterface _organization,
-        uint256 _maxStorageRootItems
-    ) Organized(_organization) CircularBuffer(_maxStorageRootItems) {
+        OrganizationInterface _organization, // @v010: OrganizationInterface _organization
+        uint256 _maxStorageRootItems // @v010-drop
+    ) Organized(_organization) CircularBuffer(_maxStorageRootItems) { // @v010: ) Organized(_organization) {
         require(
             address(_stateRootProvider) != address(0), "State root provider contract address must not be zero."
         );
@@ -97,7 +97,7 @@ abstract contract GatewayBase is Organized, CircularBuffer {
             "Account proof is not verified."
         );
         storageRoots[_blockHeight] = storageRoot;
-        delete storageRoots[bufferStore(_blockHeight)];
+        delete storageRoots[bufferStore(_blockHeight)]; // @v010-drop (0.10.0 keeps every proven root)
         emit GatewayProven(remote, _blockHeight, storageRoot, false);
         return true;
     }
@@ -175,7 +175,7 @@ abstract contract GatewayBase is Organized, CircularBuffer {
     }
 
     function nextNonce(bytes32 _previousMessageHash) private view returns (uint256) {
-        if (_previousMessageHash == bytes32(0)) return 0;
+        if (_previousMessageHash == bytes32(0)) return 0; // @v010: if (_previousMessageHash == bytes32(0)) return 1;
         return messages[_previousMessageHash].nonce + 1;
     }
 

@@ -247,6 +247,7 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
     write_text(path, yaml, 0600);
     if (config_load(path, &cfg, &err) != MR_OK)
         fail_msg("deploy config: %s", err.msg);
+    dopts.contracts_dir = o->contracts_dir;
     if (deploy_run(cfg, &dopts, NULL, &err) != MR_OK)
         fail_msg("deploy: %s", err.msg);
     config_free(cfg);

@@ -39,6 +39,8 @@ struct e2e_opts {
     const char *poll_interval;  /* the watchers'; NULL: "200ms" */
     const char *log_level;      /* NULL: "info" */
     int use_ws;                 /* the chains' `ws` (newHeads) besides polling */
+    const char *contracts_dir;  /* the artifacts `deploy` uses; NULL: build/contracts
+                                   (build/contracts/v010: Mosaic 0.10.0's layout) */
 };
 
 struct e2e {
