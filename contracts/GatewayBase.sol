@@ -180,37 +180,29 @@ abstract contract GatewayBase is Organized, CircularBuffer {
     }
 
     /**
-     * Makes `_messageHash` the sender's active outbox message: the nonce must
-     * be the next one and the previous message finished (Progressed or
+     * Makes `_messageHash` the sender's active message in `_box` (the outbox
+     * or the inbox, with `_active` its active processes): the nonce must be
+     * the next one and the previous message finished (Progressed or
      * Revoked); the previous message's entry is deleted.
      */
-    function registerOutboxProcess(address _account, uint256 _nonce, bytes32 _messageHash) internal {
-        bytes32 previous = outboxActiveProcess[_account];
+    function registerProcess(
+        mapping(address => bytes32) storage _active,
+        mapping(bytes32 => MessageBus.MessageStatus) storage _box,
+        address _account,
+        uint256 _nonce,
+        bytes32 _messageHash
+    ) private {
+        bytes32 previous = _active[_account];
         require(_nonce == nextNonce(previous), "Invalid nonce.");
         if (previous != bytes32(0)) {
-            MessageBus.MessageStatus status = messageBox.outbox[previous];
+            MessageBus.MessageStatus status = _box[previous];
             require(
                 status == MessageBus.MessageStatus.Progressed || status == MessageBus.MessageStatus.Revoked,
                 "Previous process is not completed."
             );
             delete messages[previous];
         }
-        outboxActiveProcess[_account] = _messageHash;
-    }
-
-    /** The same for the inbox (the target side of the sender's messages). */
-    function registerInboxProcess(address _account, uint256 _nonce, bytes32 _messageHash) internal {
-        bytes32 previous = inboxActiveProcess[_account];
-        require(_nonce == nextNonce(previous), "Invalid nonce.");
-        if (previous != bytes32(0)) {
-            MessageBus.MessageStatus status = messageBox.inbox[previous];
-            require(
-                status == MessageBus.MessageStatus.Progressed || status == MessageBus.MessageStatus.Revoked,
-                "Previous process is not completed."
-            );
-            delete messages[previous];
-        }
-        inboxActiveProcess[_account] = _messageHash;
+        _active[_account] = _messageHash;
     }
 
     /** Stores a new message (gasConsumed stays 0 until a confirm records it). */
@@ -305,7 +297,7 @@ abstract contract GatewayBase is Organized, CircularBuffer {
     ) internal returns (bytes32 messageHash_) {
         bytes32 intentHash = hashIntent(_typeHash, _amount, _beneficiary, address(this));
         messageHash_ = MessageBus.messageDigest(intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
-        registerOutboxProcess(msg.sender, _nonce, messageHash_);
+        registerProcess(outboxActiveProcess, messageBox.outbox, msg.sender, _nonce, messageHash_);
         storeMessage(messageHash_, intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
         messageBox.declareMessage(messageHash_);
     }
@@ -385,7 +377,7 @@ abstract contract GatewayBase is Organized, CircularBuffer {
     ) internal returns (bytes32 messageHash_) {
         bytes32 intentHash = hashIntent(_typeHash, _amount, _beneficiary, _gateway);
         messageHash_ = MessageBus.messageDigest(intentHash, _nonce, _gasPrice, _gasLimit, _sender, _hashLock);
-        registerInboxProcess(_sender, _nonce, messageHash_);
+        registerProcess(inboxActiveProcess, messageBox.inbox, _sender, _nonce, messageHash_);
         storeMessage(messageHash_, intentHash, _nonce, _gasPrice, _gasLimit, _sender, _hashLock);
         messageBox.confirmMessage(messageHash_, _rlpParentNodes, MESSAGE_BOX_OFFSET, provenStorageRoot(_blockHeight));
     }
