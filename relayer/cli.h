@@ -41,10 +41,6 @@ int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);
 int cli_message(int argc, char **argv);
 
-/* The advisory lock key of a chain's watcher, as `status` finds its holder
- * (the same as watchers/ watcher_lock_key). */
-int64_t cli_status_watcher_key(const char *chain);
-
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \
     "Database options (every database command finds the database the same way):\n"      \
