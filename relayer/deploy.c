@@ -90,7 +90,7 @@ static int art_load(const char *dir, const char *name, struct art *a, struct mr_
     if (!valid_name(name) || n < 0 || (size_t)n >= sizeof(a->path))
         return mr_fail(err, MR_ERR_INVALID, "bad contract name \"%.64s\"", name);
     rc = artifact_load(a->path, &a->a, err);
-    if (rc == MR_ERR_IO) {
+    if (rc == MR_ERR_IO || rc == MR_ERR_NOTFOUND) {
         char why[MR_ERROR_MSG_LEN];
 
         snprintf(why, sizeof(why), "%s", err->msg);
