@@ -21,7 +21,7 @@
 struct ws_sub {
     char host[RPC_URL_MAX];
     char path[RPC_URL_MAX];
-    char name[RPC_URL_MAX];      /* the URL without userinfo, for messages */
+    char name[RPC_URL_MAX];      /* rpc_redact_url form, for messages */
     int port, tls;
     struct lws_context *ctx;
     struct lws *wsi;             /* the live connection, or NULL */

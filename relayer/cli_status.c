@@ -19,11 +19,11 @@
 #include "chain/rpc.h"
 #include "db/db.h"
 #include "eth/hex.h"
-#include "eth/keccak.h"
 #include "eth/u256.h"
 #include "relayer/cli.h"
 #include "relayer/config.h"
 #include "relayer/keyfile.h"
+#include "watchers/watcher.h"
 
 #define MAX_ISSUES 32
 #define MAX_LISTED 10          /* stuck messages and alerts shown */
@@ -97,39 +97,17 @@ static const char *age(int64_t s, char buf[24])
 
 /* ---------------------------------------------------------------- chains -- */
 
-/* The advisory lock key of a chain's watcher: the first 8 bytes of
- * keccak256("mosaic-relayer watcher lock " || chain key), top bit cleared.
- * Must equal watchers/watcher.c watcher_lock_key() (use it once both are on
- * one branch). */
-int64_t cli_status_watcher_key(const char *chain)
-{
-    static const char tag[] = "mosaic-relayer watcher lock ";
-    struct keccak256_ctx k;
-    uint8_t h[32];
-    uint64_t x = 0;
-
-    keccak256_init(&k);
-    keccak256_update(&k, tag, sizeof tag - 1);
-    keccak256_update(&k, chain, strlen(chain));
-    keccak256_final(&k, h);
-    for (int i = 0; i < 8; i++)
-        x = x << 8 | h[i];
-    return (int64_t)(x & 0x7fffffffffffffffULL);
-}
-
-#define WATCHER_APP "mosaic-relayer watcher "
-
 /* The session holding chain's watcher lock ("host:pid"), or "none". */
 static void watcher_holder(const PGresult *locks, const char *chain, char *out, size_t cap)
 {
-    int64_t key = cli_status_watcher_key(chain);
+    int64_t key = watcher_lock_key(chain);
 
     snprintf(out, cap, "none");
     for (int i = 0; locks != NULL && i < PQntuples(locks); i++) {
         if (n64(locks, i, 0) == key) {
             const char *app = PQgetvalue(locks, i, 1);
-            snprintf(out, cap, "%s", strncmp(app, WATCHER_APP, strlen(WATCHER_APP)) == 0
-                                         ? app + strlen(WATCHER_APP) : app);
+            size_t n = strlen(WATCHER_APP_PREFIX);
+            snprintf(out, cap, "%s", strncmp(app, WATCHER_APP_PREFIX, n) == 0 ? app + n : app);
             return;
         }
     }

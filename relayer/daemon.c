@@ -33,6 +33,9 @@
 
 /* /readyz: every chain's watcher at most this many final blocks behind. */
 #define DAEMON_READY_MAX_LAG 64
+/* How long a starting daemon waits for a key held by another session (the
+ * session of a process of ours that just stopped can outlive it briefly). */
+#define DAEMON_KEY_WAIT_MS 10000
 
 struct daemon;
 struct watch_thread;
@@ -308,7 +311,8 @@ static int open_sender(struct daemon *d, const struct config_key *k, struct mr_e
                        "from password_file (password_env is not supported yet)",
                        d->cfg->path, k->line, k->name);
     memset(s, 0, sizeof(*s));
-    rc = signer_open(k->keystore, k->password_file, d->o.conninfo, &s->signer, err);
+    rc = signer_open_wait(k->keystore, k->password_file, d->o.conninfo, DAEMON_KEY_WAIT_MS,
+                          &s->signer, err);
     if (rc != MR_OK)
         return mr_error_prefix(err, rc, "key '%s': ", k->name);
     s->d = d;

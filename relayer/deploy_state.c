@@ -17,46 +17,12 @@
 
 #include "eth/address.h"
 #include "eth/hex.h"
+#include "relayer/cli.h"
 #include "relayer/sysrand.h"
 
 #define DSTATE_FORMAT "mosaic-relayer deploy state"
 
 /* ---- reading ---- */
-
-static int read_capped(const char *path, size_t cap, char **buf, size_t *len, struct mr_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    size_t got = 0;
-    char *b;
-
-    *buf = NULL;
-    *len = 0;
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return MR_ERR_NOTFOUND;
-        return mr_fail(err, MR_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    b = malloc(cap + 1);
-    if (b == NULL) {
-        fclose(f);
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    }
-    got = fread(b, 1, cap + 1, f);
-    if (ferror(f)) {
-        fclose(f);
-        free(b);
-        return mr_fail(err, MR_ERR_IO, "%s: read error", path);
-    }
-    fclose(f);
-    if (got > cap) {
-        free(b);
-        return mr_fail(err, MR_ERR_TOOBIG, "%s: larger than %zu bytes", path, cap);
-    }
-    b[got] = '\0';
-    *buf = b;
-    *len = got;
-    return MR_OK;
-}
 
 /* A string member that must fit `cap` (with its NUL); optional members
  * absent give "". */
@@ -148,9 +114,11 @@ int dstate_load(const char *path, struct dstate *s, struct mr_error *err)
     int rc;
 
     memset(s, 0, sizeof(*s));
-    rc = read_capped(path, DSTATE_MAX_BYTES, &text, &len, err);
-    if (rc == MR_ERR_NOTFOUND)
+    rc = cli_read_file(path, DSTATE_MAX_BYTES, &text, &len, err);
+    if (rc == MR_ERR_NOTFOUND) {
+        mr_error_clear(err); /* no state yet: a fresh deployment */
         return MR_OK;
+    }
     if (rc != MR_OK)
         return rc;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);

@@ -16,6 +16,7 @@
 #include "eth/key.h"
 #include "relayer/cli.h"
 #include "relayer/keyfile.h"
+#include "watchers/watcher.h"
 
 static void exec(PGconn *c, const char *sql)
 {
@@ -189,11 +190,11 @@ static PGconn *hold_watcher(const char *ci, const char *chain, const char *who)
 {
     char c2[1024], sql[128];
 
-    snprintf(c2, sizeof c2, "%s application_name='mosaic-relayer watcher %s'", ci, who);
+    snprintf(c2, sizeof c2, "%s application_name='" WATCHER_APP_PREFIX "%s'", ci, who);
     PGconn *c = PQconnectdb(c2);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
     snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
-             (long long)cli_status_watcher_key(chain));
+             (long long)watcher_lock_key(chain));
     exec(c, sql);
     return c;
 }
