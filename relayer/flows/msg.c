@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "db/breaker.h"
 #include "db/db.h"
 #include "db/queue.h"
 #include "eth/hex.h"
@@ -810,6 +811,16 @@ static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
         flow_decide(&r->f, &d);
         if (d.what != FLOW_SEND)
             break;
+        /* About to record calls: not while the pair's conservation breaker
+         * is tripped (RELIABILITY.md row 24, db/breaker.h). */
+        if (round == 0) {
+            int tripped = 0;
+            if ((rc = breaker_is_tripped(r->conn, r->gw->name, &tripped, &err)) != MR_OK)
+                goto retry;
+            if (tripped)
+                return finish(r, FLOW_WAIT, r->state, "the pair's conservation breaker is tripped",
+                              errmsg, errcap);
+        }
         for (size_t i = 0; i < d.n; i++) {
             enum flow_res fr = do_step(r, d.steps[i], &err);
             if (fr == FLOW_R_HALT)
