@@ -86,7 +86,10 @@ int breaker_record(PGconn *conn, const struct breaker_check *c, int *tripped, in
                        " checks = checks + 1, last_error = NULL, updated_at = now(),"
                        " tripped = tripped OR $8::text IS NOT NULL,"
                        " tripped_at = CASE WHEN $8::text IS NOT NULL THEN now() ELSE tripped_at END,"
-                       " trip_reason = coalesce($8::text, trip_reason)"
+                       " trip_reason = coalesce($8::text, trip_reason),"
+                       " trip_excess = CASE WHEN $8::text IS NOT NULL THEN $2::numeric - $3::numeric"
+                       " WHEN tripped THEN greatest(trip_excess, $2::numeric - $3::numeric)"
+                       " ELSE trip_excess END"
                        " WHERE gateway_pair = $1",
                        8, NULL, p, NULL, NULL, 0);
     rc = db_check(res, PGRES_COMMAND_OK, "recording the check", err);
@@ -155,8 +158,8 @@ int breaker_reset(PGconn *conn, const char *pair, const char *reason, const char
     if (rc != MR_OK)
         return rc;
     res = PQexecParams(conn,
-                       "SELECT tripped::int, coalesce($2::numeric,"
-                       " greatest(coalesce(circulating - backing, 0), 0))::text"
+                       "SELECT tripped::int, coalesce($2::numeric, CASE WHEN tripped THEN"
+                       " trip_excess END, 0)::text"
                        " FROM " DB_SCHEMA ".breakers WHERE gateway_pair = $1 FOR UPDATE",
                        2, NULL, p, NULL, NULL, 0);
     rc = db_check(res, PGRES_TUPLES_OK, "reading the breaker", err);
@@ -175,7 +178,8 @@ int breaker_reset(PGconn *conn, const char *pair, const char *reason, const char
     p[1] = accepted;
     res = PQexecParams(conn,
                        "UPDATE " DB_SCHEMA ".breakers SET tripped = false, tripped_at = NULL,"
-                       " accepted_excess = $2::numeric, reset_at = now(), reset_reason = $3,"
+                       " accepted_excess = $2::numeric, trip_excess = NULL, reset_at = now(),"
+                       " reset_reason = $3,"
                        " updated_at = now() WHERE gateway_pair = $1",
                        3, NULL, p, NULL, NULL, 0);
     rc = db_check(res, PGRES_COMMAND_OK, "resetting the breaker", err);

@@ -49,8 +49,9 @@ int breaker_record_error(PGconn *conn, const char *pair, const char *why, struct
 int breaker_is_tripped(PGconn *conn, const char *pair, int *tripped, struct mr_error *err);
 
 /* An operator's reset: clears the trip and sets the accepted excess to
- * `accept` (decimal) or, when accept is NULL, to the excess the last check
- * measured (0 if none); logs it with the reason and the actor, and
+ * `accept` (decimal) or, when accept is NULL, to the largest excess
+ * measured since the trip (messages in flight only ever hide part of an
+ * excess, so a later, smaller figure is no reason to accept less); logs it with the reason and the actor, and
  * acknowledges the pair's open conservation alerts; one transaction.
  * Out: accepted[cap] (the accepted excess, decimal).  MR_ERR_NOTFOUND: the
  * pair has never been checked; MR_ERR_INVALID: it is not tripped and no

@@ -36,9 +36,9 @@ static void breaker_usage(void)
            "\n"
            "  status  each pair: tripped or not, the last check's figures and blocks\n"
            "  log     trips and resets, newest first (--limit, default 20)\n"
-           "  reset   clears a trip after investigation; --reason is recorded.  The excess\n"
-           "          the last check measured (circulating - backing) is accepted from then\n"
-           "          on, so the breaker trips again only if it grows; --accept WEI sets the\n"
+           "  reset   clears a trip after investigation; --reason is recorded.  The largest\n"
+           "          excess (circulating - backing) measured since the trip is accepted from\n"
+           "          then on, so the breaker trips again only if it grows; --accept WEI sets the\n"
            "          accepted excess instead (--accept 0 once the cause is repaired; allowed\n"
            "          on a breaker that is not tripped)\n"
            "\n" DB_OPTIONS_HELP

@@ -14,6 +14,10 @@ CREATE TABLE mosaic.breakers (
     tripped         boolean NOT NULL DEFAULT false,
     tripped_at      timestamptz,
     trip_reason     text,
+    -- The largest excess (circulating - backing) measured since the trip:
+    -- a reset accepts it unless the operator says otherwise.  Messages in
+    -- flight can only hide part of an excess, never add to it.
+    trip_excess     mosaic.uint256,
     -- What an operator accepted at the last reset: circulating may exceed
     -- backing by this much without tripping (0: not at all).
     accepted_excess mosaic.uint256 NOT NULL DEFAULT 0,
@@ -54,7 +58,7 @@ CREATE INDEX breaker_log_pair_idx ON mosaic.breaker_log (gateway_pair, at);
 COMMENT ON TABLE mosaic.breaker_log IS 'Every trip and reset of a conservation breaker, with the figures.';
 
 CREATE VIEW mosaic_dash.breakers AS
-    SELECT b.gateway_pair, b.tripped, b.tripped_at, b.trip_reason, b.accepted_excess,
+    SELECT b.gateway_pair, b.tripped, b.tripped_at, b.trip_reason, b.trip_excess, b.accepted_excess,
            b.circulating, b.backing, b.circulating - b.backing AS excess,
            b.aux_chain, b.aux_block, b.origin_chain, b.origin_block, b.checked_at,
            extract(epoch FROM now() - b.checked_at)::bigint AS checked_age_seconds,

@@ -817,9 +817,13 @@ static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
             int tripped = 0;
             if ((rc = breaker_is_tripped(r->conn, r->gw->name, &tripped, &err)) != MR_OK)
                 goto retry;
-            if (tripped)
+            if (tripped) {
+                log_info("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r),
+                                        .msg_hash = r->m.hash),
+                         "held: pair %s's conservation breaker is tripped", r->gw->name);
                 return finish(r, FLOW_WAIT, r->state, "the pair's conservation breaker is tripped",
                               errmsg, errcap);
+            }
         }
         for (size_t i = 0; i < d.n; i++) {
             enum flow_res fr = do_step(r, d.steps[i], &err);

@@ -223,6 +223,7 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              "  flows: [stake, redeem, revert]\n"
              "  workers: %d\n"
              "  anchor: { enabled: true, max_interval: 1h }\n"
+             "%s"
              "log: { level: %s }\n"
              "deploy:\n"
              "  deployer: facilitator\n"
@@ -241,7 +242,8 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              o->poll_interval ? o->poll_interval : "200ms", CHAIN_ID_A, e->url_a,
              o->use_ws ? " ws: \"ws" : "", o->use_ws ? e->url_a + 4 : "", o->use_ws ? "\"," : "",
              o->poll_interval ? o->poll_interval : "200ms", tmp, tmp, tmp,
-             tmp, o->workers > 0 ? o->workers : 4, o->log_level ? o->log_level : "info", h,
+             tmp, o->workers > 0 ? o->workers : 4, o->relayer_extra ? o->relayer_extra : "",
+             o->log_level ? o->log_level : "info", h,
              E2E_BOUNTY, tmp, e->cfg, vt, bt);
     snprintf(path, sizeof(path), "%s/deploy.yaml", e->dir);
     write_text(path, yaml, 0600);

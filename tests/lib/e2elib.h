@@ -41,6 +41,8 @@ struct e2e_opts {
     int use_ws;                 /* the chains' `ws` (newHeads) besides polling */
     const char *contracts_dir;  /* the artifacts `deploy` uses; NULL: build/contracts
                                    (build/contracts/v010: Mosaic 0.10.0's layout) */
+    const char *relayer_extra;  /* lines added to the `relayer:` section, each indented
+                                   by two spaces and ending in a newline; NULL: none */
 };
 
 struct e2e {
