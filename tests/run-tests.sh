@@ -35,19 +35,24 @@ trap 'sh tests/anvil-harness.sh stop "$anvildir"; [ -n "${MR_TEST_PG:-}" ] && sh
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     name=$(basename "$t")
+    # Its own session: whatever it starts (a daemon, a proxy) and leaves
+    # behind, e.g. because a failing test jumped past its cleanup, is killed
+    # with it rather than disturbing the programs after it.
     if [ -n "${MR_VALGRIND:-}" ]; then
-        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-            --trace-children=no "$t" >"$log" 2>&1
+        # memcheck: any error, and any definitely or indirectly lost block,
+        # makes the program fail (status 99).  Children (the daemon that
+        # tests start through MR_BIN) are not traced.  tests/valgrind.supp
+        # lists the libraries' own global state, each entry with its reason.
+        setsid valgrind -q --error-exitcode=99 --leak-check=full \
+            --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+            --suppressions=tests/valgrind.supp --trace-children=no "$t" >"$log" 2>&1 &
     else
-        # Its own session: whatever it starts (a daemon, a proxy) and leaves
-        # behind, e.g. because a failing test jumped past its cleanup, is
-        # killed with it rather than disturbing the programs after it.
         setsid "$t" >"$log" 2>&1 &
-        pid=$!
-        wait "$pid"
     fi
+    pid=$!
+    wait "$pid"
     rc=$?
-    if [ -z "${MR_VALGRIND:-}" ] && kill -0 -- "-$pid" 2>/dev/null; then
+    if kill -0 -- "-$pid" 2>/dev/null; then
         echo "note: $name left processes behind; killing them"
         kill -KILL -- "-$pid" 2>/dev/null
     fi
