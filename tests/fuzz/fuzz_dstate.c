@@ -7,9 +7,12 @@
  *         state has a 16-hex-digit id, unique non-empty step names, and
  *         dstate_save() then dstate_load() gives back the same steps (block
  *         and gas_used are written with a transaction hash only);
- *   odd   a deploy configuration through dstate_run_config(): the output
- *         keeps no top-level deploy: or gateways: line of the input, ends
- *         with one gateways: section, and - when the input loads as a
+ *   odd   a deploy configuration through dstate_run_config(): a refusal
+ *         is one line naming the file, and for a file that loads as a
+ *         configuration only one of the layouts the cut refuses (a
+ *         top-level key not first on its line, a flow mapping at the top,
+ *         an alias into the deploy section, UTF-16); the output ends with
+ *         one gateways: section and - when the input loads as a
  *         configuration with deploy pairs - loads itself, with one gateway
  *         per deployed pair and no deploy section.
  * Relative key paths resolve into a private directory holding mode-0600
@@ -132,21 +135,6 @@ static void fuzz_state(const uint8_t *data, size_t size)
     dstate_free(&s);
 }
 
-/* Whether text[len] has a line "key:" at column 0. */
-static int has_top(const char *text, size_t len, const char *key)
-{
-    size_t k = strlen(key);
-
-    for (size_t i = 0; i < len;) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t ln = nl ? (size_t)(nl - (text + i)) + 1 : len - i;
-        if (ln > k && memcmp(text + i, key, k) == 0 && text[i + k] == ':')
-            return 1;
-        i += ln;
-    }
-    return 0;
-}
-
 static void fuzz_run_config(const uint8_t *data, size_t size)
 {
     struct dstate_pair pairs[CONFIG_MAX_GATEWAYS];
@@ -155,6 +143,7 @@ static void fuzz_run_config(const uint8_t *data, size_t size)
     struct mr_error err;
     size_t n = 0, out_len = 0, gw;
     char *out = NULL;
+    int rc;
 
     memset(pairs, 0, sizeof(pairs));
     err.msg[0] = '\0';
@@ -180,11 +169,23 @@ static void fuzz_run_config(const uint8_t *data, size_t size)
         n = 1;
         pairs[0].name = pairs[0].origin_chain = pairs[0].aux_chain = "x";
     }
-    if (dstate_run_config(src, size, "deploy.yaml", pairs, n, &out, &out_len, &err) != MR_OK)
-        abort();
+    rc = dstate_run_config(src, size, "deploy.yaml", pairs, n, &out, &out_len, &err);
+    if (rc != MR_OK) {
+        check_line(&err);
+        if (strncmp(err.msg, "deploy.yaml:", 12) != 0 || out != NULL)
+            abort();
+        /* A configuration that loads is refused only for the layouts the
+         * cut does not handle, each said so. */
+        if (c != NULL && rc != MR_ERR_TOOBIG && strstr(err.msg, "does not start its line") == NULL &&
+            strstr(err.msg, "not a block mapping") == NULL &&
+            strstr(err.msg, "undefined alias") == NULL && strstr(err.msg, "UTF-16") == NULL) {
+            fprintf(stderr, "refused: %s\n", err.msg);
+            abort();
+        }
+        config_free(c);
+        return;
+    }
     if (strlen(out) > out_len || out_len == 0 || out[out_len - 1] != '\n')
-        abort();
-    if (has_top(src, size, "deploy") && strlen(out) == out_len && has_top(out, out_len, "deploy"))
         abort();
     if (c != NULL && n > 0) {
         err.msg[0] = '\0';

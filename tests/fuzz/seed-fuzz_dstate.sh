@@ -49,3 +49,20 @@ deploy:
 gateways: []
 # trailing comment
 YAML
+# A flow mapping of the deploy section that goes on at column 0, and a
+# quoted top-level key (what a line filter got wrong).
+cat >"$out/seed-col0" <<'YAML'
+cdatabase: { url: "host=h" }
+chains:
+  origin: { role: origin, chain_id: 1, endpoints: ["http://a:1"], finality: { tag: finalized } }
+  aux: { role: auxiliary, chain_id: 2, endpoints: [http://b] }
+keys:
+  k: { keystore: k.json, password_file: k.pass }
+deploy:
+  deployer: k
+  pairs:
+    - { name: p, origin: origin
+, auxiliary: aux, value_token: deploy, base_token: deploy, token: { symbol: T } }
+"gateways": []
+log: { level: info }
+YAML
