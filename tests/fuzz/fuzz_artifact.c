@@ -27,10 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_message(const struct mr_error *err, int rc)
 {
-    if (err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL)
+    if (err->msg[0] == '\0' || strchr(err->msg, '\n') != NULL ||
+        (rc != MR_ERR_NOMEM && strncmp(err->msg, "fuzz.json:", 10) != 0)) {
+        fprintf(stderr, "refusal: %s\n", err->msg);
         abort();
-    if (rc != MR_ERR_NOMEM && strncmp(err->msg, "fuzz.json:", 10) != 0)
-        abort();
+    }
 }
 
 static void check_entries(const struct artifact *a)

@@ -72,8 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (w.st.heads != heads_seen || answers > 1 ||
-        w.st.heads + w.st.bad_messages + answers != n_msgs)
+        w.st.heads + w.st.bad_messages + answers != n_msgs) {
+        fprintf(stderr, "messages %zu: heads %llu (on_head %llu), bad %llu, answers %zu\n", n_msgs,
+                (unsigned long long)w.st.heads, (unsigned long long)heads_seen,
+                (unsigned long long)w.st.bad_messages, answers);
         abort();
+    }
     pthread_mutex_destroy(&w.mu);
     return 0;
 }
