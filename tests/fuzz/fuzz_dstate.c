@@ -46,6 +46,18 @@ static void put(const char *name)
     chmod(path, 0600);
 }
 
+/* The private directory goes at exit (/dev/shm is memory). */
+static void cleanup(void)
+{
+    char cmd[96];
+
+    if (strncmp(base, "/dev/shm/mrfuzz.", 16) == 0 || strncmp(base, "/tmp/mrfuzz.", 12) == 0) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", base);
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -58,6 +70,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
              access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (mkdtemp(base) == NULL)
         abort();
+    atexit(cleanup);
     snprintf(keys, sizeof(keys), "%s/keys", base);
     mkdir(keys, 0700);
     put("k.json");
