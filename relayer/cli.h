@@ -40,6 +40,7 @@ int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);
 int cli_message(int argc, char **argv);
+int cli_breaker(int argc, char **argv);
 
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \

@@ -3,7 +3,7 @@
  * whether all is well: chains and watcher lag, the queue, the message
  * pipeline and stuck messages, open alerts, signers (and their balances
  * when a config with endpoints is given), the last anchor per chain; then
- * the list of what needs attention.
+ * the list of what needs attention; the conservation breakers.
  *
  * It reads only the views of mosaic_dash (0002, 0008) and pg_locks /
  * pg_stat_activity, so it works with the read-only role's credentials.
@@ -469,6 +469,38 @@ static void show_anchors(struct status *st)
     PQclear(r);
 }
 
+/* -------------------------------------------------------------- breakers -- */
+
+/* The conservation breakers (0012): a tripped one stops its pair. */
+static void show_breakers(struct status *st)
+{
+    printf("Conservation\n");
+    PGresult *r = query(st, "conservation",
+                        "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
+                        " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
+                        " coalesce(origin_block::text, '-'), checked_age_seconds,"
+                        " coalesce(last_error, '')"
+                        " FROM mosaic_dash.breakers ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    if (PQntuples(r) == 0)
+        printf("  no pair checked yet\n");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int tripped = n64(r, i, 1) == 1;
+        printf("  %-12s %s: circulating %s (aux block %s) vs backing %s (origin block %s), %s ago\n",
+               PQgetvalue(r, i, 0), tripped ? "TRIPPED" : "ok", PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 4), PQgetvalue(r, i, 3), PQgetvalue(r, i, 5),
+               age(n64(r, i, 6), ago));
+        if (PQgetvalue(r, i, 7)[0] != '\0')
+            printf("  %-12s last check failed: %.150s\n", "", PQgetvalue(r, i, 7));
+        if (tripped)
+            issue(st, "pair %s: the conservation breaker is tripped, relaying stopped (mosaic-relayer "
+                  "breaker status; reset after investigating)", PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+}
+
 /* ------------------------------------------------------------------ main -- */
 
 static void status_usage(void)
@@ -511,6 +543,7 @@ static int status_run(struct status *st)
     show_alerts(st);
     show_signers(st);
     show_anchors(st);
+    show_breakers(st);
     printf("\n");
     if (st->n_issues == 0) {
         printf("All is well.\n");

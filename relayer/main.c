@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
     {"redeem", "redeem utility tokens back to value tokens on the origin chain", cli_redeem},
     {"message", "show a message's steps, list messages, release or hold a message", cli_message},
     {"balance", "an address's token and native balances on the pairs' chains", cli_balance},
+    {"breaker", "the conservation circuit breakers: status, log, reset", cli_breaker},
 };
 
 static void usage(FILE *f)

@@ -249,11 +249,25 @@ static int collect_limits(PGconn *db, struct mr_error *err)
     return MR_OK;
 }
 
+static int collect_breakers(PGconn *db, struct mr_error *err)
+{
+    PGresult *res = query(db,
+                          "SELECT gateway_pair, tripped::int, coalesce(circulating, 0),"
+                          " coalesce(backing, 0) FROM mosaic.breakers", 4, err);
+    if (res == NULL)
+        return MR_ERR_IO;
+    for (int r = 0; r < PQntuples(res); r++)
+        metrics_conservation(PQgetvalue(res, r, 0), num(res, r, 1) > 0, num(res, r, 2),
+                             num(res, r, 3));
+    PQclear(res);
+    return MR_OK;
+}
+
 int metrics_collect_db(PGconn *db, struct mr_error *err)
 {
     static int (*const parts[])(PGconn *, struct mr_error *) = {
         collect_chains, collect_jobs, collect_messages, collect_transactions,
-        collect_anchors, collect_signers, collect_alerts, collect_limits,
+        collect_anchors, collect_signers, collect_alerts, collect_limits, collect_breakers,
     };
     int rc = MR_OK;
 

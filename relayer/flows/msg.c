@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "db/breaker.h"
 #include "db/db.h"
 #include "db/queue.h"
 #include "eth/hex.h"
@@ -930,6 +931,20 @@ static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
         flow_decide(&r->f, &d);
         if (d.what != FLOW_SEND)
             break;
+        /* About to record calls: not while the pair's conservation breaker
+         * is tripped (RELIABILITY.md row 24, db/breaker.h). */
+        if (round == 0) {
+            int tripped = 0;
+            if ((rc = breaker_is_tripped(r->conn, r->gw->name, &tripped, &err)) != MR_OK)
+                goto retry;
+            if (tripped) {
+                log_info("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r),
+                                        .msg_hash = r->m.hash),
+                         "held: pair %s's conservation breaker is tripped", r->gw->name);
+                return finish(r, FLOW_WAIT, r->state, "the pair's conservation breaker is tripped",
+                              errmsg, errcap);
+            }
+        }
         if (limited && !gated && has_step(&d, FLOW_CONFIRM)) {
             int held = 0;
             enum queue_outcome o = gate(r, &held, errmsg, errcap);
