@@ -474,17 +474,14 @@ static void show_anchors(struct status *st)
 /* The conservation breakers (0012): a tripped one stops its pair. */
 static void show_breakers(struct status *st)
 {
-    printf("Conservation\n");
-    PGresult *r = query(st, "conservation",
-                        "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
-                        " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
-                        " coalesce(origin_block::text, '-'), checked_age_seconds,"
-                        " coalesce(last_error, '')"
-                        " FROM mosaic_dash.breakers ORDER BY gateway_pair");
+    PGresult *r = section(st, "Conservation", "conservation", "no pair checked yet",
+                          "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
+                          " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
+                          " coalesce(origin_block::text, '-'), checked_age_seconds,"
+                          " coalesce(last_error, '')"
+                          " FROM mosaic_dash.breakers ORDER BY gateway_pair");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  no pair checked yet\n");
     for (int i = 0; i < PQntuples(r); i++) {
         char ago[24];
         int tripped = n64(r, i, 1) == 1;
