@@ -58,7 +58,6 @@ static const char *const states[] = {"declared",  "anchoring", "proving",  "conf
 static int message_list(PGconn *c, const char *status, const char *flow, const char *limit)
 {
     const char *params[3] = {status, flow, limit};
-    struct mr_error err;
     PGresult *res = PQexecParams(
         c,
         "SELECT m.hash, m.flow, m.gateway_pair, m.state, m.source_status, m.target_status,"
@@ -73,11 +72,8 @@ static int message_list(PGconn *c, const char *status, const char *flow, const c
         " ORDER BY m.created_at DESC, m.message_hash LIMIT $3::int",
         3, NULL, params, NULL, NULL, 0);
 
-    if (db_check(res, PGRES_TUPLES_OK, "message list", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer message: %s\n", err.msg);
+    if (cli_check_rows("message", "message list", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
     printf("%-66s %-6s %-14s %-11s %-22s %-5s %-26s %-16s %s\n", "MESSAGE", "FLOW", "PAIR",
            "STATE", "SOURCE/TARGET", "STEPS", "AMOUNT", "DECLARED", "UPDATED");
     for (int i = 0; i < PQntuples(res); i++) {

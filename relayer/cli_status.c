@@ -69,6 +69,20 @@ static PGresult *query(struct status *st, const char *section, const char *sql)
     return NULL;
 }
 
+/* A section of the report: its title, then the read (as query); `none`
+ * is printed when the read found no rows.  NULL when it could not read. */
+static PGresult *section(struct status *st, const char *title, const char *name,
+                         const char *none, const char *sql)
+{
+    PGresult *r;
+
+    printf("%s\n", title);
+    r = query(st, name, sql);
+    if (r != NULL && PQntuples(r) == 0)
+        printf("  %s\n", none);
+    return r;
+}
+
 static const char *v(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? "-" : PQgetvalue(r, row, col);
@@ -161,14 +175,11 @@ static void show_chains(struct status *st)
 
 static void show_queue(struct status *st)
 {
-    printf("Queue\n");
-    PGresult *r = query(st, "queue",
-                        "SELECT kind, state, jobs FROM mosaic_dash.queue_depth"
-                        " WHERE state NOT IN ('completed', 'cancelled') ORDER BY kind, state");
+    PGresult *r = section(st, "Queue", "queue", "empty",
+                          "SELECT kind, state, jobs FROM mosaic_dash.queue_depth"
+                          " WHERE state NOT IN ('completed', 'cancelled') ORDER BY kind, state");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  empty\n");
     for (int i = 0; i < PQntuples(r); i++) {
         int first = i == 0 || strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, i - 1, 0)) != 0;
         int last = i + 1 == PQntuples(r) || strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, i + 1, 0)) != 0;
@@ -298,16 +309,13 @@ static void show_messages(struct status *st)
 
 static void show_alerts(struct status *st)
 {
-    printf("Alerts\n");
-    PGresult *r = query(st, "alerts",
-                        "SELECT severity, component, coalesce(subject, ''), left(message, 160),"
-                        " age_seconds, count(*) OVER () FROM mosaic_dash.open_alerts"
-                        " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1"
-                        " ELSE 2 END, raised_at DESC LIMIT 10");
+    PGresult *r = section(st, "Alerts", "alerts", "none open",
+                          "SELECT severity, component, coalesce(subject, ''), left(message, 160),"
+                          " age_seconds, count(*) OVER () FROM mosaic_dash.open_alerts"
+                          " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1"
+                          " ELSE 2 END, raised_at DESC LIMIT 10");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  none open\n");
     int64_t serious = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         char ago[24];
@@ -414,14 +422,11 @@ static void show_balances(struct status *st, const PGresult *signers)
 
 static void show_signers(struct status *st)
 {
-    printf("Signers\n");
-    PGresult *r = query(st, "signers",
-                        "SELECT chain_key, sender, next_nonce, open_transactions,"
-                        " lowest_unmined_nonce, halted_reason FROM mosaic_dash.signers"
-                        " ORDER BY chain_key, sender");
+    PGresult *r = section(st, "Signers", "signers", "no key has sent yet",
+                          "SELECT chain_key, sender, next_nonce, open_transactions,"
+                          " lowest_unmined_nonce, halted_reason FROM mosaic_dash.signers"
+                          " ORDER BY chain_key, sender");
     if (r != NULL) {
-        if (PQntuples(r) == 0)
-            printf("  no key has sent yet\n");
         for (int i = 0; i < PQntuples(r); i++) {
             printf("  %-12s %s next nonce %s, %s open", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
@@ -444,14 +449,12 @@ static void show_signers(struct status *st)
 
 static void show_anchors(struct status *st)
 {
-    printf("Anchors\n");
-    PGresult *r = query(st, "anchors",
-                        "SELECT chain_key, remote_chain, anchored_height, blocks_behind, age_seconds"
-                        " FROM mosaic_dash.anchor_age ORDER BY chain_key, remote_chain");
+    PGresult *r = section(st, "Anchors", "anchors", "no state root anchored yet",
+                          "SELECT chain_key, remote_chain, anchored_height, blocks_behind,"
+                          " age_seconds FROM mosaic_dash.anchor_age ORDER BY chain_key,"
+                          " remote_chain");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  no state root anchored yet\n");
     int64_t limit = st->cfg && st->cfg->relayer.anchor_enabled
                         ? 3 * st->cfg->relayer.anchor_max_interval_ms / 1000 : -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -471,17 +474,14 @@ static void show_anchors(struct status *st)
 /* The conservation breakers (0012): a tripped one stops its pair. */
 static void show_breakers(struct status *st)
 {
-    printf("Conservation\n");
-    PGresult *r = query(st, "conservation",
-                        "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
-                        " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
-                        " coalesce(origin_block::text, '-'), checked_age_seconds,"
-                        " coalesce(last_error, '')"
-                        " FROM mosaic_dash.breakers ORDER BY gateway_pair");
+    PGresult *r = section(st, "Conservation", "conservation", "no pair checked yet",
+                          "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
+                          " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
+                          " coalesce(origin_block::text, '-'), checked_age_seconds,"
+                          " coalesce(last_error, '')"
+                          " FROM mosaic_dash.breakers ORDER BY gateway_pair");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  no pair checked yet\n");
     for (int i = 0; i < PQntuples(r); i++) {
         char ago[24];
         int tripped = n64(r, i, 1) == 1;

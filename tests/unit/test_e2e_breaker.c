@@ -39,42 +39,17 @@
 #define PAIR "pair1"
 
 static struct e2e E;
-static int ready;
 static struct u256 minted;        /* test 2's mint */
 
 static int group_setup(void **state)
 {
     struct e2e_opts o;
 
-    (void)state;
     memset(&o, 0, sizeof(o));
     o.anvil_args = "--block-time 1";
     o.workers = 2;
     o.relayer_extra = "  conservation: { enabled: true, interval: 300ms }\n";
-    ready = e2e_up(&E, &o);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (ready)
-        e2e_down(&E);
-    return 0;
-}
-
-#define REQUIRE()          \
-    do {                   \
-        (void)state;       \
-        if (!ready)        \
-            skip();        \
-    } while (0)
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
+    return e2e_group_setup(state, &E, &o);
 }
 
 static int64_t checks(void)
@@ -115,7 +90,7 @@ static void wait_checks(int64_t n)
 
     for (int i = 0; i < 600 && checks() < want; i++) {
         e2e_daemon_check(&E);
-        sleep_ms(100);
+        tv_sleep_ms(100);
     }
     if (checks() < want) {
         e2e_daemon_tail(&E, 4000);
@@ -127,7 +102,7 @@ static void wait_tripped(void)
 {
     for (int i = 0; i < 600 && !tripped(); i++) {
         e2e_daemon_check(&E);
-        sleep_ms(100);
+        tv_sleep_ms(100);
     }
     if (!tripped()) {
         e2e_diagnose(&E);
@@ -191,7 +166,7 @@ static void test_in_flight_never_trips(void **state)
     int64_t c0, c1;
     uint64_t first_block;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     memset(s, 0, sizeof(s));
     memset(r, 0, sizeof(r));
     e2e_daemon_start(&E);
@@ -272,7 +247,7 @@ static void test_direct_mint_trips(void **state)
     struct mr_error err;
     uint64_t mint_block;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     assert_int_equal(tripped(), 0);
     /* Only the co-gateway may mint (UtilityToken.increaseSupply,
      * onlyCoGateway): impersonate it. */
@@ -357,7 +332,7 @@ static void test_held_until_reset(void **state)
     struct eth_receipt rc;
     int64_t waits = -1;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     assert_int_equal(tripped(), 1);
     memset(&m, 0, sizeof(m));
     b_o = cl_block_number(&E.o) + 1;
@@ -372,7 +347,7 @@ static void test_held_until_reset(void **state)
                                " WHERE kind = 'msg' AND args->>'message_hash' = '%s'", mhx);
     for (int i = 0; i < 600 && (waits < 3 || held_lines(&m) < 3); i++) {
         e2e_daemon_check(&E);
-        sleep_ms(100);
+        tv_sleep_ms(100);
         waits = tv_pg_int64(E.db, sql);
     }
     print_message("held: %d runs logged, waits %lld\n", held_lines(&m), (long long)waits);
@@ -434,5 +409,5 @@ int main(void)
         cmocka_unit_test(test_held_until_reset),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

@@ -32,7 +32,6 @@
 #include "tests/lib/promparse.h"
 
 static struct e2e E;
-static int ready;
 
 #define UNIT 1000000ULL            /* > E2E_GAS_PRICE x E2E_GAS_LIMIT */
 
@@ -40,23 +39,13 @@ static int group_setup(void **state)
 {
     struct e2e_opts o;
 
-    (void)state;
     memset(&o, 0, sizeof(o));
     o.anvil_args = "--block-time 1";
     o.workers = 4;
     /* per_message 10 units; min_bounty = E2E_GAS_PRICE x E2E_GAS_LIMIT. */
     o.relayer_extra = "  min_bounty: \"1000000\"\n"
                       "  limits: { per_message: \"10000000\", per_hour: \"0\" }\n";
-    ready = e2e_up(&E, &o);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (ready)
-        e2e_down(&E);
-    return 0;
+    return e2e_group_setup(state, &E, &o);
 }
 
 static void hexof(const uint8_t mh[32], char out[67])
@@ -127,9 +116,7 @@ static struct u256 check_minted(const struct e2e_msg *m)
     struct u256 reward = cl_u256(0);
     size_t k = 0;
 
-    e2e_logs(&E.a, E.cogw,
-             "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)",
-             E.deployed_a, cl_block_number(&E.a), &l);
+    e2e_logs(&E.a, E.cogw, E2E_MINT_PROGRESSED, E.deployed_a, cl_block_number(&E.a), &l);
     for (size_t i = 0; i < l.n; i++) {
         if (l.v[i].n_topics < 2 || memcmp(l.v[i].topics[1], m->mh, 32) != 0)
             continue;
@@ -202,9 +189,7 @@ static void test_limits_end_to_end(void **state)
     char *out = NULL, hx[67];
     size_t n_held = 0;
 
-    (void)state;
-    if (!ready)
-        skip();
+    E2E_REQUIRE(state);
     e2e_daemon_start(&E);
     vault0 = cl_token_balance(&E.o, E.vt, E.vault);
 
@@ -305,5 +290,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits_end_to_end),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }
