@@ -994,6 +994,69 @@ static void test_redeem_revert(void **state)
     no_reverts();
 }
 
+/* RELIABILITY.md row 26: the anchored height's state is gone from our node
+ * (a pruned geth answers eth_getProof with "missing trie node").  The
+ * organization anchored the stake's block; our origin endpoint (a fault
+ * proxy) refuses every proof at that height.  The relayer counts the height
+ * as tried, anchors a newer final one and confirms there: one anchor, one
+ * confirm, nothing failed or reverted. */
+static void test_pruned_height_reanchored(void **state)
+{
+    struct config *c2 = malloc(sizeof(*c2));
+    struct flow_ctx x;
+    struct fproxy *px;
+    struct tmsg m;
+    struct abi_value args[2];
+    struct eth_block b;
+    struct u256 latest;
+    char blk[40];
+    int64_t first;
+
+    REQUIRE();
+    assert_non_null(c2);
+    memcpy(c2, F.cfg, sizeof(*c2));
+    px = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(px);
+    snprintf(c2->chains[0].endpoints[0], sizeof(c2->chains[0].endpoints[0]), "%s",
+             fproxy_url(px));
+    flow_ctx_init(&x, c2, F.fac, 1, F.fac);
+    x.wait_min_ms = 20;
+    x.wait_max_ms = 200;
+    first = max_tx_id();
+    do_stake(&m, 6, NULL);
+    cl_block(&F.o, m.block, &b);
+    args[0] = abi_v_uint(m.block);
+    args[1] = abi_v_bytes(b.state_root, 32);
+    send_call(&F.a, "anchorStateRoot (owner)", F.dep_a, F.anchor_a, NULL,
+              "anchorStateRoot(uint256,bytes32)", args, 2, NULL);
+    latest = cl_view_u256(&F.a, F.anchor_a, "getLatestStateRootBlockHeight()", NULL, 0);
+    assert_int_equal(latest.w[0], m.block);
+    snprintf(blk, sizeof(blk), "\"0x%llx\"", (unsigned long long)m.block);
+    fproxy_node_error(px, "eth_getProof", blk, -32000,
+                      "missing trie node 5f1b0c3ad9e8f2a64c7b19e0d3f5a2c8 (path ) <nil>", 0);
+    cl_mine(&F.o, 1); /* a newer final block to anchor */
+    insert_message(&m, 1);
+    drive_with(&x, &m, 1, "completed");
+    /* The refused height was asked for, and a newer one anchored instead. */
+    assert_true(fproxy_count(px, "(node error)") >= 1);
+    latest = cl_view_u256(&F.a, F.anchor_a, "getLatestStateRootBlockHeight()", NULL, 0);
+    assert_true(latest.w[0] > m.block);
+    assert_int_equal(status_of(&F.o, F.gw, 0, m.hash), MOSAIC_PROGRESSED);
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m.hash), MOSAIC_PROGRESSED);
+    assert_int_equal(count_purpose("anchorStateRoot", first), 1);
+    assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND purpose ="
+                         " 'anchorStateRoot' AND chain_key = 'aux'", (long long)first), 1);
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 1);
+    assert_int_equal(count_purpose("progressMint", first), 1);
+    assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND state NOT IN"
+                         " ('final')", (long long)first), 0);
+    no_reverts();
+    fproxy_stop(px);
+    flow_thread_release();
+    flow_ctx_destroy(&x);
+    free(c2);
+}
+
 /* A root anchored by the organization that differs from our node's header
  * at that height: the relayer halts the message and raises a critical
  * alert, and sends nothing (fail closed). */
@@ -1511,6 +1574,9 @@ static void test_roles_apart(void **state)
 
 int main(void)
 {
+    /* FLOWS_ONLY=<glob>: run only the matching tests (while developing). */
+    if (getenv("FLOWS_ONLY") != NULL)
+        cmocka_set_test_filter(getenv("FLOWS_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stake_hashlock),
         cmocka_unit_test(test_redeem_hashlock),
@@ -1520,6 +1586,7 @@ int main(void)
         cmocka_unit_test(test_stake_revert),
         cmocka_unit_test(test_redeem_revert),
         cmocka_unit_test(test_two_pairs),
+        cmocka_unit_test(test_pruned_height_reanchored),
         cmocka_unit_test(test_sender_nonce_order),
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
