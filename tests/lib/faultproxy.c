@@ -25,6 +25,7 @@ struct rule {
     enum fp_action action;
     int param, times;
     char from[256], to[256];
+    char match[128];             /* only requests whose body contains it ("": all) */
 };
 
 struct counter {
@@ -114,7 +115,7 @@ static void count_locked(struct fproxy *p, const char *method)
 }
 
 /* The rule for method (consuming one use), copied out; FP_PASS if none. */
-static struct rule pick(struct fproxy *p, const char *method)
+static struct rule pick(struct fproxy *p, const char *method, const char *body)
 {
     struct rule r;
 
@@ -123,7 +124,8 @@ static struct rule pick(struct fproxy *p, const char *method)
     count_locked(p, method);
     for (int i = 0; i < p->nrules; i++) {
         struct rule *q = &p->rules[i];
-        if ((strcmp(q->method, method) == 0 || strcmp(q->method, "*") == 0) && q->times >= 0) {
+        if ((strcmp(q->method, method) == 0 || strcmp(q->method, "*") == 0) && q->times >= 0 &&
+            (q->match[0] == '\0' || strstr(body, q->match) != NULL)) {
             r = *q;
             if (q->times > 0 && --q->times == 0)
                 q->times = -1; /* used up */
@@ -225,7 +227,7 @@ static void *serve(void *arg)
     while (pending != NULL && (body = read_request(fd, pending, &npending, &blen)) != NULL) {
         json_t *req = json_loadb(body, blen, 0, NULL);
         const char *m = json_is_object(req) ? json_string_value(json_object_get(req, "method")) : NULL;
-        struct rule r = pick(p, m != NULL ? m : "(batch)");
+        struct rule r = pick(p, m != NULL ? m : "(batch)", body);
         char *out = NULL;
         size_t olen = 0;
         int ok = 0;
@@ -235,6 +237,18 @@ static void *serve(void *arg)
         if (r.action == FP_STATUS) {
             static const char e[] = "{\"error\":\"injected\"}";
             ok = reply(fd, r.param, e, sizeof(e) - 1, sizeof(e) - 1) == 0;
+        } else if (r.action == FP_NODE_ERROR) {
+            json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+            json_t *ans = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+                                    id != NULL ? id : json_null(), "error", "code", r.param,
+                                    "message", r.to);
+            char *txt = ans != NULL ? json_dumps(ans, JSON_COMPACT) : NULL;
+            pthread_mutex_lock(&p->mu);
+            count_locked(p, "(node error)");
+            pthread_mutex_unlock(&p->mu);
+            ok = txt != NULL && reply(fd, 200, txt, strlen(txt), strlen(txt)) == 0;
+            free(txt);
+            json_decref(ans);
         } else {
             out = forward(p, body, blen, &olen);
             if (out == NULL) {
@@ -375,6 +389,19 @@ const char *fproxy_url(const struct fproxy *p)
 void fproxy_rule(struct fproxy *p, const char *method, enum fp_action action, int param,
                  int times, const char *from, const char *to)
 {
+    fproxy_rule_if(p, method, NULL, action, param, times, from, to);
+}
+
+void fproxy_node_error(struct fproxy *p, const char *method, const char *match, int code,
+                       const char *message, int times)
+{
+    fproxy_rule_if(p, method, match, FP_NODE_ERROR, code, times, NULL, message);
+}
+
+void fproxy_rule_if(struct fproxy *p, const char *method, const char *match,
+                    enum fp_action action, int param, int times, const char *from,
+                    const char *to)
+{
     pthread_mutex_lock(&p->mu);
     if (p->nrules < FP_MAX_RULES) {
         struct rule *r = &p->rules[p->nrules++];
@@ -385,6 +412,7 @@ void fproxy_rule(struct fproxy *p, const char *method, enum fp_action action, in
         r->times = times;
         snprintf(r->from, sizeof(r->from), "%s", from != NULL ? from : "");
         snprintf(r->to, sizeof(r->to), "%s", to != NULL ? to : "");
+        snprintf(r->match, sizeof(r->match), "%s", match != NULL ? match : "");
     }
     pthread_mutex_unlock(&p->mu);
 }

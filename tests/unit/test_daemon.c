@@ -2,7 +2,8 @@
  * test_daemon.c - `mosaic-relayer run` as a process: starts with a config
  * file, SIGHUP with a broken config keeps the old one and with a good one
  * reloads, SIGTERM stops it with exit 0; --role watcher; usage errors; a
- * second process with the same key refused; an unmigrated database refused.
+ * second process with the same key refused; an unmigrated database refused;
+ * a server with fsync = off refused (RELIABILITY.md row 20).
  * The flows themselves are tested in test_flows.
  */
 #include "tests/lib/testlib.h"
@@ -215,6 +216,77 @@ static void test_usage_and_refusals(void **state)
     free(ci);
 }
 
+/* Sets fsync in postgresql.auto.conf (NULL: reset), reloads, and waits
+ * (bounded) until a new session sees `want`. */
+static void set_fsync(struct fx *f, const char *value, const char *want)
+{
+    char sql[128];
+
+    if (value != NULL)
+        snprintf(sql, sizeof(sql), "ALTER SYSTEM SET fsync = %s", value);
+    else
+        snprintf(sql, sizeof(sql), "ALTER SYSTEM RESET fsync");
+    PQclear(PQexec(f->db, sql)); /* ALTER SYSTEM must be a statement of its own */
+    PQclear(PQexec(f->db, "SELECT pg_reload_conf()"));
+    for (int i = 0; i < 200; i++) {
+        PGconn *c = PQconnectdb(f->ci);
+        PGresult *r = PQexec(c, "SHOW fsync");
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), want) == 0;
+        PQclear(r);
+        PQfinish(c);
+        if (ok)
+            return;
+        usleep(50000);
+    }
+    fail_msg("fsync never became %s", want);
+}
+
+/* RELIABILITY.md row 20: a server running with fsync = off could lose the
+ * record of a transaction already broadcast; `run` refuses to start
+ * (nothing registered, no worker), and starts once it is on again.  A
+ * database whose default is synchronous_commit = off is overridden for the
+ * relayer's sessions (db_connect forces it on; test_db checks the session
+ * check itself). */
+static void test_durability_refused(void **state)
+{
+    char *out = NULL, *err = NULL, log[600];
+    int rc, pid;
+    REQUIRE();
+    const char *argv[] = {tv_bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+
+    const char *bounded[] = {"60", tv_bin(), "run", "--config", f->cfg, "--database", f->ci, NULL};
+
+    write_config(f, 2);
+    set_fsync(f, "off", "off");
+    /* Bounded: a daemon that does not refuse would run on (exit 124). */
+    rc = tv_run_prog("timeout", bounded, NULL, &out, &err);
+    set_fsync(f, NULL, "on"); /* before any assertion: the suite shares the server */
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "fsync"));
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM chains"), 0);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM workers"), 0);
+    free(out);
+    free(err);
+    /* synchronous_commit = off as the database's default: forced on. */
+    {
+        char sql[256];
+        PGresult *r = PQexec(f->db, "SELECT current_database()");
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" SET synchronous_commit = off",
+                 PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = PQexec(f->db, sql);
+        assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+    }
+    snprintf(log, sizeof(log), "%s/durable.log", f->dir);
+    pid = tv_spawn(argv, log);
+    tv_wait_text(log, "running: role all", 1);
+    kill(pid, SIGTERM);
+    assert_int_equal(tv_reap(pid), 0);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM chains"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +294,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_role_watcher, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_in_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durability_refused, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,14 +28,17 @@ static size_t sink(char *d, size_t s, size_t m, void *arg)
     return len;
 }
 
-/* POSTs a JSON-RPC call; returns the curl code; *status the HTTP status. */
-static CURLcode call(CURL *c, const char *url, const char *method, struct resp *r, long *status)
+/* POSTs a JSON-RPC call with params (a JSON array); returns the curl code;
+ * *status the HTTP status. */
+static CURLcode call_p(CURL *c, const char *url, const char *method, const char *params,
+                       struct resp *r, long *status)
 {
-    char body[256];
+    char body[512];
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     CURLcode rc;
 
-    snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"%s\",\"params\":[]}", method);
+    snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"%s\",\"params\":%s}",
+             method, params);
     r->n = 0;
     r->body[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -49,6 +52,11 @@ static CURLcode call(CURL *c, const char *url, const char *method, struct resp *
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(h);
     return rc;
+}
+
+static CURLcode call(CURL *c, const char *url, const char *method, struct resp *r, long *status)
+{
+    return call_p(c, url, method, "[]", r, status);
 }
 
 static void test_faults(void **state)
@@ -93,8 +101,30 @@ static void test_faults(void **state)
     assert_true(fproxy_count(p, "eth_accounts") >= 1);
     fproxy_clear(p);
     assert_int_equal(call(c, fproxy_url(p), "eth_accounts", &r, &st), CURLE_OK);
+    /* A node error in the node's place, only for the block it names, twice
+     * (geth's answer for a pruned state: RELIABILITY.md row 26). */
+    fproxy_node_error(p, "eth_getBlockByNumber", "\"0x1\"", -32000,
+                      "missing trie node 0b5e (path ) <nil>", 2);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(call_p(c, fproxy_url(p), "eth_getBlockByNumber", "[\"0x0\", false]", &r,
+                                &st), CURLE_OK);
+        assert_null(strstr(r.body, "\"error\""));
+        assert_int_equal(call_p(c, fproxy_url(p), "eth_getBlockByNumber", "[\"0x1\", false]", &r,
+                                &st), CURLE_OK);
+        assert_int_equal(st, 200);
+        if (i < 2) {
+            assert_non_null(strstr(r.body, "\"code\":-32000"));
+            assert_non_null(strstr(r.body, "missing trie node"));
+            assert_non_null(strstr(r.body, "\"id\":7"));
+        } else {
+            assert_null(strstr(r.body, "\"error\""));
+        }
+    }
+    fproxy_clear(p);
     assert_int_equal(fproxy_count(p, "eth_chainId"), 3);
-    assert_true(fproxy_count(p, "*") >= 7);
+    assert_int_equal(fproxy_count(p, "eth_getBlockByNumber"), 6);
+    assert_int_equal(fproxy_count(p, "(node error)"), 2);
+    assert_true(fproxy_count(p, "*") >= 15);
     curl_easy_cleanup(c);
     fproxy_stop(p);
 }
