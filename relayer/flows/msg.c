@@ -442,6 +442,11 @@ static int proof_req(struct run *r, enum flow_step s, struct flow_proof_req *q,
         if (rc != MR_OK)
             return rc;
         mosaic_outbox_slot(r->m.hash, (uint64_t)off, q->slot);
+        if (s == FLOW_CONFIRM) { /* fetched along with the others waiting */
+            q->pair = r->gw->name;
+            q->mh = r->m.hash;
+            q->box_offset = off;
+        }
         q->accept = s == FLOW_CONFIRM ? 1u << MOSAIC_DECLARED
                     : s == FLOW_CONFIRM_REVERT
                         ? 1u << MOSAIC_DECLARED_REVOCATION
