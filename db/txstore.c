@@ -712,6 +712,67 @@ int txs_mark_many(PGconn *conn, const struct txs_marks *m, struct mr_error *err)
     return rc != MR_OK ? rc : bad;
 }
 
+int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, size_t n,
+                              const struct u256 *max_fee, const struct u256 *tip, int *attempt,
+                              struct mr_error *err)
+{
+    char fee[U256_DEC_MAX], tp[U256_DEC_MAX];
+    struct arr ar[3];
+    const char *p[5];
+    size_t raw_total = 0;
+    PGresult *res;
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        attempt[i] = 0;
+        raw_total += a[i].raw_len;
+    }
+    if (n == 0)
+        return MR_OK;
+    memset(ar, 0, sizeof(ar));
+    if (arr_init(&ar[0], n, 20) != 0 || arr_init(&ar[1], n, 64) != 0 ||
+        arr_init(&ar[2], n, 2 * raw_total / n + 2) != 0) {
+        arrs_free(ar, 3);
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        arr_int(&ar[0], a[i].id);
+        arr_hex(&ar[1], a[i].hash, 32);
+        arr_hex(&ar[2], a[i].raw, a[i].raw_len);
+    }
+    for (int k = 0; k < 3; k++) {
+        arr_end(&ar[k]);
+        p[k] = ar[k].p;
+    }
+    u256_to_dec(max_fee, fee, sizeof(fee));
+    u256_to_dec(tip, tp, sizeof(tp));
+    p[3] = fee;
+    p[4] = tp;
+    /* One statement (its own transaction, committed synchronously): the
+     * state checks and the inserts happen atomically, as in
+     * txs_record_attempt. */
+    res = exec(conn,
+               "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
+               " AS v(id, h, raw)), t AS (UPDATE " DB_SCHEMA ".transactions x SET state ="
+               " 'signed', updated_at = now() FROM v WHERE x.id = v.id AND x.state = 'intent'"
+               " RETURNING x.id) INSERT INTO " DB_SCHEMA ".tx_attempts (tx_id, attempt, tx_hash,"
+               " raw, max_fee, max_priority_fee) SELECT v.id, (SELECT coalesce(max(attempt), 0)"
+               " + 1 FROM " DB_SCHEMA ".tx_attempts y WHERE y.tx_id = v.id), decode(v.h, 'hex'),"
+               " decode(v.raw, 'hex'), $4::numeric, $5::numeric FROM v JOIN t ON t.id = v.id"
+               " RETURNING tx_id, attempt",
+               5, p);
+    rc = db_check(res, PGRES_TUPLES_OK, "recording signed attempts", err);
+    for (int r = 0; rc == MR_OK && r < PQntuples(res); r++) {
+        int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (a[i].id == id)
+                attempt[i] = atoi(PQgetvalue(res, r, 1));
+    }
+    PQclear(res);
+    arrs_free(ar, 3);
+    return rc;
+}
+
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)
 {
     char ids[24], at[16];
