@@ -235,6 +235,13 @@ void flow_db_alert(PGconn *conn, const char *severity, const char *subject, cons
 int flow_db_xact_lock(PGconn *conn, const char *what, const char *chain_key,
                       const uint8_t addr[20], struct mr_error *err);
 
+/* Opens a transaction that records intents (flow_db_intent): committed
+ * without waiting for the WAL flush.  Safe because nothing is sent on the
+ * strength of it: the sender stores each signed attempt with a synchronous
+ * commit before broadcasting it, and that flush takes every earlier WAL
+ * record along, the intent's included (msg.c record()). */
+#define FLOW_INTENT_BEGIN "BEGIN; SET LOCAL synchronous_commit TO off"
+
 /* Records an intent inside the caller's transaction (nonce from the chain's
  * pending count).  Out: *tx_id, *nonce (the nonce allocated). */
 struct flow_intent {

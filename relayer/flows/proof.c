@@ -167,7 +167,7 @@ static enum flow_res prove_ensure(struct flow_ctx *ctx, PGconn *conn,
     if (rc == MR_OK)
         rc = flow_pending_nonce(ctx, q->on, ctx->facilitator, &nonce, err);
     if (rc == MR_OK)
-        rc = db_exec(conn, "BEGIN", err);
+        rc = db_exec(conn, FLOW_INTENT_BEGIN, err);
     if (rc != MR_OK) {
         free(cd);
         return FLOW_R_ERROR;
@@ -526,7 +526,7 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
         return FLOW_R_ERROR;
     }
     if (flow_pending_nonce(ctx, on, ctx->anchorer, &nonce, err) != MR_OK ||
-        db_exec(conn, "BEGIN", err) != MR_OK)
+        db_exec(conn, FLOW_INTENT_BEGIN, err) != MR_OK)
         return FLOW_R_ERROR;
     rc = flow_db_xact_lock(conn, "anchor", on_key, anchor, err);
     if (rc == MR_OK)
