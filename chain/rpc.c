@@ -6,6 +6,7 @@
 #include "chain/rpc.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,19 +325,74 @@ void rpc_batch_clear(struct rpc_batch_item *items, size_t n)
     }
 }
 
+/* Whether s[n] is a URL scheme (RFC 3986 §3.1: a letter, then letters,
+ * digits, "+", "-", "."). */
+static int scheme_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 15 || !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+/* Whether s[n] is a plain host[:port]: a reg-name or IPv4 (letters,
+ * digits, "-", ".", "_", "~") or a bracketed IPv6 literal, and an all-digit
+ * port.  Anything else (a password in a malformed URL, say) is not shown. */
+static int host_port_ok(const char *s, size_t n)
+{
+    size_t h = 0;
+
+    if (n > 0 && s[0] == '[') {
+        while (h < n && s[h] != ']')
+            h++;
+        if (h == n)
+            return 0;
+        for (size_t i = 1; i < h; i++)
+            if (!(isxdigit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.'))
+                return 0;
+        h++;
+    } else {
+        while (h < n && (isalnum((unsigned char)s[h]) || strchr("-._~", s[h]) != NULL))
+            h++;
+        if (h == 0)
+            return 0;
+    }
+    if (h == n)
+        return 1;
+    if (s[h] != ':' || h + 1 == n)
+        return 0;
+    for (size_t i = h + 1; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 void rpc_redact_url(const char *url, char *out, size_t cap)
 {
-    const char *scheme = strstr(url, "://");
-    const char *host = scheme ? scheme + 3 : url;
-    const char *end = host + strcspn(host, "/?#");
-    const char *at = NULL;
+    const char *sep = strstr(url, "://");
+    const char *auth, *end, *host, *rest;
+    size_t scheme_len;
 
-    for (const char *p = host; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (at == NULL) {
-        snprintf(out, cap, "%s", url);
+    if (cap == 0)
+        return;
+    scheme_len = sep != NULL ? (size_t)(sep - url) : 0;
+    if (sep == NULL || !scheme_ok(url, scheme_len)) {
+        snprintf(out, cap, "(hidden URL)");
         return;
     }
-    snprintf(out, cap, "%.*s%s", (int)(host - url), url, at + 1);
+    auth = sep + 3;
+    end = auth + strcspn(auth, "/?#");
+    host = auth;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            host = p + 1; /* the last '@' ends the userinfo, as in curl */
+    rest = *end == '\0' || strcmp(end, "/") == 0 ? "" : "/...";
+    /* An '@' after the authority may mean a '/' inside a password split
+     * it: then the "host" could be half a credential. */
+    if (!host_port_ok(host, (size_t)(end - host)) || memchr(end, '@', strcspn(end, "?#")) != NULL)
+        snprintf(out, cap, "%.*s://(hidden)%s", (int)scheme_len, url, rest);
+    else
+        snprintf(out, cap, "%.*s://%.*s%s", (int)scheme_len, url, (int)(end - host), host, rest);
 }

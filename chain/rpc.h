@@ -133,7 +133,16 @@ struct rpc_batch_item {
 int rpc_parse_batch(const char *text, size_t len, size_t cap, uint64_t first_id,
                     struct rpc_batch_item *items, size_t n, struct mr_error *err);
 
-/* Copies url into out[cap] without any "user:pass@" (for messages). */
+/* THE form in which an endpoint URL (http(s)://, ws(s)://) may reach any
+ * text: error messages, logs, `config check`, `status`.  Node providers put
+ * API keys in the userinfo ("user:KEY@"), the path ("/v3/KEY") or the query
+ * ("?apikey=KEY"), so out[cap] (always terminated, truncated to cap) gets
+ * only "scheme://host[:port]", followed by "/..." when anything but "" or
+ * "/" follows the authority.  A host part that is not plain host[:port]
+ * shows as "(hidden)"; an input without a "scheme://" as "(hidden URL)".
+ * E.g. "https://u:p@node.example:8545/v3/KEY?x=1" ->
+ * "https://node.example:8545/...".  Never print a configured URL any other
+ * way.  Pure (no I/O). */
 void rpc_redact_url(const char *url, char *out, size_t cap);
 
 /* ---- endpoints ---- */
@@ -157,7 +166,7 @@ enum rpc_breaker { RPC_BREAKER_CLOSED = 0, RPC_BREAKER_OPEN, RPC_BREAKER_HALF_OP
 
 /* Health of one endpoint, read with rpc_endpoints_health(). */
 struct rpc_health {
-    char name[RPC_URL_MAX];       /* the URL without userinfo */
+    char name[RPC_URL_MAX];       /* the URL as rpc_redact_url shows it */
     unsigned consecutive_errors;  /* transient failures in a row */
     uint64_t calls, errors;       /* totals */
     long last_latency_ms;         /* of the last answered request, -1 if none */

@@ -86,9 +86,9 @@ contract EIP20CoGateway is GatewayBase {
         uint256 _bounty,
         OrganizationInterface _organization,
         address _gateway,
-        address payable _burner,
-        uint256 _maxStorageRootItems
-    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) {
+        address payable _burner, // @v010: address payable _burner
+        uint256 _maxStorageRootItems // @v010-drop
+    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) { // @v010: ) GatewayBase(_stateRootProvider, _bounty, _organization) {
         require(_valueToken != address(0), "Value token address must not be zero.");
         require(_utilityToken != address(0), "Utility token address must not be zero.");
         require(_gateway != address(0), "Gateway address must not be zero.");
@@ -126,12 +126,20 @@ contract EIP20CoGateway is GatewayBase {
         require(_rlpParentNodes.length != 0, "RLP encoded parent nodes must not be zero.");
         require(_amount > _gasPrice * _gasLimit, "Maximum possible reward must be less than the stake amount.");
         require(UtilityTokenInterface(utilityTokenImm).exists(_beneficiary), "Beneficiary address must exist.");
-        bytes32 intentHash = hashIntent(STAKE_INTENT_TYPEHASH, _amount, _beneficiary, gatewayImm);
-        messageHash_ = MessageBus.messageDigest(intentHash, _stakerNonce, _gasPrice, _gasLimit, _staker, _hashLock);
-        registerInboxProcess(_staker, _stakerNonce, messageHash_);
-        storeMessage(messageHash_, intentHash, _stakerNonce, _gasPrice, _gasLimit, _staker, _hashLock);
+        messageHash_ = confirmInboxMessage(
+            STAKE_INTENT_TYPEHASH,
+            gatewayImm,
+            _staker,
+            _stakerNonce,
+            _beneficiary,
+            _amount,
+            _gasPrice,
+            _gasLimit,
+            _hashLock,
+            _blockHeight,
+            _rlpParentNodes
+        );
         mints[messageHash_] = Mint({amount: _amount, beneficiary: _beneficiary});
-        messageBox.confirmMessage(messageHash_, _rlpParentNodes, MESSAGE_BOX_OFFSET, provenStorageRoot(_blockHeight));
         emit StakeIntentConfirmed(messageHash_, _staker, _stakerNonce, _beneficiary, _amount, _blockHeight, _hashLock);
         messages[messageHash_].gasConsumed = initialGas - gasleft();
     }
@@ -141,9 +149,7 @@ contract EIP20CoGateway is GatewayBase {
         returns (address beneficiary_, uint256 stakeAmount_, uint256 mintedAmount_, uint256 rewardAmount_)
     {
         uint256 initialGas = gasleft();
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        messageBox.progressInbox(_messageHash, message.hashLock, _unlockSecret);
+        MessageBus.Message storage message = progressInboxBySecret(_messageHash, _unlockSecret);
         return progressMintInternal(_messageHash, message, initialGas, _unlockSecret, false);
     }
 
@@ -154,25 +160,16 @@ contract EIP20CoGateway is GatewayBase {
         uint256 _messageStatus
     ) external returns (address beneficiary_, uint256 stakeAmount_, uint256 mintedAmount_, uint256 rewardAmount_) {
         uint256 initialGas = gasleft();
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP encoded parent nodes must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressInboxWithProof(
-            _messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot, MessageBus.toStatus(_messageStatus)
-        );
-        return progressMintInternal(_messageHash, messages[_messageHash], initialGas, bytes32(0), true);
+        MessageBus.Message storage message =
+            progressInboxByProof(_messageHash, _rlpParentNodes, _blockHeight, _messageStatus);
+        return progressMintInternal(_messageHash, message, initialGas, bytes32(0), true);
     }
 
     function confirmRevertStakeIntent(bytes32 _messageHash, uint256 _blockHeight, bytes calldata _rlpParentNodes)
         external
         returns (address staker_, uint256 stakerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP encoded parent nodes must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "StakeIntentHash must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.confirmRevocation(_messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot);
+        MessageBus.Message storage message = confirmInboxRevocation(_messageHash, _blockHeight, _rlpParentNodes);
         staker_ = message.sender;
         stakerNonce_ = message.nonce;
         amount_ = mints[_messageHash].amount;
@@ -222,12 +219,9 @@ contract EIP20CoGateway is GatewayBase {
         require(msg.value == bounty_, "Payable amount should be equal to the bounty amount.");
         require(_amount > 0, "Redeem amount must not be zero.");
         require(_amount > _gasPrice * _gasLimit, "Maximum possible reward must be less than the redeem amount.");
-        bytes32 intentHash = hashIntent(REDEEM_INTENT_TYPEHASH, _amount, _beneficiary, address(this));
-        messageHash_ = MessageBus.messageDigest(intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
-        registerOutboxProcess(msg.sender, _nonce, messageHash_);
-        storeMessage(messageHash_, intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
+        messageHash_ =
+            declareOutboxMessage(REDEEM_INTENT_TYPEHASH, _amount, _beneficiary, _gasPrice, _gasLimit, _nonce, _hashLock);
         redeems[messageHash_] = Redeem({amount: _amount, beneficiary: _beneficiary, bounty: bounty_});
-        messageBox.declareMessage(messageHash_);
         require(
             EIP20Interface(utilityTokenImm).transferFrom(msg.sender, address(this), _amount),
             "User balance must be sufficient to cover redeem amount."
@@ -239,9 +233,7 @@ contract EIP20CoGateway is GatewayBase {
         external
         returns (address redeemer_, uint256 redeemAmount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        messageBox.progressOutbox(_messageHash, message.hashLock, _unlockSecret);
+        MessageBus.Message storage message = progressOutboxBySecret(_messageHash, _unlockSecret);
         return progressRedeemInternal(_messageHash, message, _unlockSecret, false);
     }
 
@@ -251,13 +243,9 @@ contract EIP20CoGateway is GatewayBase {
         uint256 _blockHeight,
         uint256 _messageStatus
     ) external returns (address redeemer_, uint256 redeemAmount_) {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP encoded parent nodes must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressOutboxWithProof(
-            _messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot, MessageBus.toStatus(_messageStatus)
-        );
-        return progressRedeemInternal(_messageHash, messages[_messageHash], bytes32(0), true);
+        MessageBus.Message storage message =
+            progressOutboxByProof(_messageHash, _rlpParentNodes, _blockHeight, _messageStatus);
+        return progressRedeemInternal(_messageHash, message, bytes32(0), true);
     }
 
     function revertRedeem(bytes32 _messageHash)
@@ -265,10 +253,7 @@ contract EIP20CoGateway is GatewayBase {
         payable
         returns (address redeemer_, uint256 redeemerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "RedeemIntentHash must not be zero.");
-        require(message.sender == msg.sender, "Only redeemer can revert redeem.");
+        MessageBus.Message storage message = revocableOutboxMessage(_messageHash);
         Redeem storage r = redeems[_messageHash];
         require(msg.value == penaltyFromBounty(r.bounty), "msg.value must match the penalty amount.");
         messageBox.declareRevocationMessage(_messageHash);
@@ -283,12 +268,8 @@ contract EIP20CoGateway is GatewayBase {
         external
         returns (address redeemer_, uint256 redeemerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP encoded parent nodes must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "RedeemIntentHash must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressOutboxRevocation(_messageHash, MESSAGE_BOX_OFFSET, _rlpParentNodes, storageRoot);
+        MessageBus.Message storage message =
+            progressOutboxRevocationByProof(_messageHash, _blockHeight, _rlpParentNodes);
         Redeem storage r = redeems[_messageHash];
         redeemer_ = message.sender;
         redeemerNonce_ = message.nonce;
@@ -317,5 +298,9 @@ contract EIP20CoGateway is GatewayBase {
 
     function remoteGatewayAddress() internal view override returns (address) {
         return gatewayImm;
+    }
+
+    function isOrigin() internal pure override returns (bool) {
+        return false;
     }
 }

@@ -90,9 +90,9 @@ contract EIP20Gateway is GatewayBase {
         StateRootInterface _stateRootProvider,
         uint256 _bounty,
         OrganizationInterface _organization,
-        address _burner,
-        uint256 _maxStorageRootItems
-    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) {
+        address _burner, // @v010: address _burner
+        uint256 _maxStorageRootItems // @v010-drop
+    ) GatewayBase(_stateRootProvider, _bounty, _organization, _maxStorageRootItems) { // @v010: ) GatewayBase(_stateRootProvider, _bounty, _organization) {
         require(address(_token) != address(0), "Token contract address must not be zero.");
         require(address(_baseToken) != address(0), "Base token contract address for bounty must not be zero");
         valueToken = address(_token);
@@ -144,13 +144,10 @@ contract EIP20Gateway is GatewayBase {
         require(_amount > 0, "Stake amount must not be zero.");
         require(_beneficiary != address(0), "Beneficiary address must not be zero.");
         require(_amount > _gasPrice * _gasLimit, "Maximum possible reward must be less than the stake amount.");
-        bytes32 intentHash = hashIntent(STAKE_INTENT_TYPEHASH, _amount, _beneficiary, address(this));
-        messageHash_ = MessageBus.messageDigest(intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
-        registerOutboxProcess(msg.sender, _nonce, messageHash_);
-        storeMessage(messageHash_, intentHash, _nonce, _gasPrice, _gasLimit, msg.sender, _hashLock);
+        messageHash_ =
+            declareOutboxMessage(STAKE_INTENT_TYPEHASH, _amount, _beneficiary, _gasPrice, _gasLimit, _nonce, _hashLock);
         uint256 bounty_ = bounty;
         stakes[messageHash_] = Stake({amount: _amount, bounty: bounty_});
-        messageBox.declareMessage(messageHash_);
         require(
             valueTokenImm.transferFrom(msg.sender, address(this), _amount),
             "Stake amount must be transferred to gateway"
@@ -166,9 +163,7 @@ contract EIP20Gateway is GatewayBase {
         external
         returns (address staker_, uint256 stakeAmount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        messageBox.progressOutbox(_messageHash, message.hashLock, _unlockSecret);
+        MessageBus.Message storage message = progressOutboxBySecret(_messageHash, _unlockSecret);
         return progressStakeInternal(_messageHash, message, _unlockSecret, false);
     }
 
@@ -178,23 +173,16 @@ contract EIP20Gateway is GatewayBase {
         uint256 _blockHeight,
         uint256 _messageStatus
     ) external returns (address staker_, uint256 stakeAmount_) {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP encoded parent nodes must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressOutboxWithProof(
-            _messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot, MessageBus.toStatus(_messageStatus)
-        );
-        return progressStakeInternal(_messageHash, messages[_messageHash], bytes32(0), true);
+        MessageBus.Message storage message =
+            progressOutboxByProof(_messageHash, _rlpParentNodes, _blockHeight, _messageStatus);
+        return progressStakeInternal(_messageHash, message, bytes32(0), true);
     }
 
     function revertStake(bytes32 _messageHash)
         external
         returns (address staker_, uint256 stakerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "StakeIntentHash must not be zero.");
-        require(message.sender == msg.sender, "Only staker can revert stake.");
+        MessageBus.Message storage message = revocableOutboxMessage(_messageHash);
         messageBox.declareRevocationMessage(_messageHash);
         Stake storage s = stakes[_messageHash];
         staker_ = msg.sender;
@@ -211,12 +199,8 @@ contract EIP20Gateway is GatewayBase {
         external
         returns (address staker_, uint256 stakerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP parent nodes must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "StakeIntentHash must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressOutboxRevocation(_messageHash, MESSAGE_BOX_OFFSET, _rlpParentNodes, storageRoot);
+        MessageBus.Message storage message =
+            progressOutboxRevocationByProof(_messageHash, _blockHeight, _rlpParentNodes);
         Stake storage s = stakes[_messageHash];
         staker_ = message.sender;
         stakerNonce_ = message.nonce;
@@ -263,12 +247,20 @@ contract EIP20Gateway is GatewayBase {
         require(_amount != 0, "Redeem amount must not be zero.");
         require(_rlpParentNodes.length > 0, "RLP parent nodes must not be zero.");
         require(_amount > _gasPrice * _gasLimit, "Maximum possible reward must be less than the redeem amount.");
-        bytes32 intentHash = hashIntent(REDEEM_INTENT_TYPEHASH, _amount, _beneficiary, remoteGateway);
-        messageHash_ = MessageBus.messageDigest(intentHash, _redeemerNonce, _gasPrice, _gasLimit, _redeemer, _hashLock);
-        registerInboxProcess(_redeemer, _redeemerNonce, messageHash_);
-        storeMessage(messageHash_, intentHash, _redeemerNonce, _gasPrice, _gasLimit, _redeemer, _hashLock);
+        messageHash_ = confirmInboxMessage(
+            REDEEM_INTENT_TYPEHASH,
+            remoteGateway,
+            _redeemer,
+            _redeemerNonce,
+            _beneficiary,
+            _amount,
+            _gasPrice,
+            _gasLimit,
+            _hashLock,
+            _blockHeight,
+            _rlpParentNodes
+        );
         unstakes[messageHash_] = Unstake({amount: _amount, beneficiary: _beneficiary});
-        messageBox.confirmMessage(messageHash_, _rlpParentNodes, MESSAGE_BOX_OFFSET, provenStorageRoot(_blockHeight));
         emit RedeemIntentConfirmed(
             messageHash_, _redeemer, _redeemerNonce, _beneficiary, _amount, _blockHeight, _hashLock
         );
@@ -280,9 +272,7 @@ contract EIP20Gateway is GatewayBase {
         returns (uint256 redeemAmount_, uint256 unstakeAmount_, uint256 rewardAmount_)
     {
         uint256 initialGas = gasleft();
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        messageBox.progressInbox(_messageHash, message.hashLock, _unlockSecret);
+        MessageBus.Message storage message = progressInboxBySecret(_messageHash, _unlockSecret);
         return progressUnstakeInternal(_messageHash, message, initialGas, _unlockSecret, false);
     }
 
@@ -293,25 +283,16 @@ contract EIP20Gateway is GatewayBase {
         uint256 _messageStatus
     ) external returns (uint256 redeemAmount_, uint256 unstakeAmount_, uint256 rewardAmount_) {
         uint256 initialGas = gasleft();
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP parent nodes must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.progressInboxWithProof(
-            _messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot, MessageBus.toStatus(_messageStatus)
-        );
-        return progressUnstakeInternal(_messageHash, messages[_messageHash], initialGas, bytes32(0), true);
+        MessageBus.Message storage message =
+            progressInboxByProof(_messageHash, _rlpParentNodes, _blockHeight, _messageStatus);
+        return progressUnstakeInternal(_messageHash, message, initialGas, bytes32(0), true);
     }
 
     function confirmRevertRedeemIntent(bytes32 _messageHash, uint256 _blockHeight, bytes calldata _rlpParentNodes)
         external
         returns (address redeemer_, uint256 redeemerNonce_, uint256 amount_)
     {
-        require(_messageHash != bytes32(0), "Message hash must not be zero.");
-        require(_rlpParentNodes.length > 0, "RLP parent nodes must not be zero.");
-        MessageBus.Message storage message = messages[_messageHash];
-        require(message.intentHash != bytes32(0), "RedeemIntentHash must not be zero.");
-        bytes32 storageRoot = provenStorageRoot(_blockHeight);
-        messageBox.confirmRevocation(_messageHash, _rlpParentNodes, MESSAGE_BOX_OFFSET, storageRoot);
+        MessageBus.Message storage message = confirmInboxRevocation(_messageHash, _blockHeight, _rlpParentNodes);
         redeemer_ = message.sender;
         redeemerNonce_ = message.nonce;
         amount_ = unstakes[_messageHash].amount;
@@ -348,5 +329,9 @@ contract EIP20Gateway is GatewayBase {
 
     function remoteGatewayAddress() internal view override returns (address) {
         return remoteGateway;
+    }
+
+    function isOrigin() internal pure override returns (bool) {
+        return true;
     }
 }

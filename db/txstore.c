@@ -3,6 +3,7 @@
  */
 #include "db/txstore.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,29 +35,135 @@ static long bytea_parse(const char *s, uint8_t *out, size_t cap)
 {
     size_t n;
 
-    if (s[0] != '\\' || s[1] != 'x')
+    if (s[0] != '\\' || s[1] != 'x' || strlen(s + 2) % 2 != 0)
         return -1;
     n = strlen(s + 2) / 2;
     if (n > cap)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
+        int hi = hex_digit(s[2 + 2 * i]), lo = hex_digit(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
             return -1;
-        out[i] = (uint8_t)v;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     return (long)n;
 }
 
-static PGresult *exec(PGconn *c, const char *sql, int n, const char *const *params)
+
+/* ---- statement parameters ---- */
+
+/* The text parameters of one statement, added in order ($1, $2, ...).
+ * Numbers are formatted into the builder's own slots and byteas allocated
+ * (freed by par_free, which may be called more than once); a failed
+ * allocation is remembered, so a caller adds every parameter and then
+ * checks once with par_check. */
+#define PAR_MAX 16
+
+struct par {
+    const char *v[PAR_MAX];
+    char num[PAR_MAX][U256_DEC_MAX];
+    char *own[PAR_MAX];
+    int n, nomem;
+};
+
+static void par_init(struct par *b)
 {
-    return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    memset(b, 0, sizeof(*b));
+}
+
+static int par_next(struct par *b)
+{
+    assert(b->n < PAR_MAX);
+    return b->n++;
+}
+
+/* A text parameter, borrowed (it must outlive the statement); NULL is SQL
+ * NULL. */
+static void par_text(struct par *b, const char *s)
+{
+    b->v[par_next(b)] = s;
+}
+
+/* Sets parameter i (already added) to a number. */
+static void par_set_i64(struct par *b, int i, long long v)
+{
+    snprintf(b->num[i], sizeof(b->num[i]), "%lld", v);
+    b->v[i] = b->num[i];
+}
+
+static void par_set_u64(struct par *b, int i, unsigned long long v)
+{
+    snprintf(b->num[i], sizeof(b->num[i]), "%llu", v);
+    b->v[i] = b->num[i];
+}
+
+static void par_i64(struct par *b, long long v)
+{
+    par_set_i64(b, par_next(b), v);
+}
+
+static void par_u64(struct par *b, unsigned long long v)
+{
+    par_set_u64(b, par_next(b), v);
+}
+
+static void par_u256(struct par *b, const struct u256 *v)
+{
+    int i = par_next(b);
+
+    u256_to_dec(v, b->num[i], sizeof(b->num[i]));
+    b->v[i] = b->num[i];
+}
+
+/* A bytea parameter ("\x" + hex) of data[len]; data NULL is SQL NULL. */
+static void par_bytea(struct par *b, const uint8_t *data, size_t len)
+{
+    int i = par_next(b);
+
+    if (data == NULL)
+        return;
+    b->own[i] = bytea_text(data, len);
+    b->v[i] = b->own[i];
+    b->nomem |= b->own[i] == NULL;
+}
+
+/* A signing key's parameters: chain key, then the sender as a bytea. */
+static void par_key(struct par *b, const char *chain_key, const uint8_t sender[20])
+{
+    par_text(b, chain_key);
+    par_bytea(b, sender, 20);
+}
+
+static void par_free(struct par *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        free(b->own[i]);
+        b->own[i] = NULL;
+    }
+}
+
+/* MR_OK, or MR_ERR_NOMEM (the builder freed) when an allocation failed. */
+static int par_check(struct par *b, struct mr_error *err)
+{
+    if (!b->nomem)
+        return MR_OK;
+    par_free(b);
+    return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+}
+
+/* Runs sql with the parameters of b. */
+static PGresult *exec(PGconn *c, const char *sql, const struct par *b)
+{
+    return PQexecParams(c, sql, b->n, NULL, b->v, NULL, NULL, 0);
 }
 
 static void rollback(PGconn *c)
 {
     PQclear(PQexec(c, "ROLLBACK"));
 }
+
+/* The nonce among an intent's parameters (intent_params). */
+enum { PAR_NONCE = 2 };
 
 /* Prepared statements of this file (db_exec_prepared ids, unique in the
  * program: db/queue.c uses 1..8). */
@@ -92,8 +199,9 @@ static int alloc_result(PGconn *conn, const struct txs_intent *in, const char *c
         *nonce = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         return MR_OK;
     }
-    why = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
-                     " WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
+    why = PQexecParams(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
+                             " WHERE chain_key = $1 AND sender = $2::bytea",
+                       2, NULL, p, NULL, NULL, 0);
     rc = db_check(why, PGRES_TUPLES_OK, "allocating a nonce", err);
     if (rc == MR_OK && PQntuples(why) == 1) {
         next = strtoll(PQgetvalue(why, 0, 0), NULL, 10);
@@ -112,49 +220,30 @@ static int alloc_result(PGconn *conn, const struct txs_intent *in, const char *c
 
 /* The parameters of an intent row, $1..$10 of the INSERT statements below
  * (chain_key, sender, nonce, job_id, purpose, to, calldata, value, gas,
- * is_create).  Frees with intent_params_free. */
-struct intent_params {
-    char nn[24], job[24], gas[24], val[U256_DEC_MAX];
-    char *sender, *to, *data;
-    const char *p[14];
-};
-
-static void intent_params_free(struct intent_params *ip)
+ * is_create); the nonce ($3, PAR_NONCE) is SQL NULL until allocated. */
+static int intent_params(const struct txs_intent *in, struct par *ip, struct mr_error *err)
 {
-    free(ip->sender);
-    free(ip->to);
-    free(ip->data);
-}
+    int rc;
 
-static int intent_params(const struct txs_intent *in, struct intent_params *ip,
-                         struct mr_error *err)
-{
-    memset(ip, 0, sizeof(*ip));
+    par_init(ip);
     if (!in->create && in->to == NULL)
         return mr_fail(err, MR_ERR_INVALID, "intent: a call needs a `to` address (or set create)");
     if (in->create && in->to != NULL)
         return mr_fail(err, MR_ERR_INVALID, "intent: a contract creation has no `to` address");
-    ip->sender = bytea_text(in->sender, 20);
-    ip->to = in->create ? NULL : bytea_text(in->to, 20);
-    ip->data = bytea_text(in->calldata, in->calldata_len);
-    if (ip->sender == NULL || (!in->create && ip->to == NULL) || ip->data == NULL) {
-        intent_params_free(ip);
-        return mr_fail(err, MR_ERR_NOMEM, "intent: out of memory");
-    }
-    snprintf(ip->job, sizeof(ip->job), "%lld", (long long)in->job_id);
-    snprintf(ip->gas, sizeof(ip->gas), "%llu", (unsigned long long)in->gas_limit);
-    u256_to_dec(&in->value, ip->val, sizeof(ip->val));
-    ip->p[0] = in->chain_key;
-    ip->p[1] = ip->sender;
-    ip->p[2] = ip->nn;
-    ip->p[3] = in->job_id > 0 ? ip->job : NULL;
-    ip->p[4] = in->purpose;
-    ip->p[5] = ip->to;
-    ip->p[6] = ip->data;
-    ip->p[7] = ip->val;
-    ip->p[8] = ip->gas;
-    ip->p[9] = in->create ? "true" : "false";
-    return MR_OK;
+    par_key(ip, in->chain_key, in->sender);
+    par_text(ip, NULL);
+    if (in->job_id > 0)
+        par_i64(ip, in->job_id);
+    else
+        par_text(ip, NULL);
+    par_text(ip, in->purpose);
+    par_bytea(ip, in->create ? NULL : in->to, 20);
+    par_bytea(ip, in->calldata_len > 0 ? in->calldata : (const uint8_t *)"", in->calldata_len);
+    par_u256(ip, &in->value);
+    par_u64(ip, in->gas_limit);
+    par_text(ip, in->create ? "true" : "false");
+    rc = par_check(ip, err);
+    return rc == MR_OK ? rc : mr_error_prefix(err, rc, "intent: ");
 }
 
 #define INTENT_COLUMNS                                                                        \
@@ -179,25 +268,23 @@ static int intent_params(const struct txs_intent *in, struct intent_params *ip,
 int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
                             int64_t *id, uint64_t *nonce, struct mr_error *err)
 {
-    struct intent_params ip;
-    char cn[24];
+    struct par ip;
     PGresult *res;
     int64_t next = -1;
     int rc = intent_params(in, &ip, err);
 
     if (rc != MR_OK)
         return rc;
-    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
-    ip.p[2] = cn;
-    res = pexec(conn, PS_INTENT, "mr_txs_intent_at", INTENT_SQL, 10, ip.p);
+    par_set_u64(&ip, PAR_NONCE, chain_nonce); /* $3: the chain's nonce here */
+    res = pexec(conn, PS_INTENT, "mr_txs_intent_at", INTENT_SQL, ip.n, ip.v);
     /* No row: the key was refused (halted, or the chain ahead of us). */
-    rc = alloc_result(conn, in, ip.p, chain_nonce, res, &next, err);
+    rc = alloc_result(conn, in, ip.v, chain_nonce, res, &next, err);
     if (rc == MR_OK) {
         *id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
         *nonce = (uint64_t)next;
     }
     PQclear(res);
-    intent_params_free(&ip);
+    par_free(&ip);
     return rc;
 }
 
@@ -212,8 +299,7 @@ int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_
                       txs_sign_fn sign, void *arg, struct txs_signed *out, int64_t *id,
                       uint64_t *nonce, struct mr_error *err)
 {
-    struct intent_params ip;
-    char cn[24], fee[U256_DEC_MAX], tip[U256_DEC_MAX], *h = NULL, *r = NULL;
+    struct par ip;
     PGresult *res[2] = {NULL, NULL};
     struct db_step st[2];
     int64_t next = -1;
@@ -224,52 +310,46 @@ int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         return rc;
     if ((pa = db_prepare(conn, PS_ALLOC, "mr_txs_alloc", ALLOC_SQL, 3, err)) < 0 ||
         (ps = db_prepare(conn, PS_SIGNED, "mr_txs_signed", SIGNED_SQL, 14, err)) < 0) {
-        intent_params_free(&ip);
+        par_free(&ip);
         return MR_ERR_IO;
     }
     /* One round trip: open the transaction and allocate the nonce. */
-    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
-    ip.p[2] = cn;
+    par_set_u64(&ip, PAR_NONCE, chain_nonce);
     memset(st, 0, sizeof(st));
     st[0].sql = "BEGIN";
     st[1].sql = ALLOC_SQL;
     st[1].name = pa ? "mr_txs_alloc" : NULL;
     st[1].nparams = 3;
-    st[1].params = ip.p;
+    st[1].params = ip.v;
     rc = db_pipeline(conn, st, 2, res, err);
     if (rc == MR_OK) {
         open = 1;
         rc = db_check(res[0], PGRES_COMMAND_OK, "database", err);
     }
     if (rc == MR_OK)
-        rc = alloc_result(conn, in, ip.p, chain_nonce, res[1], &next, err);
+        rc = alloc_result(conn, in, ip.v, chain_nonce, res[1], &next, err);
     PQclear(res[0]);
     PQclear(res[1]);
     /* Signed while the allocator row is locked and nothing is committed. */
     if (rc == MR_OK)
         rc = sign(arg, (uint64_t)next, out, err);
     if (rc == MR_OK) {
-        h = bytea_text(out->hash, 32);
-        r = bytea_text(out->raw, out->raw_len);
-        if (h == NULL || r == NULL)
-            rc = mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
+        par_set_i64(&ip, PAR_NONCE, next);
+        par_bytea(&ip, out->hash, 32);
+        par_bytea(&ip, out->raw, out->raw_len);
+        par_u256(&ip, &out->max_fee);
+        par_u256(&ip, &out->tip);
+        if ((rc = par_check(&ip, err)) != MR_OK)
+            mr_error_prefix(err, rc, "attempt: ");
     }
     if (rc == MR_OK) {
         /* One round trip: the intent, already signed, with its first
          * attempt; and the commit. */
-        snprintf(ip.nn, sizeof(ip.nn), "%lld", (long long)next);
-        u256_to_dec(&out->max_fee, fee, sizeof(fee));
-        u256_to_dec(&out->tip, tip, sizeof(tip));
-        ip.p[2] = ip.nn;
-        ip.p[10] = h;
-        ip.p[11] = r;
-        ip.p[12] = fee;
-        ip.p[13] = tip;
         memset(st, 0, sizeof(st));
         st[0].sql = SIGNED_SQL;
         st[0].name = ps ? "mr_txs_signed" : NULL;
-        st[0].nparams = 14;
-        st[0].params = ip.p;
+        st[0].nparams = ip.n;
+        st[0].params = ip.v;
         st[1].sql = "COMMIT";
         rc = db_pipeline(conn, st, 2, res, err);
         if (rc == MR_OK)
@@ -288,9 +368,7 @@ int txs_create_signed(PGconn *conn, const struct txs_intent *in, uint64_t chain_
         rollback(conn);
     if (rc == MR_OK)
         *nonce = (uint64_t)next;
-    free(h);
-    free(r);
-    intent_params_free(&ip);
+    par_free(&ip);
     return rc;
 }
 
@@ -312,49 +390,36 @@ int txs_create_signed_at(PGconn *conn, const struct txs_intent *in, uint64_t cha
                          uint64_t nonce, const struct txs_signed *sig, int64_t *id,
                          struct mr_error *err)
 {
-    struct intent_params ip;
-    char nn[24], cn[24], fee[U256_DEC_MAX], tip[U256_DEC_MAX], *h = NULL, *r = NULL;
-    const char *p[16];
+    struct par ip;
     PGresult *res;
     int rc = intent_params(in, &ip, err);
 
     if (rc != MR_OK)
         return rc;
     if (nonce > INT64_MAX || chain_nonce > INT64_MAX) {
-        intent_params_free(&ip);
+        par_free(&ip);
         return mr_fail(err, MR_ERR_RANGE, "intent: nonce out of range");
     }
-    h = bytea_text(sig->hash, 32);
-    r = bytea_text(sig->raw, sig->raw_len);
-    if (h == NULL || r == NULL) {
-        rc = mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
-    } else {
-        snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
-        snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
-        u256_to_dec(&sig->max_fee, fee, sizeof(fee));
-        u256_to_dec(&sig->tip, tip, sizeof(tip));
-        memcpy(p, ip.p, 10 * sizeof(p[0]));
-        p[2] = nn;
-        p[10] = h;
-        p[11] = r;
-        p[12] = fee;
-        p[13] = tip;
-        p[14] = nn;
-        p[15] = cn;
-        /* One statement in a transaction of its own: one round trip, one
-         * synchronous commit. */
-        res = pexec(conn, PS_SIGNED_AT, "mr_txs_signed_at", SIGNED_AT_SQL, 16, p);
-        rc = db_check(res, PGRES_TUPLES_OK, "recording the signed intent", err);
-        if (rc == MR_OK && PQntuples(res) != 1)
-            rc = mr_fail(err, MR_ERR_NOTFOUND, "intent: nonce %llu is not the next one",
-                         (unsigned long long)nonce);
-        if (rc == MR_OK)
-            *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
-    }
-    free(h);
-    free(r);
-    intent_params_free(&ip);
+    par_set_u64(&ip, PAR_NONCE, nonce);
+    par_bytea(&ip, sig->hash, 32);
+    par_bytea(&ip, sig->raw, sig->raw_len);
+    par_u256(&ip, &sig->max_fee);
+    par_u256(&ip, &sig->tip);
+    par_u64(&ip, nonce);
+    par_u64(&ip, chain_nonce);
+    if ((rc = par_check(&ip, err)) != MR_OK)
+        return mr_error_prefix(err, rc, "attempt: ");
+    /* One statement in a transaction of its own: one round trip, one
+     * synchronous commit. */
+    res = pexec(conn, PS_SIGNED_AT, "mr_txs_signed_at", SIGNED_AT_SQL, ip.n, ip.v);
+    rc = db_check(res, PGRES_TUPLES_OK, "recording the signed intent", err);
+    if (rc == MR_OK && PQntuples(res) != 1)
+        rc = mr_fail(err, MR_ERR_NOTFOUND, "intent: nonce %llu is not the next one",
+                     (unsigned long long)nonce);
+    if (rc == MR_OK)
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    par_free(&ip);
     return rc;
 }
 
@@ -376,14 +441,15 @@ int txs_create_intent(PGconn *conn, const struct txs_intent *in, uint64_t chain_
 int txs_adopt_nonce(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                     uint64_t chain_nonce, int *adopted, struct mr_error *err)
 {
-    char cn[24], *s = bytea_text(sender, 20);
-    const char *p[3] = {chain_key, s, cn};
+    struct par b;
     PGresult *res;
     int rc;
 
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    par_u64(&b, chain_nonce);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn,
                "WITH busy AS (SELECT 1 FROM " DB_SCHEMA ".transactions WHERE chain_key = $1"
                " AND sender = $2::bytea AND state IN ('intent', 'signed', 'broadcast') LIMIT 1),"
@@ -392,8 +458,8 @@ int txs_adopt_nonce(PGconn *conn, const char *chain_key, const uint8_t sender[20
                " ON CONFLICT (chain_key, sender) DO UPDATE SET next_nonce ="
                " greatest(" DB_SCHEMA ".signer_nonces.next_nonce, excluded.next_nonce),"
                " updated_at = now() RETURNING next_nonce) SELECT count(*) FROM up",
-               3, p);
-    free(s);
+               &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "adopting the chain's nonce", err);
     if (rc == MR_OK && adopted != NULL)
         *adopted = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
@@ -405,25 +471,18 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
                        size_t raw_len, const struct u256 *max_fee, const struct u256 *tip,
                        int *attempt, struct mr_error *err)
 {
-    char ids[24], fee[U256_DEC_MAX], tp[U256_DEC_MAX];
-    char *h = bytea_text(hash, 32), *r = bytea_text(raw, raw_len);
-    const char *p[5];
+    struct par b;
     PGresult *res;
     int rc;
 
-    if (h == NULL || r == NULL) {
-        free(h);
-        free(r);
-        return mr_fail(err, MR_ERR_NOMEM, "attempt: out of memory");
-    }
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    u256_to_dec(max_fee, fee, sizeof(fee));
-    u256_to_dec(tip, tp, sizeof(tp));
-    p[0] = ids;
-    p[1] = h;
-    p[2] = r;
-    p[3] = fee;
-    p[4] = tp;
+    par_init(&b);
+    par_i64(&b, id);
+    par_bytea(&b, hash, 32);
+    par_bytea(&b, raw, raw_len);
+    par_u256(&b, max_fee);
+    par_u256(&b, tip);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return mr_error_prefix(err, rc, "attempt: ");
     /* One statement: the state check, the attempt number and the insert
      * happen atomically (the row lock serializes concurrent signers). */
     res = exec(conn,
@@ -433,7 +492,7 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
                " max_priority_fee) SELECT t.id, (SELECT coalesce(max(attempt), 0) + 1 FROM "
                DB_SCHEMA ".tx_attempts WHERE tx_id = t.id), $2::bytea, $3::bytea, $4::numeric,"
                " $5::numeric FROM t RETURNING attempt) SELECT attempt FROM a",
-               5, p);
+               &b);
     rc = db_check(res, PGRES_TUPLES_OK, "recording a signed attempt", err);
     if (rc == MR_OK) {
         if (PQntuples(res) != 1)
@@ -444,17 +503,16 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
             *attempt = atoi(PQgetvalue(res, 0, 0));
     }
     PQclear(res);
-    free(h);
-    free(r);
+    par_free(&b);
     return rc;
 }
 
 /* Runs a one-row transition; MR_ERR_INVALID naming the current state when
  * the row is not in a state that allows it. */
-static int transition(PGconn *conn, int64_t id, const char *what, const char *sql, int n,
-                      const char *const *p, struct mr_error *err)
+static int transition(PGconn *conn, int64_t id, const char *what, const char *sql,
+                      const struct par *b, struct mr_error *err)
 {
-    PGresult *res = exec(conn, sql, n, p);
+    PGresult *res = exec(conn, sql, b);
     int rc = db_check(res, PGRES_COMMAND_OK, what, err);
 
     if (rc == MR_OK && strcmp(PQcmdTuples(res), "1") != 0) {
@@ -477,15 +535,15 @@ static int transition(PGconn *conn, int64_t id, const char *what, const char *sq
  * If a crash loses it, the next poll finds the same again: the stored
  * bytes are sent again ("already known"), the receipt is read again.
  * Everything that must precede a broadcast stays synchronous. */
-static int transition_async(PGconn *conn, int64_t id, const char *what, const char *sql, int n,
-                            const char *const *p, struct mr_error *err)
+static int transition_async(PGconn *conn, int64_t id, const char *what, const char *sql,
+                            const struct par *b, struct mr_error *err)
 {
     int rc = db_exec(conn, "BEGIN", err);
 
     if (rc == MR_OK)
         rc = db_exec(conn, "SET LOCAL synchronous_commit TO off", err);
     if (rc == MR_OK)
-        rc = transition(conn, id, what, sql, n, p, err);
+        rc = transition(conn, id, what, sql, b, err);
     if (rc == MR_OK)
         return db_exec(conn, "COMMIT", err);
     rollback(conn);
@@ -707,9 +765,8 @@ int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, s
                               const struct u256 *max_fee, const struct u256 *tip, int *attempt,
                               struct mr_error *err)
 {
-    char fee[U256_DEC_MAX], tp[U256_DEC_MAX];
     struct arr ar[3];
-    const char *p[5];
+    struct par b;
     size_t raw_total = 0;
     PGresult *res;
     int rc;
@@ -731,14 +788,13 @@ int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, s
         arr_hex(&ar[1], a[i].hash, 32);
         arr_hex(&ar[2], a[i].raw, a[i].raw_len);
     }
+    par_init(&b);
     for (int k = 0; k < 3; k++) {
         arr_end(&ar[k]);
-        p[k] = ar[k].p;
+        par_text(&b, ar[k].p);
     }
-    u256_to_dec(max_fee, fee, sizeof(fee));
-    u256_to_dec(tip, tp, sizeof(tp));
-    p[3] = fee;
-    p[4] = tp;
+    par_u256(&b, max_fee);
+    par_u256(&b, tip);
     /* One statement (its own transaction, committed synchronously): the
      * state checks and the inserts happen atomically, as in
      * txs_record_attempt. */
@@ -751,7 +807,7 @@ int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, s
                " + 1 FROM " DB_SCHEMA ".tx_attempts y WHERE y.tx_id = v.id), decode(v.h, 'hex'),"
                " decode(v.raw, 'hex'), $4::numeric, $5::numeric FROM v JOIN t ON t.id = v.id"
                " RETURNING tx_id, attempt",
-               5, p);
+               &b);
     rc = db_check(res, PGRES_TUPLES_OK, "recording signed attempts", err);
     for (int r = 0; rc == MR_OK && r < PQntuples(res); r++) {
         int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
@@ -760,93 +816,90 @@ int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, s
                 attempt[i] = atoi(PQgetvalue(res, r, 1));
     }
     PQclear(res);
+    par_free(&b);
     arrs_free(ar, 3);
     return rc;
 }
 
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)
 {
-    char ids[24], at[16];
-    const char *p[2] = {ids, at};
+    struct par b;
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    snprintf(at, sizeof(at), "%d", attempt);
+    par_init(&b);
+    par_i64(&b, id);
+    par_i64(&b, attempt);
     return transition_async(conn, id, "mark broadcast",
                       "WITH a AS (UPDATE " DB_SCHEMA ".tx_attempts SET broadcast_at = coalesce("
                       "broadcast_at, now()) WHERE tx_id = $1::bigint AND attempt = $2::int RETURNING 1)"
                       " UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', updated_at = now()"
                       " WHERE id = $1::bigint AND state IN ('signed', 'broadcast')"
-                      " AND EXISTS (SELECT 1 FROM a)", 2, p, err);
+                      " AND EXISTS (SELECT 1 FROM a)", &b, err);
 }
 
 int txs_mark_included(PGconn *conn, int64_t id, uint64_t block, const uint8_t block_hash[32],
                       int status, uint64_t gas_used, const uint8_t *tx_hash,
                       const uint8_t *contract, struct mr_error *err)
 {
-    char ids[24], bn[24], st[4], gu[24];
-    char *bh = bytea_text(block_hash, 32);
-    char *th = tx_hash != NULL ? bytea_text(tx_hash, 32) : NULL;
-    char *ca = contract != NULL ? bytea_text(contract, 20) : NULL;
-    const char *p[7] = {ids, bn, bh, st, gu, th, ca};
+    struct par b;
     int rc;
 
-    if (bh == NULL || (tx_hash != NULL && th == NULL) || (contract != NULL && ca == NULL)) {
-        free(bh);
-        free(th);
-        free(ca);
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    }
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    snprintf(bn, sizeof(bn), "%llu", (unsigned long long)block);
-    snprintf(st, sizeof(st), "%d", status ? 1 : 0);
-    snprintf(gu, sizeof(gu), "%llu", (unsigned long long)gas_used);
+    par_init(&b);
+    par_i64(&b, id);
+    par_u64(&b, block);
+    par_bytea(&b, block_hash, 32);
+    par_i64(&b, status ? 1 : 0);
+    par_u64(&b, gas_used);
+    par_bytea(&b, tx_hash, 32);
+    par_bytea(&b, contract, 20);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     rc = transition_async(conn, id, "mark included",
                     "UPDATE " DB_SCHEMA ".transactions SET state = 'included', included_block ="
                     " $2::bigint, included_block_hash = $3::bytea, receipt_status = $4::smallint,"
                     " gas_used = $5::bigint, mined_tx_hash = $6::bytea, contract_address ="
                     " $7::bytea, updated_at = now() WHERE id = $1::bigint"
-                    " AND state IN ('signed', 'broadcast')", 7, p, err);
-    free(bh);
-    free(th);
-    free(ca);
+                    " AND state IN ('signed', 'broadcast')", &b, err);
+    par_free(&b);
     return rc;
 }
 
 int txs_mark_reorged(PGconn *conn, int64_t id, struct mr_error *err)
 {
-    char ids[24];
-    const char *p[1] = {ids};
+    struct par b;
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    par_init(&b);
+    par_i64(&b, id);
     return transition_async(conn, id, "mark reorged",
                       "UPDATE " DB_SCHEMA ".transactions SET state = 'broadcast', included_block = NULL,"
                       " included_block_hash = NULL, receipt_status = NULL, gas_used = NULL,"
                       " mined_tx_hash = NULL, contract_address = NULL,"
-                      " updated_at = now() WHERE id = $1::bigint AND state = 'included'", 1, p, err);
+                      " updated_at = now() WHERE id = $1::bigint AND state = 'included'", &b, err);
 }
 
 int txs_mark_final(PGconn *conn, int64_t id, struct mr_error *err)
 {
-    char ids[24];
-    const char *p[1] = {ids};
+    struct par b;
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    par_init(&b);
+    par_i64(&b, id);
     return transition_async(conn, id, "mark final",
                       "UPDATE " DB_SCHEMA ".transactions SET state = 'final', updated_at = now()"
-                      " WHERE id = $1::bigint AND state = 'included'", 1, p, err);
+                      " WHERE id = $1::bigint AND state = 'included'", &b, err);
 }
 
 static int mark_end(PGconn *conn, int64_t id, const char *state, const char *from, const char *why,
                     struct mr_error *err)
 {
-    char ids[24], sql[320];
-    const char *p[2] = {ids, why != NULL ? why : state};
+    char sql[320];
+    struct par b;
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    par_init(&b);
+    par_i64(&b, id);
+    par_text(&b, why != NULL ? why : state);
     snprintf(sql, sizeof(sql),
              "UPDATE " DB_SCHEMA ".transactions SET state = '%s', error = $2, updated_at = now()"
              " WHERE id = $1::bigint AND state IN (%s)", state, from);
-    return transition(conn, id, state[0] == 'f' ? "mark failed" : "mark aborted", sql, 2, p, err);
+    return transition(conn, id, state[0] == 'f' ? "mark failed" : "mark aborted", sql, &b, err);
 }
 
 int txs_mark_failed(PGconn *conn, int64_t id, const char *why, struct mr_error *err)
@@ -885,15 +938,16 @@ static int parse_hashes(const char *hex, struct txs_pending *p)
 int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                      struct txs_pending **list, size_t *n, struct mr_error *err)
 {
-    char *s = bytea_text(sender, 20);
-    const char *p[2] = {chain_key, s};
+    struct par b;
     PGresult *res;
     int rc;
 
     *list = NULL;
     *n = 0;
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn,
                "SELECT t.id, t.nonce, t.state, coalesce(a.attempt, 0), a.tx_hash, a.raw,"
                " coalesce(a.max_fee, 0), coalesce(a.max_priority_fee, 0),"
@@ -906,8 +960,8 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
                DB_SCHEMA ".tx_attempts WHERE tx_id = t.id ORDER BY attempt DESC LIMIT 1) a ON true"
                " WHERE t.chain_key = $1 AND t.sender = $2::bytea"
                " AND t.state IN ('intent', 'signed', 'broadcast', 'included') ORDER BY t.nonce",
-               2, p);
-    free(s);
+               &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "loading pending transactions", err);
     if (rc == MR_OK && PQntuples(res) > 0) {
         size_t rows = (size_t)PQntuples(res);
@@ -924,14 +978,16 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
             l[i].attempt = atoi(PQgetvalue(res, (int)i, 3));
             if (l[i].attempt > 0) {
                 size_t cap = strlen(raw) / 2;
+                long got = -1;
                 l[i].raw = malloc(cap ? cap : 1);
                 if (l[i].raw == NULL ||
-                    bytea_parse(PQgetvalue(res, (int)i, 4), l[i].hash, 32) != 32) {
+                    bytea_parse(PQgetvalue(res, (int)i, 4), l[i].hash, 32) != 32 ||
+                    (got = bytea_parse(raw, l[i].raw, cap)) < 0) {
                     txs_pending_free(l, rows);
                     PQclear(res);
                     return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad attempt", i);
                 }
-                l[i].raw_len = (size_t)bytea_parse(raw, l[i].raw, cap);
+                l[i].raw_len = (size_t)got;
             }
             if (u256_parse_dec(&l[i].max_fee, PQgetvalue(res, (int)i, 6),
                                strlen(PQgetvalue(res, (int)i, 6)), 0, NULL) != MR_OK ||
@@ -949,13 +1005,19 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
             {
                 const char *cd = PQgetvalue(res, (int)i, 10);
                 size_t cap = strlen(cd) / 2;
+                long got;
                 l[i].calldata = malloc(cap ? cap : 1);
                 if (l[i].calldata == NULL) {
                     txs_pending_free(l, rows);
                     PQclear(res);
                     return mr_fail(err, MR_ERR_NOMEM, "out of memory");
                 }
-                l[i].calldata_len = (size_t)bytea_parse(cd, l[i].calldata, cap);
+                if ((got = bytea_parse(cd, l[i].calldata, cap)) < 0) {
+                    txs_pending_free(l, rows);
+                    PQclear(res);
+                    return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad calldata", i);
+                }
+                l[i].calldata_len = (size_t)got;
             }
             l[i].gas_limit = strtoull(PQgetvalue(res, (int)i, 12), NULL, 10);
             l[i].included_block = strtoull(PQgetvalue(res, (int)i, 13), NULL, 10);
@@ -989,15 +1051,15 @@ void txs_pending_free(struct txs_pending *list, size_t n)
 int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t max, size_t *n,
                        struct mr_error *err)
 {
-    char ids[24];
-    const char *p[1] = {ids};
+    struct par b;
     PGresult *res;
     int rc;
 
     *n = 0;
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    par_init(&b);
+    par_i64(&b, id);
     res = exec(conn, "SELECT tx_hash FROM " DB_SCHEMA ".tx_attempts WHERE tx_id = $1::bigint"
-                     " ORDER BY attempt", 1, p);
+                     " ORDER BY attempt", &b);
     rc = db_check(res, PGRES_TUPLES_OK, "reading attempts", err);
     for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++) {
         if (bytea_parse(PQgetvalue(res, i, 0), hashes[i], 32) != 32)
@@ -1011,17 +1073,17 @@ int txs_attempt_hashes(PGconn *conn, int64_t id, uint8_t (*hashes)[32], size_t m
 
 int txs_result(PGconn *conn, int64_t id, struct txs_result *out, struct mr_error *err)
 {
-    char ids[24];
-    const char *p[1] = {ids};
+    struct par b;
     PGresult *res;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    par_init(&b);
+    par_i64(&b, id);
     res = exec(conn, "SELECT state, nonce, is_create, coalesce(receipt_status, 0),"
                      " coalesce(included_block, 0), included_block_hash, coalesce(gas_used, 0),"
                      " mined_tx_hash, contract_address, coalesce(error, '') FROM " DB_SCHEMA
-                     ".transactions WHERE id = $1::bigint", 1, p);
+                     ".transactions WHERE id = $1::bigint", &b);
     rc = db_check(res, PGRES_TUPLES_OK, "reading a transaction", err);
     if (rc == MR_OK && PQntuples(res) != 1)
         rc = mr_fail(err, MR_ERR_NOTFOUND, "no transaction %lld", (long long)id);
@@ -1057,17 +1119,18 @@ int txs_result(PGconn *conn, int64_t id, struct txs_result *out, struct mr_error
 int txs_key_state(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                   struct txs_key *out, struct mr_error *err)
 {
-    char *s = bytea_text(sender, 20);
-    const char *p[2] = {chain_key, s};
+    struct par b;
     PGresult *res;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn, "SELECT next_nonce, halted_reason FROM " DB_SCHEMA ".signer_nonces"
-                     " WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
-    free(s);
+                     " WHERE chain_key = $1 AND sender = $2::bytea", &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "reading the nonce allocator", err);
     if (rc == MR_OK && PQntuples(res) == 1) {
         out->exists = 1;
@@ -1082,16 +1145,19 @@ int txs_key_state(PGconn *conn, const char *chain_key, const uint8_t sender[20],
 int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                  uint64_t chain_nonce, const char *reason, struct mr_error *err)
 {
-    char cn[24], subject[96], *s = bytea_text(sender, 20);
-    const char *p[4] = {chain_key, s, cn, reason};
+    char subject[96];
+    struct par b;
     PGresult *res;
     int rc;
 
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    snprintf(cn, sizeof(cn), "%llu", (unsigned long long)chain_nonce);
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    par_u64(&b, chain_nonce);
+    par_text(&b, reason);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     /* "origin 0x<sender>" names the key without any secret. */
-    snprintf(subject, sizeof(subject), "%s 0x%s", chain_key, s + 2);
+    snprintf(subject, sizeof(subject), "%s 0x%s", chain_key, b.v[1] + 2);
     rc = db_exec(conn, "BEGIN", err);
     if (rc == MR_OK) {
         res = exec(conn, "INSERT INTO " DB_SCHEMA ".signer_nonces (chain_key, sender, next_nonce,"
@@ -1100,7 +1166,7 @@ int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                          " greatest(signer_nonces.next_nonce, excluded.next_nonce), halted_reason ="
                          " coalesce(signer_nonces.halted_reason, excluded.halted_reason), halted_at ="
                          " coalesce(signer_nonces.halted_at, excluded.halted_at), updated_at = now()",
-                   4, p);
+                   &b);
         rc = db_check(res, PGRES_COMMAND_OK, "halting a key", err);
         PQclear(res);
     }
@@ -1110,23 +1176,24 @@ int txs_halt_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
         rc = db_exec(conn, "COMMIT", err);
     else
         rollback(conn);
-    free(s);
+    par_free(&b);
     return rc;
 }
 
 int txs_resume_key(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                    struct mr_error *err)
 {
-    char *s = bytea_text(sender, 20);
-    const char *p[2] = {chain_key, s};
+    struct par b;
     PGresult *res;
     int rc;
 
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn, "UPDATE " DB_SCHEMA ".signer_nonces SET halted_reason = NULL, halted_at = NULL,"
-                     " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea", 2, p);
-    free(s);
+                     " updated_at = now() WHERE chain_key = $1 AND sender = $2::bytea", &b);
+    par_free(&b);
     rc = db_check(res, PGRES_COMMAND_OK, "resuming a key", err);
     PQclear(res);
     return rc;
@@ -1135,22 +1202,23 @@ int txs_resume_key(PGconn *conn, const char *chain_key, const uint8_t sender[20]
 int txs_gaps(PGconn *conn, const char *chain_key, const uint8_t sender[20], uint64_t from,
              uint64_t *nonces, size_t max, size_t *n, struct mr_error *err)
 {
-    char fr[24], mx[24], *s = bytea_text(sender, 20);
-    const char *p[4] = {chain_key, s, fr, mx};
+    struct par b;
     PGresult *res;
     int rc;
 
     *n = 0;
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    snprintf(fr, sizeof(fr), "%llu", (unsigned long long)from);
-    snprintf(mx, sizeof(mx), "%zu", max);
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    par_u64(&b, from);
+    par_u64(&b, max);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn, "SELECT g FROM " DB_SCHEMA ".signer_nonces k, generate_series($3::bigint,"
                      " k.next_nonce - 1) g WHERE k.chain_key = $1 AND k.sender = $2::bytea AND NOT"
                      " EXISTS (SELECT 1 FROM " DB_SCHEMA ".transactions t WHERE t.chain_key = $1"
                      " AND t.sender = $2::bytea AND t.nonce = g AND t.state NOT IN ('aborted',"
-                     " 'failed')) ORDER BY g LIMIT $4::int", 4, p);
-    free(s);
+                     " 'failed')) ORDER BY g LIMIT $4::int", &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "looking for nonce gaps", err);
     for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++)
         nonces[(*n)++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
@@ -1161,21 +1229,22 @@ int txs_gaps(PGconn *conn, const char *chain_key, const uint8_t sender[20], uint
 int txs_create_filler(PGconn *conn, const char *chain_key, const uint8_t sender[20],
                       uint64_t nonce, int64_t *id, struct mr_error *err)
 {
-    char nn[24], *s = bytea_text(sender, 20);
-    const char *p[3] = {chain_key, s, nn};
+    struct par b;
     PGresult *res;
     int rc;
 
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    par_u64(&b, nonce);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     /* Only an allocated nonce; the partial unique index refuses a held one. */
     res = exec(conn, "INSERT INTO " DB_SCHEMA ".transactions (chain_key, sender, nonce, purpose,"
                      " to_address, calldata, value, gas_limit) SELECT $1, $2::bytea, $3::bigint,"
                      " 'nonce-gap-fill', $2::bytea, ''::bytea, 0, 21000 FROM " DB_SCHEMA
                      ".signer_nonces WHERE chain_key = $1 AND sender = $2::bytea AND next_nonce >"
-                     " $3::bigint RETURNING id", 3, p);
-    free(s);
+                     " $3::bigint RETURNING id", &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "recording a gap filler", err);
     if (rc == MR_OK && PQntuples(res) != 1)
         rc = mr_fail(err, MR_ERR_INVALID, "chain %s: nonce %llu was never allocated", chain_key,
@@ -1191,19 +1260,20 @@ int txs_nonce_attempts(PGconn *conn, const char *chain_key, const uint8_t sender
                        uint64_t nonce, int64_t *ids, uint8_t (*hashes)[32], size_t max,
                        size_t *n, struct mr_error *err)
 {
-    char nn[24], *s = bytea_text(sender, 20);
-    const char *p[3] = {chain_key, s, nn};
+    struct par b;
     PGresult *res;
     int rc;
 
     *n = 0;
-    if (s == NULL)
-        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
-    snprintf(nn, sizeof(nn), "%llu", (unsigned long long)nonce);
+    par_init(&b);
+    par_key(&b, chain_key, sender);
+    par_u64(&b, nonce);
+    if ((rc = par_check(&b, err)) != MR_OK)
+        return rc;
     res = exec(conn, "SELECT t.id, a.tx_hash FROM " DB_SCHEMA ".transactions t JOIN " DB_SCHEMA
                      ".tx_attempts a ON a.tx_id = t.id WHERE t.chain_key = $1 AND t.sender ="
-                     " $2::bytea AND t.nonce = $3::bigint ORDER BY t.id, a.attempt DESC", 3, p);
-    free(s);
+                     " $2::bytea AND t.nonce = $3::bigint ORDER BY t.id, a.attempt DESC", &b);
+    par_free(&b);
     rc = db_check(res, PGRES_TUPLES_OK, "reading attempts", err);
     for (int i = 0; rc == MR_OK && i < PQntuples(res) && (size_t)i < max; i++) {
         ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);

@@ -40,10 +40,7 @@ int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);
 int cli_message(int argc, char **argv);
-
-/* The advisory lock key of a chain's watcher, as `status` finds its holder
- * (the same as watchers/ watcher_lock_key). */
-int64_t cli_status_watcher_key(const char *chain);
+int cli_breaker(int argc, char **argv);
 
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \
@@ -69,8 +66,9 @@ PGconn *cli_db_open(const char *cmd, const char *database, const char *config);
 int cli_usage_error(const char *cmd, const char *fmt, ...) MR_PRINTF(2, 3);
 
 /* Reads a whole file into a new malloc'd, NUL-terminated buffer of at most
- * `cap` bytes (a larger file is an error).  Out: *buf (caller frees), *len.
- * On failure fills err with the path and the reason. */
+ * `cap` bytes.  Out: *buf (caller frees), *len.  Returns MR_OK;
+ * MR_ERR_NOTFOUND (no such file), MR_ERR_TOOBIG (larger than cap),
+ * MR_ERR_IO, MR_ERR_NOMEM, with err naming the path and the reason. */
 int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct mr_error *err);
 
 /* Parses a 20-byte address (0x + 40 hex digits) or a 32-byte hash. */

@@ -57,26 +57,11 @@ static int report(int ok, const char *fmt, ...)
     return ok ? 0 : 1;
 }
 
-/* scheme://host[:port] of url, with "/..." when a path or query follows
- * (API keys often live there) and without user:pass@. */
-static void show_url(const char *url, char *out, size_t cap)
-{
-    char clean[CONFIG_URL_LEN];
-    const char *sep;
-    size_t n;
-
-    rpc_redact_url(url, clean, sizeof(clean));
-    sep = strstr(clean, "://");
-    n = sep ? (size_t)(sep + 3 - clean) + strcspn(sep + 3, "/?#") : strlen(clean);
-    snprintf(out, cap, "%.*s%s", (int)n, clean, clean[n] != '\0' && strcmp(clean + n, "/") != 0
-                                                    ? "/..." : "");
-}
-
-/* The node client's messages start with the endpoint's URL, which may
- * hold an API key in its path: drop it (the line names the endpoint). */
+/* The node client's messages start with the endpoint's redacted URL:
+ * drop it (the line names the endpoint already). */
 static const char *without_url(const char *msg, const char *url)
 {
-    char clean[CONFIG_URL_LEN];
+    char clean[RPC_URL_MAX];
     size_t n;
 
     rpc_redact_url(url, clean, sizeof(clean));
@@ -110,10 +95,10 @@ static int check_endpoints(const struct config_chain *ch, struct reach *r)
         struct mr_error err;
         struct rpc_endpoints *e = endpoint_new(&url, 1, ch->chain_id, &err);
         uint64_t id = 0;
-        char shown[CONFIG_URL_LEN];
+        char shown[RPC_URL_MAX];
         int rc = e ? ethrpc_chain_id(e, &id, NULL, &err) : err.code;
 
-        show_url(url, shown, sizeof(shown));
+        rpc_redact_url(url, shown, sizeof(shown));
         if (rc == MR_OK)
             good[n_good++] = url;
         fails += rc == MR_OK

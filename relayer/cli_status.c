@@ -3,7 +3,7 @@
  * whether all is well: chains and watcher lag, the queue, the message
  * pipeline and stuck messages, open alerts, signers (and their balances
  * when a config with endpoints is given), the last anchor per chain; then
- * the list of what needs attention.
+ * the list of what needs attention; the conservation breakers.
  *
  * It reads only the views of mosaic_dash (0002, 0008) and pg_locks /
  * pg_stat_activity, so it works with the read-only role's credentials.
@@ -19,11 +19,11 @@
 #include "chain/rpc.h"
 #include "db/db.h"
 #include "eth/hex.h"
-#include "eth/keccak.h"
 #include "eth/u256.h"
 #include "relayer/cli.h"
 #include "relayer/config.h"
 #include "relayer/keyfile.h"
+#include "watchers/watcher.h"
 
 #define MAX_ISSUES 32
 #define MAX_LISTED 10          /* stuck messages and alerts shown */
@@ -97,39 +97,17 @@ static const char *age(int64_t s, char buf[24])
 
 /* ---------------------------------------------------------------- chains -- */
 
-/* The advisory lock key of a chain's watcher: the first 8 bytes of
- * keccak256("mosaic-relayer watcher lock " || chain key), top bit cleared.
- * Must equal watchers/watcher.c watcher_lock_key() (use it once both are on
- * one branch). */
-int64_t cli_status_watcher_key(const char *chain)
-{
-    static const char tag[] = "mosaic-relayer watcher lock ";
-    struct keccak256_ctx k;
-    uint8_t h[32];
-    uint64_t x = 0;
-
-    keccak256_init(&k);
-    keccak256_update(&k, tag, sizeof tag - 1);
-    keccak256_update(&k, chain, strlen(chain));
-    keccak256_final(&k, h);
-    for (int i = 0; i < 8; i++)
-        x = x << 8 | h[i];
-    return (int64_t)(x & 0x7fffffffffffffffULL);
-}
-
-#define WATCHER_APP "mosaic-relayer watcher "
-
 /* The session holding chain's watcher lock ("host:pid"), or "none". */
 static void watcher_holder(const PGresult *locks, const char *chain, char *out, size_t cap)
 {
-    int64_t key = cli_status_watcher_key(chain);
+    int64_t key = watcher_lock_key(chain);
 
     snprintf(out, cap, "none");
     for (int i = 0; locks != NULL && i < PQntuples(locks); i++) {
         if (n64(locks, i, 0) == key) {
             const char *app = PQgetvalue(locks, i, 1);
-            snprintf(out, cap, "%s", strncmp(app, WATCHER_APP, strlen(WATCHER_APP)) == 0
-                                         ? app + strlen(WATCHER_APP) : app);
+            size_t n = strlen(WATCHER_APP_PREFIX);
+            snprintf(out, cap, "%s", strncmp(app, WATCHER_APP_PREFIX, n) == 0 ? app + n : app);
             return;
         }
     }
@@ -277,10 +255,42 @@ static void show_stuck(struct status *st)
     PQclear(r);
 }
 
+/* Messages held by the value limits (0010_limits.sql), per pair, and the
+ * value each pair started in the trailing hour. */
+static void show_held(struct status *st)
+{
+    PGresult *r = query(st, "messages",
+                        "SELECT gateway_pair, held_messages, held_value::text,"
+                        " extract(epoch FROM now() - oldest_held_at)::bigint,"
+                        " started_last_hour, value_last_hour::text"
+                        " FROM mosaic_dash.limits ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    int64_t held = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int64_t n = n64(r, i, 1);
+        printf("  pair %-12s", PQgetvalue(r, i, 0));
+        if (n > 0)
+            printf(" held %lld (value %s wei, oldest %s)", (long long)n, PQgetvalue(r, i, 2),
+                   age(n64(r, i, 3), ago));
+        else
+            printf(" held 0");
+        printf("; started in the last hour %s (value %s wei)\n", PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5));
+        held += n > 0 ? n : 0;
+    }
+    if (held > 0)
+        issue(st, "%lld message(s) held by the relayer's limits (mosaic-relayer message list "
+              "--status held; message release HASH)", (long long)held);
+    PQclear(r);
+}
+
 static void show_messages(struct status *st)
 {
     printf("Messages\n");
     show_flows(st);
+    show_held(st);
     show_stuck(st);
 }
 
@@ -456,6 +466,38 @@ static void show_anchors(struct status *st)
     PQclear(r);
 }
 
+/* -------------------------------------------------------------- breakers -- */
+
+/* The conservation breakers (0012): a tripped one stops its pair. */
+static void show_breakers(struct status *st)
+{
+    printf("Conservation\n");
+    PGresult *r = query(st, "conservation",
+                        "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
+                        " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
+                        " coalesce(origin_block::text, '-'), checked_age_seconds,"
+                        " coalesce(last_error, '')"
+                        " FROM mosaic_dash.breakers ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    if (PQntuples(r) == 0)
+        printf("  no pair checked yet\n");
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int tripped = n64(r, i, 1) == 1;
+        printf("  %-12s %s: circulating %s (aux block %s) vs backing %s (origin block %s), %s ago\n",
+               PQgetvalue(r, i, 0), tripped ? "TRIPPED" : "ok", PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 4), PQgetvalue(r, i, 3), PQgetvalue(r, i, 5),
+               age(n64(r, i, 6), ago));
+        if (PQgetvalue(r, i, 7)[0] != '\0')
+            printf("  %-12s last check failed: %.150s\n", "", PQgetvalue(r, i, 7));
+        if (tripped)
+            issue(st, "pair %s: the conservation breaker is tripped, relaying stopped (mosaic-relayer "
+                  "breaker status; reset after investigating)", PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+}
+
 /* ------------------------------------------------------------------ main -- */
 
 static void status_usage(void)
@@ -498,6 +540,7 @@ static int status_run(struct status *st)
     show_alerts(st);
     show_signers(st);
     show_anchors(st);
+    show_breakers(st);
     printf("\n");
     if (st->n_issues == 0) {
         printf("All is well.\n");

@@ -30,7 +30,8 @@ int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct 
     size_t n = 0;
 
     if (f == NULL)
-        return mr_fail(err, MR_ERR_IO, "%s: %s", path, strerror(errno));
+        return mr_fail(err, errno == ENOENT ? MR_ERR_NOTFOUND : MR_ERR_IO, "%s: %s", path,
+                       strerror(errno));
     data = malloc(cap + 1);
     if (data == NULL) {
         fclose(f);

@@ -90,7 +90,7 @@ static int art_load(const char *dir, const char *name, struct art *a, struct mr_
     if (!valid_name(name) || n < 0 || (size_t)n >= sizeof(a->path))
         return mr_fail(err, MR_ERR_INVALID, "bad contract name \"%.64s\"", name);
     rc = artifact_load(a->path, &a->a, err);
-    if (rc == MR_ERR_IO) {
+    if (rc == MR_ERR_IO || rc == MR_ERR_NOTFOUND) {
         char why[MR_ERROR_MSG_LEN];
 
         snprintf(why, sizeof(why), "%s", err->msg);
@@ -706,6 +706,17 @@ static const char *ctor_types(enum role r)
     }
 }
 
+/* Mosaic 0.10.0's gateway constructors, without _maxStorageRootItems (its
+ * gateways keep every proven storage root; mosaic-protocol.md 1.3). */
+static const char *ctor_types_v010(enum role r)
+{
+    switch (r) {
+    case R_GATEWAY: return "(address,address,address,uint256,address,address)";
+    case R_COGATEWAY: return "(address,address,address,uint256,address,address,address)";
+    default: return NULL;
+    }
+}
+
 /* Rough gas of each step, for the funds check before sending anything. */
 static uint64_t gas_guess(enum role r)
 {
@@ -726,7 +737,8 @@ static int check_artifacts(struct deploy *d, struct mr_error *err)
         if (s->external || want == NULL)
             continue;
         got = art_ctor_params(&d->arts[s->art]);
-        if (strcmp(got, want) != 0)
+        if (strcmp(got, want) != 0 &&
+            (ctor_types_v010(s->role) == NULL || strcmp(got, ctor_types_v010(s->role)) != 0))
             return mr_fail(err, MR_ERR_INVALID, "%s: the constructor takes %s; deploy expects %s",
                            d->arts[s->art].path, got, want);
     }
@@ -916,7 +928,8 @@ static void ctor_gateway(struct deploy *d, const struct step *s, struct ctor *c)
     if (s->role == R_COGATEWAY)
         c->v[c->n++] = ADDR_OF(pair_step(d, s->pair, R_GATEWAY, 0));
     c->v[c->n++] = abi_v_address(zero);
-    c->v[c->n++] = abi_v_u256(&max_items);
+    if (strcmp(art_ctor_params(&d->arts[s->art]), ctor_types_v010(s->role)) != 0)
+        c->v[c->n++] = abi_v_u256(&max_items);
 }
 
 static void ctor_utility(struct deploy *d, const struct step *s, struct ctor *c)

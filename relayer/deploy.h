@@ -20,6 +20,9 @@
  *                        name, decimals, org), <pair>.cogateway:
  *                        EIP20CoGateway(value, utility, anchor, bounty, org,
  *                        gateway, burner 0, max_storage_root_items);
+ *                      (gateway artifacts with Mosaic 0.10.0's constructors,
+ *                        which lack max_storage_root_items, get no such
+ *                        argument: see contracts/build.mjs, v010);
  *   then               <pair>.setCoGateway, <pair>.activateGateway and each
  *                        anchor's setCoAnchorAddress (sent by the owner when
  *                        it is the deployer, else by the admin key).

@@ -75,8 +75,11 @@ static void describe_holder(PGconn *c, int64_t key, char *out, size_t cap)
     PQclear(res);
 }
 
-/* Opens the lock connection (if needed) and takes the lock. */
-static int take_lock(struct signer *s, struct mr_error *err)
+/* Opens the lock connection (if needed) and takes the lock, trying again
+ * every 200 ms for up to wait_ms: a process that just exited (or was
+ * killed) holds its lock until its database session ends, which a loaded
+ * server may take seconds to notice. */
+static int take_lock_wait(struct signer *s, long wait_ms, struct mr_error *err)
 {
     struct db_session_opts so = {NULL, 0, 0};
     char app[128], host[64] = "host", sql[96], who[256];
@@ -97,7 +100,12 @@ static int take_lock(struct signer *s, struct mr_error *err)
             return MR_ERR_IO;
     }
     snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)::int", (long long)key);
-    rc = db_query_int64(s->lock_conn, sql, &got, err);
+    for (long waited = 0;; waited += 200) {
+        rc = db_query_int64(s->lock_conn, sql, &got, err);
+        if (rc != MR_OK || got == 1 || waited >= wait_ms)
+            break;
+        usleep(200 * 1000);
+    }
     if (rc != MR_OK)
         return rc;
     if (got != 1) {
@@ -107,6 +115,11 @@ static int take_lock(struct signer *s, struct mr_error *err)
                        who);
     }
     return MR_OK;
+}
+
+static int take_lock(struct signer *s, struct mr_error *err)
+{
+    return take_lock_wait(s, 0, err);
 }
 
 /* Whether the lock connection still stands (no round trip: a connection
@@ -170,8 +183,8 @@ static int signer_new(const char *conninfo, struct signer **out, struct mr_error
 /* Opens the key with the password from the file password_path, or else
  * from the variable password_env. */
 static int signer_open_with(const char *keystore_path, const char *password_path,
-                            const char *password_env, const char *conninfo, struct signer **out,
-                            struct mr_error *err)
+                            const char *password_env, const char *conninfo, long wait_ms,
+                            struct signer **out, struct mr_error *err)
 {
     struct keyfile kf;
     char pw[KEYFILE_PASSWORD_MAX + 1];
@@ -195,7 +208,7 @@ static int signer_open_with(const char *keystore_path, const char *password_path
     mr_wipe(pw, sizeof(pw));
     if (rc == MR_OK) {
         address_to_checksum(s->addr, s->addr_text);
-        rc = take_lock(s, err);
+        rc = take_lock_wait(s, wait_ms, err);
     }
     if (rc != MR_OK) {
         signer_close(s);
@@ -209,14 +222,21 @@ int signer_open(const char *keystore_path, const char *password_path, const char
                 struct signer **out, struct mr_error *err)
 {
     *out = NULL;
-    return signer_open_with(keystore_path, password_path, NULL, conninfo, out, err);
+    return signer_open_with(keystore_path, password_path, NULL, conninfo, 0, out, err);
+}
+
+int signer_open_wait(const char *keystore_path, const char *password_path, const char *conninfo,
+                     long wait_ms, struct signer **out, struct mr_error *err)
+{
+    *out = NULL;
+    return signer_open_with(keystore_path, password_path, NULL, conninfo, wait_ms, out, err);
 }
 
 int signer_open_env(const char *keystore_path, const char *password_env, const char *conninfo,
                     struct signer **out, struct mr_error *err)
 {
     *out = NULL;
-    return signer_open_with(keystore_path, NULL, password_env, conninfo, out, err);
+    return signer_open_with(keystore_path, NULL, password_env, conninfo, 0, out, err);
 }
 
 void signer_wipe_env(const char *var)

@@ -33,6 +33,13 @@ struct signer;
 int signer_open(const char *keystore_path, const char *password_path, const char *conninfo,
                 struct signer **out, struct mr_error *err);
 
+/* signer_open(), but a key in use is tried again every 200 ms for up to
+ * wait_ms before MR_ERR_PERM: the daemon starting right after a previous
+ * process of its own stopped or was killed, whose database session (and so
+ * its lock) the server has not ended yet. */
+int signer_open_wait(const char *keystore_path, const char *password_path, const char *conninfo,
+                     long wait_ms, struct signer **out, struct mr_error *err);
+
 /* The same with the password in the environment variable `password_env`
  * (config key password_env).  The password is copied into a buffer that is
  * wiped before this returns; the variable itself is left for the caller to

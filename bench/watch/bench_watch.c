@@ -20,7 +20,7 @@
 
 #include "chain/ethrpc.h"
 #include "db/db.h"
-#include "tests/lib/testchain.h"
+#include "tests/lib/chainlib.h"
 #include "watchers/watcher.h"
 
 #define EVENTS_PER_TX 500
@@ -29,7 +29,8 @@
 #define ROUNDS 5
 #define MAX_RANGES 4096
 
-static struct tc chain;
+static struct cl_chain chain;
+static uint8_t sender[20];
 static uint8_t gateway[20], anchor[20];
 static uint64_t first_block, last_block;
 static uint64_t range_from[MAX_RANGES], range_to[MAX_RANGES];
@@ -47,19 +48,21 @@ static void setup_chain(void)
 {
     uint8_t w[2][32], data[4 + 64], tok[20];
 
-    tc_open(&chain, tv_anvil_url("ORIGIN"), 31337, 2);
-    tc_deploy(&chain, tc_bytecode("WatchTest.sol", "TestToken"), NULL, 0, tok);
-    tc_word_addr(w[0], tok);
-    tc_deploy(&chain, tc_bytecode("WatchTest.sol", "TestGateway"), w[0], 32, gateway);
-    tc_deploy(&chain, tc_bytecode("WatchTest.sol", "TestAnchor"), NULL, 0, anchor);
-    first_block = tc_head(&chain) + 1;
+    cl_open(&chain, "ORIGIN");
+    cl_dev_account(&chain, 2, sender);
+    cl_deploy_code(&chain, sender, cl_compile("WatchTest.sol", "TestToken"), NULL, 0, tok);
+    cl_word_addr(w[0], tok);
+    cl_deploy_code(&chain, sender, cl_compile("WatchTest.sol", "TestGateway"), w[0], 32, gateway);
+    cl_deploy_code(&chain, sender, cl_compile("WatchTest.sol", "TestAnchor"), NULL, 0, anchor);
+    first_block = cl_block_number(&chain) + 1;
     for (int i = 0; i < TXS; i++) {
-        tc_word_u64(w[0], EVENTS_PER_TX);
-        tc_word_u64(w[1], 1000000u * (unsigned)(i + 1));
-        tc_send(&chain, gateway, data, tc_calldata("emitMany(uint256,uint256)", w, 2, data), NULL);
+        cl_word_u64(w[0], EVENTS_PER_TX);
+        cl_word_u64(w[1], 1000000u * (unsigned)(i + 1));
+        cl_send_block(&chain, "emitMany", sender, gateway, NULL, data,
+                      cl_calldata_words("emitMany(uint256,uint256)", w, 2, data));
     }
-    last_block = tc_head(&chain);
-    tc_mine(&chain, 3);
+    last_block = cl_block_number(&chain);
+    cl_mine(&chain, 3);
 }
 
 /* One watcher backfill of [first_block, ..] on a fresh database.  Records
@@ -136,7 +139,7 @@ static double bare(size_t *logs)
         f.addresses = (const uint8_t(*)[20])addrs;
         f.n_addresses = 2;
         f.max_logs = 1000000;
-        if (ethrpc_get_logs(chain.rpc, &f, &l, NULL, &err) != MR_OK)
+        if (ethrpc_get_logs(chain.ep, &f, &l, NULL, &err) != MR_OK)
             fail_msg("eth_getLogs: %s", err.msg);
         *logs += l.n;
         ethrpc_logs_free(&l);
@@ -172,7 +175,7 @@ static void bench(void **state)
            best_b, (double)logs / best_b);
     printf("  ratio: %.2fx the time of fetching alone (ingestion adds %.0f%%)\n", best_w / best_b,
            (best_w / best_b - 1) * 100);
-    tc_close(&chain);
+    cl_close(&chain);
 }
 
 int main(void)

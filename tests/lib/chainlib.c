@@ -49,6 +49,7 @@ void cl_open(struct cl_chain *c, const char *label)
         fail_msg("no URL for test chain %s", label);
     /* The chain ids tests/run-tests.sh gives the suite's chains. */
     c->chain_id = strcmp(label, "AUX") == 0 ? 1405 : 31337;
+    snprintf(c->url, sizeof(c->url), "%s", url);
     if (rpc_endpoints_new(&url, 1, c->chain_id, NULL, &c->ep, &err) != MR_OK)
         fail_msg("%s: %s", label, err.msg);
     rpc_endpoints_set_timeouts(c->ep, 0, 60000);
@@ -61,6 +62,7 @@ void cl_open_url(struct cl_chain *c, const char *label, const char *url, uint64_
     memset(c, 0, sizeof(*c));
     snprintf(c->label, sizeof(c->label), "%s", label);
     c->chain_id = chain_id;
+    snprintf(c->url, sizeof(c->url), "%s", url);
     if (rpc_endpoints_new(&url, 1, c->chain_id, NULL, &c->ep, &err) != MR_OK)
         fail_msg("%s: %s", label, err.msg);
     rpc_endpoints_set_timeouts(c->ep, 0, 60000);
@@ -70,6 +72,48 @@ void cl_close(struct cl_chain *c)
 {
     rpc_endpoints_free(c->ep);
     c->ep = NULL;
+}
+
+char *cl_anvil_start(const char *name, uint64_t chain_id, char url[256])
+{
+    char cmd[512], line[512];
+    char *dir = tv_tmpdir();
+    FILE *p;
+    int ok = 0;
+
+    snprintf(cmd, sizeof(cmd), "sh tests/anvil-harness.sh start %s/anvil %s %llu 2>/dev/null", dir,
+             name, (unsigned long long)chain_id);
+    p = popen(cmd, "r");
+    while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
+        char *q = strstr(line, "_URL='");
+        if (q != NULL) {
+            char *end = strchr(q + 6, '\'');
+            if (end != NULL) {
+                *end = '\0';
+                snprintf(url, 256, "%s", q + 6);
+                ok = 1;
+            }
+        }
+    }
+    if (p == NULL || pclose(p) != 0 || !ok) {
+        tv_rmtree(dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+void cl_anvil_stop(char *dir)
+{
+    char cmd[512];
+
+    if (dir == NULL)
+        return;
+    snprintf(cmd, sizeof(cmd), "sh tests/anvil-harness.sh stop %s/anvil", dir);
+    if (system(cmd) != 0)
+        print_message("note: stopping the dedicated anvil failed\n");
+    tv_rmtree(dir);
+    free(dir);
 }
 
 /* Calls method(params) and returns the result (new reference); fails the
@@ -103,6 +147,16 @@ static json_t *jquantity(const struct u256 *q)
 
     hex_encode_quantity(q, s, sizeof(s));
     return json_string(s);
+}
+
+void cl_dev_account(struct cl_chain *c, int index, uint8_t addr[20])
+{
+    json_t *accts = call(c, "eth_accounts", json_array());
+    const char *a = json_string_value(json_array_get(accts, (size_t)index));
+
+    if (a == NULL || hex_decode_fixed(a, strlen(a), addr, 20, NULL) != MR_OK)
+        fail_msg("%s eth_accounts: no dev account %d", c->label, index);
+    json_decref(accts);
 }
 
 void cl_new_account(struct cl_chain *c, uint64_t ether, uint8_t addr[20])
@@ -276,6 +330,100 @@ void cl_send(struct cl_chain *c, const char *what, const uint8_t from[20], const
         fail_msg("%s %s: the transaction reverted: %s", c->label, what, reason);
 }
 
+uint64_t cl_send_block(struct cl_chain *c, const char *what, const uint8_t from[20],
+                       const uint8_t *to, const struct u256 *value, const uint8_t *data,
+                       size_t len)
+{
+    struct eth_receipt r;
+    uint64_t block;
+
+    cl_send(c, what, from, to, value, data, len, &r);
+    block = r.block_number;
+    ethrpc_receipt_free(&r);
+    return block;
+}
+
+/* ---- contracts ---- */
+
+#define CL_MAX_COMPILED 8
+
+/* The contracts cl_compile compiled in this process. */
+static struct {
+    char file[128], contract[64];
+    char *code;
+} compiled[CL_MAX_COMPILED];
+static int n_compiled;
+
+/* "0x" + the text of a solc .bin file without trailing blanks (malloc'd),
+ * or NULL when there is none. */
+static char *read_bin(const char *path)
+{
+    char *text = tv_slurp(path), *out;
+    size_t n;
+
+    if (text == NULL)
+        return NULL;
+    n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        n--;
+    out = malloc(n + 3);
+    assert_non_null(out);
+    snprintf(out, n + 3, "0x%.*s", (int)n, text);
+    free(text);
+    return out;
+}
+
+const char *cl_compile(const char *file, const char *contract)
+{
+    char cmd[1024], path[512], *dir, stem[256];
+
+    for (int i = 0; i < n_compiled; i++)
+        if (strcmp(compiled[i].file, file) == 0 && strcmp(compiled[i].contract, contract) == 0)
+            return compiled[i].code;
+    assert_true(n_compiled < CL_MAX_COMPILED);
+    dir = tv_tmpdir();
+    snprintf(cmd, sizeof(cmd),
+             "node deploy/node_modules/solc/solc.js --bin --optimize -o %s tests/contracts/%s"
+             " >%s/solc.log 2>&1",
+             dir, file, dir);
+    if (system(cmd) != 0)
+        fail_msg("solc failed on tests/contracts/%s (see %s/solc.log)", file, dir);
+    /* solc-js names outputs after the path: tests_contracts_F_sol_C.bin */
+    snprintf(stem, sizeof(stem), "%s", file);
+    for (char *s = stem; *s; s++)
+        if (*s == '.' || *s == '/')
+            *s = '_';
+    snprintf(path, sizeof(path), "%s/tests_contracts_%s_%s.bin", dir, stem, contract);
+    compiled[n_compiled].code = read_bin(path);
+    if (compiled[n_compiled].code == NULL)
+        fail_msg("solc wrote no %s", path);
+    snprintf(compiled[n_compiled].file, sizeof(compiled[n_compiled].file), "%s", file);
+    snprintf(compiled[n_compiled].contract, sizeof(compiled[n_compiled].contract), "%s", contract);
+    tv_rmtree(dir);
+    free(dir);
+    return compiled[n_compiled++].code;
+}
+
+void cl_deploy_code(struct cl_chain *c, const uint8_t from[20], const char *bytecode,
+                    const uint8_t *args, size_t len, uint8_t addr[20])
+{
+    size_t code_len = 0;
+    uint8_t *code = tv_hex(bytecode, &code_len), *data = malloc(code_len + len + 1);
+    struct eth_receipt r;
+
+    assert_non_null(data);
+    memcpy(data, code, code_len);
+    if (len > 0)
+        memcpy(data + code_len, args, len); /* the arguments follow the code */
+    cl_send(c, "deploy", from, NULL, NULL, data, code_len + len, &r);
+    if (!r.has_contract_address)
+        fail_msg("%s deploy: no contract address in the receipt", c->label);
+    memcpy(addr, r.contract_address, 20);
+    ethrpc_receipt_free(&r);
+    free(code);
+    free(data);
+}
+
 void cl_deploy(struct cl_chain *c, const uint8_t from[20], const char *name,
                const struct artifact_lib *libs, size_t n_libs, const struct abi_value *args,
                size_t n_args, uint8_t addr[20], uint64_t *gas)
@@ -364,6 +512,27 @@ void cl_calldata(const char *sig, const struct abi_value *args, size_t n, uint8_
         fail_msg("%s: %s", sig, err.msg);
 }
 
+size_t cl_calldata_words(const char *sig, const uint8_t (*words)[32], size_t n, uint8_t *out)
+{
+    assert_int_equal(abi_selector(sig, strlen(sig), out, NULL), MR_OK);
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 4 + 32 * i, words[i], 32);
+    return 4 + 32 * n;
+}
+
+void cl_word_u64(uint8_t w[32], uint64_t v)
+{
+    memset(w, 0, 32);
+    for (int i = 0; i < 8; i++)
+        w[31 - i] = (uint8_t)(v >> (8 * i));
+}
+
+void cl_word_addr(uint8_t w[32], const uint8_t a[20])
+{
+    memset(w, 0, 12);
+    memcpy(w + 12, a, 20);
+}
+
 struct u256 cl_view_u256(struct cl_chain *c, const uint8_t to[20], const char *sig,
                          const struct abi_value *args, size_t n)
 {
@@ -403,6 +572,11 @@ void cl_mine(struct cl_chain *c, uint64_t n)
 
     hex_encode_quantity_u64(n, q, sizeof(q));
     json_decref(call(c, "anvil_mine", json_pack("[s]", q)));
+}
+
+void cl_reorg(struct cl_chain *c, unsigned depth)
+{
+    json_decref(call(c, "anvil_reorg", json_pack("[i[]]", (int)depth)));
 }
 
 uint64_t cl_block_number(struct cl_chain *c)

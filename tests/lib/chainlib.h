@@ -9,7 +9,10 @@
  * variants, which report a revert to the caller.
  *
  * The artifacts are read from $MR_CONTRACTS_DIR, else build/contracts
- * (make test builds them first); a missing artifact fails the test.
+ * (make test builds them first); a missing artifact fails the test.  The
+ * test-only contracts of tests/contracts/ (the watcher tests') are compiled
+ * here with the pinned solc-js (cl_compile) and deployed as bytecode; a
+ * chain of a test's own (e.g. for anvil_reorg) comes from cl_anvil_start.
  */
 #ifndef MR_CHAINLIB_H
 #define MR_CHAINLIB_H
@@ -28,6 +31,7 @@ struct cl_chain {
     char label[16];              /* "ORIGIN", "AUX" */
     struct rpc_endpoints *ep;
     uint64_t chain_id;
+    char url[256];               /* its node, e.g. for a watcher's config */
 };
 
 /* The artifacts directory. */
@@ -41,6 +45,15 @@ void cl_open(struct cl_chain *c, const char *label);
 /* The same for a chain of the test's own at `url` with `chain_id`. */
 void cl_open_url(struct cl_chain *c, const char *label, const char *url, uint64_t chain_id);
 void cl_close(struct cl_chain *c);
+
+/* A dedicated anvil started with tests/anvil-harness.sh (e.g. for reorgs).
+ * Out: url[256]; returns the harness directory (malloc'd) for
+ * cl_anvil_stop, or NULL when anvil cannot start (the caller skips). */
+char *cl_anvil_start(const char *name, uint64_t chain_id, char url[256]);
+void cl_anvil_stop(char *dir);
+
+/* Address of anvil's unlocked dev account number `index` (eth_accounts). */
+void cl_dev_account(struct cl_chain *c, int index, uint8_t addr[20]);
 
 /* A new random account holding `ether` whole ether, impersonated so that
  * it can send.  Out: addr[20]. */
@@ -77,11 +90,25 @@ void cl_send_async(struct cl_chain *c, const char *what, const uint8_t from[20],
 uint64_t cl_nonce(struct cl_chain *c, const uint8_t addr[20]);
 void cl_wait(struct cl_chain *c, const char *what, const uint8_t hash[32], struct eth_receipt *r);
 
+/* cl_send, returning the block that included it (the receipt dropped). */
+uint64_t cl_send_block(struct cl_chain *c, const char *what, const uint8_t from[20],
+                       const uint8_t *to, const struct u256 *value, const uint8_t *data,
+                       size_t len);
+
 /* Deploys artifact `name` linked with libs[n_libs], constructor args[n_args].
  * Out: addr[20]; *gas (may be NULL) the gas used. */
 void cl_deploy(struct cl_chain *c, const uint8_t from[20], const char *name,
                const struct artifact_lib *libs, size_t n_libs, const struct abi_value *args,
                size_t n_args, uint8_t addr[20], uint64_t *gas);
+
+/* Creation bytecode ("0x...") of `contract` in tests/contracts/<file>,
+ * compiled once per process (solc-js from deploy/node_modules).  Borrowed;
+ * valid until the process ends. */
+const char *cl_compile(const char *file, const char *contract);
+/* Deploys bytecode (hex, as cl_compile gives it) with ABI-encoded
+ * constructor arguments args[len].  Out: addr[20]. */
+void cl_deploy_code(struct cl_chain *c, const uint8_t from[20], const char *bytecode,
+                    const uint8_t *args, size_t len, uint8_t addr[20]);
 
 /* eth_call at "latest" (from may be NULL).  Out: *out (malloc'd, caller
  * frees), *out_len.  A revert fails the test. */
@@ -97,6 +124,12 @@ int cl_call_word(struct cl_chain *c, const uint8_t to[20], const uint8_t *data, 
  * from the signature.  Out: *out (malloc'd), *len. */
 void cl_calldata(const char *sig, const struct abi_value *args, size_t n, uint8_t **out,
                  size_t *len);
+/* The same for static arguments only, given as 32-byte words[n], into a
+ * buffer of the caller's: out[4 + 32n].  Returns 4 + 32n. */
+size_t cl_calldata_words(const char *sig, const uint8_t (*words)[32], size_t n, uint8_t *out);
+/* One word of such arguments: a number, an address. */
+void cl_word_u64(uint8_t w[32], uint64_t v);
+void cl_word_addr(uint8_t w[32], const uint8_t a[20]);
 
 /* A view returning one uint256 (or address, bytes32: the whole word as a
  * number), called with args[n]. */
@@ -108,6 +141,8 @@ struct u256 cl_balance(struct cl_chain *c, const uint8_t addr[20]);
 
 /* Mines n empty blocks (anvil_mine). */
 void cl_mine(struct cl_chain *c, uint64_t n);
+/* anvil_reorg [depth, []]: replaces the last depth blocks with empty ones. */
+void cl_reorg(struct cl_chain *c, unsigned depth);
 uint64_t cl_block_number(struct cl_chain *c);
 void cl_block(struct cl_chain *c, uint64_t number, struct eth_block *b);
 

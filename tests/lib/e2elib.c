@@ -223,6 +223,7 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              "  flows: [stake, redeem, revert]\n"
              "  workers: %d\n"
              "  anchor: { enabled: true, max_interval: 1h }\n"
+             "%s"
              "log: { level: %s }\n"
              "deploy:\n"
              "  deployer: facilitator\n"
@@ -241,12 +242,14 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              o->poll_interval ? o->poll_interval : "200ms", CHAIN_ID_A, e->url_a,
              o->use_ws ? " ws: \"ws" : "", o->use_ws ? e->url_a + 4 : "", o->use_ws ? "\"," : "",
              o->poll_interval ? o->poll_interval : "200ms", tmp, tmp, tmp,
-             tmp, o->workers > 0 ? o->workers : 4, o->log_level ? o->log_level : "info", h,
+             tmp, o->workers > 0 ? o->workers : 4, o->relayer_extra ? o->relayer_extra : "",
+             o->log_level ? o->log_level : "info", h,
              E2E_BOUNTY, tmp, e->cfg, vt, bt);
     snprintf(path, sizeof(path), "%s/deploy.yaml", e->dir);
     write_text(path, yaml, 0600);
     if (config_load(path, &cfg, &err) != MR_OK)
         fail_msg("deploy config: %s", err.msg);
+    dopts.contracts_dir = o->contracts_dir;
     if (deploy_run(cfg, &dopts, NULL, &err) != MR_OK)
         fail_msg("deploy: %s", err.msg);
     config_free(cfg);
@@ -482,11 +485,46 @@ static void declared(struct cl_chain *c, struct cl_chain *other, const uint8_t g
     ethrpc_receipt_free(&r);
 }
 
+/* The declaration half of a stake or redeem burst, the same for both: each
+ * message's nonce read from the gateway (and its secret registered when
+ * asked), then `fn` ("stake", "redeem") sent to gateway with value
+ * (NULL: none) at the sender's nonce sn[i] (sn NULL: the node's count). */
+static void send_intents(struct e2e *e, struct cl_chain *c, const uint8_t gateway[20],
+                         const struct u256 *value, const char *fn, struct e2e_msg *m, size_t n,
+                         const int64_t *sn)
+{
+    struct u256 gp = cl_u256(E2E_GAS_PRICE), gl = cl_u256(E2E_GAS_LIMIT);
+    struct abi_value args[6];
+    char sig[80];
+
+    for (size_t i = 0; i < n; i++) {
+        struct u256 nonce;
+        args[0] = abi_v_address(m[i].sender);
+        nonce = cl_view_u256(c, gateway, "getNonce(address)", args, 1);
+        m[i].nonce = nonce.w[0];
+        if (m[i].register_secret)
+            pending_secret(e, &m[i]);
+    }
+    snprintf(sig, sizeof(sig), "%s(uint256,address,uint256,uint256,uint256,bytes32)", fn);
+    for (size_t i = 0; i < n; i++) {
+        struct u256 nonce = cl_u256(m[i].nonce);
+        struct u256 mgp = m[i].set_gas ? cl_u256(m[i].gas_price) : gp;
+        struct u256 mgl = m[i].set_gas ? cl_u256(m[i].gas_limit) : gl;
+        args[0] = abi_v_u256(&m[i].amount);
+        args[1] = abi_v_address(m[i].beneficiary);
+        args[2] = abi_v_u256(&mgp);
+        args[3] = abi_v_u256(&mgl);
+        args[4] = abi_v_u256(&nonce);
+        args[5] = abi_v_bytes(m[i].hashlock, 32);
+        send_async(c, fn, m[i].sender, gateway, value, sig, args, 6, 400000,
+                   sn != NULL ? sn[i] : (int64_t)cl_nonce(c, m[i].sender), m[i].tx);
+    }
+}
+
 void e2e_stake_send(struct e2e *e, struct e2e_msg *m, size_t n)
 {
     uint8_t (*h)[32] = calloc(4 * n + 1, 32), zero[20] = {0};
-    struct u256 bounty = cl_u256(E2E_BOUNTY), gp = cl_u256(E2E_GAS_PRICE),
-                gl = cl_u256(E2E_GAS_LIMIT);
+    struct u256 bounty = cl_u256(E2E_BOUNTY);
     struct abi_value args[6];
     int64_t *sn = calloc(n + 1, sizeof(int64_t)), hn;
     size_t k = 0;
@@ -529,26 +567,7 @@ void e2e_stake_send(struct e2e *e, struct e2e_msg *m, size_t n)
     for (size_t i = 0; i < k; i++)
         cl_wait(&e->o, "funding a staker", h[i], NULL);
     free(h);
-    for (size_t i = 0; i < n; i++) {
-        struct u256 nonce;
-        args[0] = abi_v_address(m[i].sender);
-        nonce = cl_view_u256(&e->o, e->gw, "getNonce(address)", args, 1);
-        m[i].nonce = nonce.w[0];
-        if (m[i].register_secret)
-            pending_secret(e, &m[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct u256 nonce = cl_u256(m[i].nonce);
-        args[0] = abi_v_u256(&m[i].amount);
-        args[1] = abi_v_address(m[i].beneficiary);
-        args[2] = abi_v_u256(&gp);
-        args[3] = abi_v_u256(&gl);
-        args[4] = abi_v_u256(&nonce);
-        args[5] = abi_v_bytes(m[i].hashlock, 32);
-        send_async(&e->o, "stake", m[i].sender, e->gw, NULL,
-                   "stake(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, 400000,
-                   sn[i], m[i].tx);
-    }
+    send_intents(e, &e->o, e->gw, NULL, "stake", m, n, sn);
     free(sn);
 }
 
@@ -568,8 +587,7 @@ void e2e_stake_burst(struct e2e *e, struct e2e_msg *m, size_t n)
 void e2e_redeem_burst(struct e2e *e, struct e2e_msg *m, size_t n)
 {
     uint8_t (*h)[32] = calloc(n + 1, 32), zero[20] = {0};
-    struct u256 bounty = cl_u256(E2E_BOUNTY), gp = cl_u256(E2E_GAS_PRICE),
-                gl = cl_u256(E2E_GAS_LIMIT);
+    struct u256 bounty = cl_u256(E2E_BOUNTY);
     struct abi_value args[6];
 
     assert_non_null(h);
@@ -588,26 +606,7 @@ void e2e_redeem_burst(struct e2e *e, struct e2e_msg *m, size_t n)
     for (size_t i = 0; i < n; i++)
         cl_wait(&e->a, "approving a redeem", h[i], NULL);
     free(h);
-    for (size_t i = 0; i < n; i++) {
-        struct u256 nonce;
-        args[0] = abi_v_address(m[i].sender);
-        nonce = cl_view_u256(&e->a, e->cogw, "getNonce(address)", args, 1);
-        m[i].nonce = nonce.w[0];
-        if (m[i].register_secret)
-            pending_secret(e, &m[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct u256 nonce = cl_u256(m[i].nonce);
-        args[0] = abi_v_u256(&m[i].amount);
-        args[1] = abi_v_address(m[i].beneficiary);
-        args[2] = abi_v_u256(&gp);
-        args[3] = abi_v_u256(&gl);
-        args[4] = abi_v_u256(&nonce);
-        args[5] = abi_v_bytes(m[i].hashlock, 32);
-        send_async(&e->a, "redeem", m[i].sender, e->cogw, &bounty,
-                   "redeem(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, 400000,
-                   (int64_t)cl_nonce(&e->a, m[i].sender), m[i].tx);
-    }
+    send_intents(e, &e->a, e->cogw, &bounty, "redeem", m, n, NULL);
     for (size_t i = 0; i < n; i++)
         declared(&e->a, &e->o, e->cogw, "RedeemIntentDeclared(bytes32,address,uint256,address,uint256)",
                  &m[i], "redeem");

@@ -39,6 +39,11 @@ struct e2e_opts {
     const char *poll_interval;  /* the watchers'; NULL: "200ms" */
     const char *log_level;      /* NULL: "info" */
     int use_ws;                 /* the chains' `ws` (newHeads) besides polling */
+    const char *relayer_extra;  /* more lines of the `relayer:` section, each indented by two
+                                   spaces and ending in a newline
+                                   ("  min_bounty: \"1\"\n"); NULL: none */
+    const char *contracts_dir;  /* the artifacts `deploy` uses; NULL: build/contracts
+                                   (build/contracts/v010: Mosaic 0.10.0's layout) */
 };
 
 struct e2e {
@@ -65,6 +70,9 @@ struct e2e_msg {
     struct u256 amount;
     uint64_t nonce;
     int register_secret;        /* hand the secret to the relayer (pending_secrets) */
+    int set_gas;                /* use gas_price and gas_limit below instead of
+                                   E2E_GAS_PRICE and E2E_GAS_LIMIT */
+    uint64_t gas_price, gas_limit;
     uint8_t secret[32], hashlock[32], mh[32];
     uint64_t block;             /* of the declaration */
     uint8_t tx[32];

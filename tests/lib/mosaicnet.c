@@ -577,36 +577,65 @@ static const char *label(char *buf, size_t cap, const char *call, const char *su
     return buf;
 }
 
-uint64_t mn_stake(struct mn_net *n, struct mn_msg *m, const char *suffix)
+/* The declaration shared by stake and redeem: `fn` (their arguments are
+ * the same) sent from `sender` to `gateway` on c with `value`, then the
+ * declared event checked against the message (hash recomputed, sender,
+ * nonce, beneficiary, amount) and the outbox status.  Out: m->mh.
+ * Returns the block. */
+static uint64_t declare(struct cl_chain *c, enum mosaic_kind kind, const uint8_t gateway[20],
+                        const uint8_t sender[20], const struct u256 *value, struct mn_msg *m,
+                        const char *fn, const char *event, const char *suffix)
 {
     struct eth_receipt r;
     const struct eth_log *l;
     uint8_t want[32];
-    char lb[64];
+    char lb[64], sig[80];
     uint64_t block;
     struct abi_value args[6] = {abi_v_u256(&m->amount),    abi_v_address(m->beneficiary),
                                 abi_v_u256(&m->gas_price), abi_v_u256(&m->gas_limit),
                                 abi_v_uint(m->nonce),      abi_v_bytes(m->hashlock, 32)};
 
+    snprintf(sig, sizeof(sig), "%s(uint256,address,uint256,uint256,uint256,bytes32)", fn);
+    mn_tx(c, label(lb, sizeof(lb), fn, suffix), sender, gateway, value, sig, args, 6, &r);
+    l = mn_need_log(&r, gateway, event);
+    memcpy(m->mh, l->topics[1], 32);
+    mn_c_message_hash(kind, m, gateway, sender, want);
+    assert_memory_equal(m->mh, want, 32);
+    assert_memory_equal(l->data + 12, sender, 20);
+    assert_int_equal(mn_u64(mn_log_word(l, 1)), m->nonce);
+    assert_memory_equal(l->data + 64 + 12, m->beneficiary, 20);
+    cl_assert_u256(event, mn_log_word(l, 3), m->amount);
+    block = r.block_number;
+    ethrpc_receipt_free(&r);
+    assert_int_equal(mn_u64(mn_view_mh(c, gateway, "getOutboxMessageStatus(bytes32)", m->mh)), 1);
+    return block;
+}
+
+/* The confirmation's event (the same layout for stake and redeem: hash,
+ * sender, nonce, beneficiary, amount, height, hashlock) and the target's
+ * inbox status.  Frees *r. */
+static void confirmed(struct cl_chain *c, const uint8_t gateway[20], const char *event,
+                      const struct mn_msg *m, const uint8_t sender[20], uint64_t height,
+                      struct eth_receipt *r)
+{
+    const struct eth_log *l = mn_need_log(r, gateway, event);
+
+    assert_memory_equal(l->topics[1], m->mh, 32);
+    assert_memory_equal(l->data + 12, sender, 20);
+    assert_int_equal(mn_u64(mn_log_word(l, 4)), height);
+    assert_memory_equal(l->data + 5 * 32, m->hashlock, 32);
+    ethrpc_receipt_free(r);
+    assert_int_equal(mn_u64(mn_view_mh(c, gateway, "getInboxMessageStatus(bytes32)", m->mh)), 1);
+}
+
+uint64_t mn_stake(struct mn_net *n, struct mn_msg *m, const char *suffix)
+{
     mn_token_transfer(&n->o, n->vt, n->o_owner, n->staker, m->amount);
     mn_token_transfer(&n->o, n->bt, n->o_owner, n->staker, n->bounty);
     mn_token_approve(&n->o, n->vt, n->staker, n->gw, m->amount);
     mn_token_approve(&n->o, n->bt, n->staker, n->gw, n->bounty);
-    mn_tx(&n->o, label(lb, sizeof(lb), "stake", suffix), n->staker, n->gw, NULL,
-          "stake(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, &r);
-    l = mn_need_log(&r, n->gw, "StakeIntentDeclared(bytes32,address,uint256,address,uint256)");
-    memcpy(m->mh, l->topics[1], 32);
-    mn_c_message_hash(MOSAIC_STAKE, m, n->gw, n->staker, want);
-    assert_memory_equal(m->mh, want, 32);
-    assert_memory_equal(l->data + 12, n->staker, 20);
-    assert_int_equal(mn_u64(mn_log_word(l, 1)), m->nonce);
-    assert_memory_equal(l->data + 64 + 12, m->beneficiary, 20);
-    cl_assert_u256("StakeIntentDeclared amount", mn_log_word(l, 3), m->amount);
-    block = r.block_number;
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n->o, n->gw, "getOutboxMessageStatus(bytes32)", m->mh)),
-                     1);
-    return block;
+    return declare(&n->o, MOSAIC_STAKE, n->gw, n->staker, NULL, m, "stake",
+                   "StakeIntentDeclared(bytes32,address,uint256,address,uint256)", suffix);
 }
 
 void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
@@ -614,7 +643,6 @@ void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
 {
     struct mn_proven p;
     struct eth_receipt r;
-    const struct eth_log *l;
     char lb[64];
 
     mn_relay_to_aux(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
@@ -629,43 +657,16 @@ void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
               "bytes)",
               args, 9, &r);
     }
-    l = mn_need_log(&r, n->cgw, "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,"
-                                "uint256,bytes32)");
-    assert_memory_equal(l->topics[1], m->mh, 32);
-    assert_memory_equal(l->data + 12, n->staker, 20);
-    assert_int_equal(mn_u64(mn_log_word(l, 4)), p.height);
-    assert_memory_equal(l->data + 5 * 32, m->hashlock, 32);
-    ethrpc_receipt_free(&r);
+    confirmed(&n->a, n->cgw, "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,"
+                             "uint256,bytes32)", m, n->staker, p.height, &r);
     mn_proven_free(&p);
-    assert_int_equal(mn_u64(mn_view_mh(&n->a, n->cgw, "getInboxMessageStatus(bytes32)", m->mh)),
-                     1);
 }
 
 uint64_t mn_redeem(struct mn_net *n, struct mn_msg *m, const char *suffix)
 {
-    struct eth_receipt r;
-    const struct eth_log *l;
-    uint8_t want[32];
-    char lb[64];
-    uint64_t block;
-    struct abi_value args[6] = {abi_v_u256(&m->amount),    abi_v_address(m->beneficiary),
-                                abi_v_u256(&m->gas_price), abi_v_u256(&m->gas_limit),
-                                abi_v_uint(m->nonce),      abi_v_bytes(m->hashlock, 32)};
-
     mn_token_approve(&n->a, n->ut, n->redeemer, n->cgw, m->amount);
-    mn_tx(&n->a, label(lb, sizeof(lb), "redeem", suffix), n->redeemer, n->cgw, &n->bounty,
-          "redeem(uint256,address,uint256,uint256,uint256,bytes32)", args, 6, &r);
-    l = mn_need_log(&r, n->cgw, "RedeemIntentDeclared(bytes32,address,uint256,address,uint256)");
-    memcpy(m->mh, l->topics[1], 32);
-    mn_c_message_hash(MOSAIC_REDEEM, m, n->cgw, n->redeemer, want);
-    assert_memory_equal(m->mh, want, 32);
-    assert_memory_equal(l->data + 12, n->redeemer, 20);
-    cl_assert_u256("RedeemIntentDeclared amount", mn_log_word(l, 3), m->amount);
-    block = r.block_number;
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n->a, n->cgw, "getOutboxMessageStatus(bytes32)", m->mh)),
-                     1);
-    return block;
+    return declare(&n->a, MOSAIC_REDEEM, n->cgw, n->redeemer, &n->bounty, m, "redeem",
+                   "RedeemIntentDeclared(bytes32,address,uint256,address,uint256)", suffix);
 }
 
 void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height,
@@ -673,7 +674,6 @@ void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height
 {
     struct mn_proven p;
     struct eth_receipt r;
-    const struct eth_log *l;
     char lb[64];
 
     mn_relay_to_origin(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
@@ -689,13 +689,7 @@ void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height
               "bytes32,bytes)",
               args, 9, &r);
     }
-    l = mn_need_log(&r, n->gw, "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,"
-                               "uint256,bytes32)");
-    assert_memory_equal(l->topics[1], m->mh, 32);
-    assert_int_equal(mn_u64(mn_log_word(l, 4)), p.height);
-    assert_memory_equal(l->data + 5 * 32, m->hashlock, 32);
-    ethrpc_receipt_free(&r);
+    confirmed(&n->o, n->gw, "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,"
+                            "uint256,bytes32)", m, n->redeemer, p.height, &r);
     mn_proven_free(&p);
-    assert_int_equal(mn_u64(mn_view_mh(&n->o, n->gw, "getInboxMessageStatus(bytes32)", m->mh)),
-                     1);
 }

@@ -78,6 +78,8 @@ void tv_wait_text(const char *path, const char *needle, int count);
  * test. */
 int tv_reap(int pid);
 void tv_sleep_ms(long ms);
+/* A loopback TCP port nobody listens on now (bound, then released). */
+int tv_free_port(void);
 
 /* ---- anvil (the chains started by tests/anvil-harness.sh) ---- */
 

@@ -50,22 +50,6 @@ static int anvil_port(void)
     return atoi(colon + 1);
 }
 
-/* A loopback port with nobody listening (bound, then released). */
-static int dead_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* Waits (up to 10 s) until the subscription has been answered `connects`
  * times in all; fails the test otherwise. */
 static void await_subscribed(struct heads *h, uint64_t connects)
@@ -139,7 +123,7 @@ static void test_ws_refused_polls(void **state)
 
     TV_REQUIRE_ANVIL();
     e = open_origin();
-    snprintf(ws, sizeof(ws), "ws://127.0.0.1:%d", dead_port());
+    snprintf(ws, sizeof(ws), "ws://127.0.0.1:%d", tv_free_port());
     assert_int_equal(heads_open(e, ws, 50, &h, &err), MR_OK);
     scenario(h, e, 0);
     heads_stats(h, &st);

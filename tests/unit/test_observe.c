@@ -26,13 +26,11 @@
 #include "tests/lib/testlib.h"
 
 #include <ctype.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,24 +124,6 @@ static void fund(const uint8_t addr[20])
     ethrpc_receipt_free(&r);
     cl_send(&F.net.a, "fund", F.net.a_owner, addr, &ten, NULL, 0, &r);
     ethrpc_receipt_free(&r);
-}
-
-/* A loopback port nothing listens on now. */
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
 }
 
 static void hex20(const uint8_t a[20], char out[43])
@@ -387,7 +367,7 @@ static int setup(void **state)
     a = abi_v_address(F.anc.addr);
     mn_tx(&F.net.o, NULL, F.net.o_owner, F.net.o_org, NULL, "setAdmin(address)", &a, 1, NULL);
     mn_tx(&F.net.a, NULL, F.net.a_owner, F.net.a_org, NULL, "setAdmin(address)", &a, 1, NULL);
-    F.port = free_port();
+    F.port = tv_free_port();
     make_config();
     F.ready = 1;
     return 0;

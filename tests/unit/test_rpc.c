@@ -222,15 +222,34 @@ static void test_parse_batch(void **state)
 
 static void test_redact(void **state)
 {
-    char out[128];
+    static const char *const cases[][2] = {
+        {"https://user:s3cret@node.example:8545/v3/key", "https://node.example:8545/..."},
+        {"http://127.0.0.1:8545", "http://127.0.0.1:8545"},
+        {"http://127.0.0.1:8545/", "http://127.0.0.1:8545"},
+        {"https://mainnet.infura.io/v3/0123abcd", "https://mainnet.infura.io/..."},
+        {"https://node.example?apikey=s3cret", "https://node.example/..."},
+        {"https://node.example#s3cret", "https://node.example/..."},
+        {"wss://a:b@[::1]:8546/ws/s3cret", "wss://[::1]:8546/..."},
+        {"http://a@b@node.example/x", "http://node.example/..."},
+        /* '@' in the path: the "host" may be half of a password with a '/' */
+        {"http://host/path@x", "http://(hidden)/..."},
+        {"https://user:pa/ss@node.example/", "https://(hidden)/..."},
+        {"https://user:s3cret/", "https://(hidden)"},
+        {"https://node.example:85x/", "https://(hidden)"},
+        {"https://[::1/", "https://(hidden)"},
+        {"https://", "https://(hidden)"},
+        {"node.example/s3cret", "(hidden URL)"},
+        {"1http://node.example/s3cret", "(hidden URL)"},
+    };
+    char out[128], small[12];
     (void)state;
 
-    rpc_redact_url("https://user:s3cret@node.example:8545/v3/key", out, sizeof(out));
-    assert_string_equal(out, "https://node.example:8545/v3/key");
-    rpc_redact_url("http://127.0.0.1:8545", out, sizeof(out));
-    assert_string_equal(out, "http://127.0.0.1:8545");
-    rpc_redact_url("http://host/path@x", out, sizeof(out));
-    assert_string_equal(out, "http://host/path@x");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rpc_redact_url(cases[i][0], out, sizeof(out));
+        assert_string_equal(out, cases[i][1]);
+    }
+    rpc_redact_url("https://node.example:8545/v3/key", small, sizeof(small));
+    assert_string_equal(small, "https://nod");
 }
 
 /* ---- against anvil ---- */
@@ -639,22 +658,6 @@ static void test_batch(void **state)
     rpc_endpoints_free(e);
 }
 
-/* A loopback port with nobody listening (bound, then released). */
-static int dead_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void test_failover(void **state)
 {
     char dead[64];
@@ -666,7 +669,7 @@ static void test_failover(void **state)
     (void)state;
 
     TV_REQUIRE_ANVIL();
-    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", dead_port());
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", tv_free_port());
     urls[0] = dead;
     urls[1] = tv_anvil_url("ORIGIN");
     assert_int_equal(rpc_endpoints_new(urls, 2, ORIGIN_ID, NULL, &e, &err), MR_OK);

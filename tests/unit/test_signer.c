@@ -144,6 +144,49 @@ static void test_one_process_per_key(void **state)
     signer_close(b);
 }
 
+/* A key held by a session that ends a moment later (a process of ours that
+ * just stopped, whose backend the server has not reaped yet): signer_open
+ * refuses at once, signer_open_wait takes it once it is free. */
+static void test_open_waits_for_a_lingering_holder(void **state)
+{
+    struct fx *f = *state;
+    struct signer *s;
+    struct mr_error err;
+    PGconn *c, *q;
+    PGresult *r;
+    char sql[256];
+    int64_t held = 0;
+    long long key;
+
+    TV_REQUIRE_PG();
+    assert_int_equal(signer_open(f->key, f->pw, f->ci, &s, &err), MR_OK);
+    key = (long long)signer_lock_key(signer_address(s));
+    signer_close(s);
+    c = db_connect(f->ci, NULL, &err);
+    q = db_connect(f->ci, NULL, &err);
+    assert_non_null(c);
+    assert_non_null(q);
+    /* The holder: takes the lock, keeps it 1.5 s, lets it go. */
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%lld); SELECT pg_sleep(1.5); "
+             "SELECT pg_advisory_unlock(%lld)", key, key);
+    assert_int_equal(PQsendQuery(c, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+             "AND granted AND objid = (%lld & 4294967295)::oid", key);
+    for (int i = 0; i < 200 && held == 0; i++) {
+        assert_int_equal(db_query_int64(q, sql, &held, &err), MR_OK);
+        if (held == 0)
+            usleep(10000);
+    }
+    assert_int_equal(held, 1);
+    assert_int_equal(signer_open(f->key, f->pw, f->ci, &s, &err), MR_ERR_PERM);
+    assert_int_equal(signer_open_wait(f->key, f->pw, f->ci, 20000, &s, &err), MR_OK);
+    signer_close(s);
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+    PQfinish(c);
+    PQfinish(q);
+}
+
 static void test_refusals(void **state)
 {
     struct fx *f = *state;
@@ -217,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_open_sign_verify),
         T(test_one_process_per_key),
+        T(test_open_waits_for_a_lingering_holder),
         T(test_refusals),
         T(test_password_env),
     };

@@ -23,7 +23,7 @@
 #include "relayer/deploy.h"
 #include "relayer/keyfile.h"
 #include "relayer/watch_config.h"
-#include "tests/lib/testchain.h"
+#include "tests/lib/chainlib.h"
 #include "watchers/watcher.h"
 
 static struct watcher *open_watcher(const struct config *run, const char *chain, uint64_t start)
@@ -89,7 +89,8 @@ static void test_real_stake_and_redeem(void **state)
     struct config *cfg = NULL, *run = NULL;
     struct deploy_opts opts = {"build/contracts", NULL, 0, 0};
     struct mr_error err;
-    struct tc o, a;
+    struct cl_chain o, a;
+    struct u256 bounty = cl_u256(100);
     struct watcher *wo, *wa;
     uint64_t start_o, start_a;
     char *dump1, *dump2, *dump3, hx[67];
@@ -102,14 +103,14 @@ static void test_real_stake_and_redeem(void **state)
     db = tv_pg_migrated(&ci);
     tv_make_keystore(dir, "facilitator", fac);
     tv_make_keystore(dir, "anchor", anc);
-    tc_open(&o, tv_anvil_url("ORIGIN"), 31337, 3);
-    tc_open(&a, tv_anvil_url("AUX"), 1405, 3);
-    tc_set_balance(&o, fac, "0x3635c9adc5dea00000");
-    tc_set_balance(&a, fac, "0x3635c9adc5dea00000");
-    tc_set_balance(&o, anc, "0x3635c9adc5dea00000");
-    tc_set_balance(&a, anc, "0x3635c9adc5dea00000");
-    start_o = tc_head(&o) + 1;
-    start_a = tc_head(&a) + 1;
+    cl_open(&o, "ORIGIN");
+    cl_open(&a, "AUX");
+    cl_fund_account(&o, 1000, fac);
+    cl_fund_account(&a, 1000, fac);
+    cl_fund_account(&o, 1000, anc);
+    cl_fund_account(&a, 1000, anc);
+    start_o = cl_block_number(&o) + 1;
+    start_a = cl_block_number(&a) + 1;
     /* Deploy the gateway set with the project's own deploy command. */
     snprintf(run_path, sizeof(run_path), "%s/relayer.yaml", dir);
     snprintf(yaml, sizeof(yaml),
@@ -153,14 +154,14 @@ static void test_real_stake_and_redeem(void **state)
         fail_msg("run config: %s", err.msg);
     memcpy(gw, run->gateways[0].origin.gateway, 20);
     memcpy(cogw, run->gateways[0].auxiliary.gateway, 20);
-    tc_calldata("token()", NULL, 0, data);
-    tc_call_word(&o, gw, data, 4, 0, word);
+    assert_true(cl_call_word(&o, gw, data, cl_calldata_words("token()", NULL, 0, data), word,
+                             NULL, 0));
     memcpy(vtok, word + 12, 20);
-    tc_calldata("baseToken()", NULL, 0, data);
-    tc_call_word(&o, gw, data, 4, 0, word);
+    assert_true(cl_call_word(&o, gw, data, cl_calldata_words("baseToken()", NULL, 0, data), word,
+                             NULL, 0));
     memcpy(btok, word + 12, 20);
-    tc_calldata("utilityToken()", NULL, 0, data);
-    tc_call_word(&a, cogw, data, 4, 0, word);
+    assert_true(cl_call_word(&a, cogw, data, cl_calldata_words("utilityToken()", NULL, 0, data),
+                             word, NULL, 0));
     memcpy(utok, word + 12, 20);
     memset(benef, 0xbe, 20);
 
@@ -179,44 +180,49 @@ static void test_real_stake_and_redeem(void **state)
                  " decode('%s', 'hex'))", h + 2, s + 2);
         assert_int_equal(db_exec(db, sql, NULL), MR_OK);
     }
-    tc_impersonate(&o, fac);
-    tc_word_addr(w[0], gw);
-    tc_word_u64(w[1], 1000000);
-    tc_send(&o, vtok, data, tc_calldata("approve(address,uint256)", w, 2, data), NULL);
-    tc_word_u64(w[1], 100);
-    tc_send(&o, btok, data, tc_calldata("approve(address,uint256)", w, 2, data), NULL);
-    tc_word_addr(w[0], fac);
-    tc_call_word(&o, gw, data, tc_calldata("getNonce(address)", w, 1, data), 0, word);
-    tc_word_u64(w[0], 1000000);
-    tc_word_addr(w[1], benef);
-    tc_word_u64(w[2], 1);
-    tc_word_u64(w[3], 1000);
+    cl_word_addr(w[0], gw);
+    cl_word_u64(w[1], 1000000);
+    cl_send_block(&o, "approve", fac, vtok, NULL, data,
+                  cl_calldata_words("approve(address,uint256)", w, 2, data));
+    cl_word_u64(w[1], 100);
+    cl_send_block(&o, "approve", fac, btok, NULL, data,
+                  cl_calldata_words("approve(address,uint256)", w, 2, data));
+    cl_word_addr(w[0], fac);
+    assert_true(cl_call_word(&o, gw, data, cl_calldata_words("getNonce(address)", w, 1, data),
+                             word, NULL, 0));
+    cl_word_u64(w[0], 1000000);
+    cl_word_addr(w[1], benef);
+    cl_word_u64(w[2], 1);
+    cl_word_u64(w[3], 1000);
     memcpy(w[4], word, 32);
     memcpy(w[5], hl_s, 32);
-    tc_send(&o, gw, data,
-            tc_calldata("stake(uint256,address,uint256,uint256,uint256,bytes32)", w, 6, data), NULL);
-    /* A redeem: utility tokens minted to the redeemer by the co-gateway
-     * itself (impersonated), then redeem() paying the bounty. */
-    memcpy(red, a.from, 20);
-    tc_impersonate(&a, cogw);
-    tc_word_addr(w[0], red);
-    tc_word_u64(w[1], 2000000);
-    tc_send(&a, utok, data, tc_calldata("increaseSupply(address,uint256)", w, 2, data), NULL);
-    memcpy(a.from, red, 20);
-    tc_word_addr(w[0], cogw);
-    tc_send(&a, utok, data, tc_calldata("approve(address,uint256)", w, 2, data), NULL);
-    tc_word_addr(w[0], red);
-    tc_call_word(&a, cogw, data, tc_calldata("getNonce(address)", w, 1, data), 0, word);
-    tc_word_u64(w[0], 2000000);
-    tc_word_addr(w[1], benef);
-    tc_word_u64(w[2], 1);
-    tc_word_u64(w[3], 1000);
+    cl_send_block(&o, "stake", fac, gw, NULL, data,
+                  cl_calldata_words("stake(uint256,address,uint256,uint256,uint256,bytes32)", w, 6,
+                                    data));
+    /* A redeem: utility tokens minted to the redeemer (a dev account) by
+     * the co-gateway itself (impersonated), then redeem() paying the
+     * bounty. */
+    cl_dev_account(&a, 3, red);
+    cl_fund_account(&a, 1000, cogw);
+    cl_word_addr(w[0], red);
+    cl_word_u64(w[1], 2000000);
+    cl_send_block(&a, "increaseSupply", cogw, utok, NULL, data,
+                  cl_calldata_words("increaseSupply(address,uint256)", w, 2, data));
+    cl_word_addr(w[0], cogw);
+    cl_send_block(&a, "approve", red, utok, NULL, data,
+                  cl_calldata_words("approve(address,uint256)", w, 2, data));
+    cl_word_addr(w[0], red);
+    assert_true(cl_call_word(&a, cogw, data, cl_calldata_words("getNonce(address)", w, 1, data),
+                             word, NULL, 0));
+    cl_word_u64(w[0], 2000000);
+    cl_word_addr(w[1], benef);
+    cl_word_u64(w[2], 1);
+    cl_word_u64(w[3], 1000);
     memcpy(w[4], word, 32);
     memcpy(w[5], hl_r, 32);
-    tc_send_value(&a, cogw, data,
-                  tc_calldata("redeem(uint256,address,uint256,uint256,uint256,bytes32)", w, 6,
-                              data),
-                  100, NULL);
+    cl_send_block(&a, "redeem", red, cogw, &bounty, data,
+                  cl_calldata_words("redeem(uint256,address,uint256,uint256,uint256,bytes32)", w, 6,
+                                    data));
 
     /* The watchers, configured from the run config. */
     wo = open_watcher(run, "origin", start_o);
@@ -277,8 +283,8 @@ static void test_real_stake_and_redeem(void **state)
     free(dump2);
     free(dump3);
     config_free(run);
-    tc_close(&o);
-    tc_close(&a);
+    cl_close(&o);
+    cl_close(&a);
     PQfinish(db);
     free(ci);
     tv_rmtree(dir);

@@ -34,7 +34,7 @@
 #include "eth/keccak.h"
 #include "eth/mosaic.h"
 #include "tests/lib/faultproxy.h"
-#include "tests/lib/testchain.h"
+#include "tests/lib/chainlib.h"
 #include "watchers/watcher.h"
 
 #define SOL "WatchTest.sol"
@@ -43,7 +43,8 @@
 
 /* One chain with its test contracts. */
 struct side {
-    struct tc c;
+    struct cl_chain c;
+    uint8_t from[20];                   /* anvil dev account #2 */
     uint8_t token[20], gateway[20], anchor[20];
     uint64_t chain_id;
 };
@@ -63,16 +64,23 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static void deploy_side(struct side *s, const char *url, uint64_t chain_id)
+static void deploy_side(struct side *s, const char *label, const char *url, uint64_t chain_id)
 {
     uint8_t arg[32];
 
-    tc_open(&s->c, url, chain_id, 2);
+    cl_open_url(&s->c, label, url, chain_id);
+    cl_dev_account(&s->c, 2, s->from);
     s->chain_id = chain_id;
-    tc_deploy(&s->c, tc_bytecode(SOL, "TestToken"), NULL, 0, s->token);
-    tc_word_addr(arg, s->token);
-    tc_deploy(&s->c, tc_bytecode(SOL, "TestGateway"), arg, 32, s->gateway);
-    tc_deploy(&s->c, tc_bytecode(SOL, "TestAnchor"), NULL, 0, s->anchor);
+    cl_deploy_code(&s->c, s->from, cl_compile(SOL, "TestToken"), NULL, 0, s->token);
+    cl_word_addr(arg, s->token);
+    cl_deploy_code(&s->c, s->from, cl_compile(SOL, "TestGateway"), arg, 32, s->gateway);
+    cl_deploy_code(&s->c, s->from, cl_compile(SOL, "TestAnchor"), NULL, 0, s->anchor);
+}
+
+/* A call from the side's account; returns its block. */
+static uint64_t side_send(struct side *s, const uint8_t to[20], const uint8_t *data, size_t len)
+{
+    return cl_send_block(&s->c, "call", s->from, to, NULL, data, len);
 }
 
 /* Mints and approves `amount` for the sender, then stake() or redeem().
@@ -86,24 +94,24 @@ static uint64_t declare(struct side *s, int redeem, uint64_t amount, uint64_t no
     struct u256 amt;
     uint64_t bn;
 
-    tc_word_addr(w[0], s->c.from);
-    tc_word_u64(w[1], amount);
-    bn = tc_send(&s->c, s->token, data, tc_calldata("mint(address,uint256)", w, 2, data), NULL);
-    tc_word_addr(w[0], s->gateway);
-    tc_send(&s->c, s->token, data, tc_calldata("approve(address,uint256)", w, 2, data), NULL);
+    cl_word_addr(w[0], s->from);
+    cl_word_u64(w[1], amount);
+    bn = side_send(s, s->token, data, cl_calldata_words("mint(address,uint256)", w, 2, data));
+    cl_word_addr(w[0], s->gateway);
+    side_send(s, s->token, data, cl_calldata_words("approve(address,uint256)", w, 2, data));
     memset(benef, 0xbe, 20);
-    tc_word_u64(w[0], amount);
-    tc_word_addr(w[1], benef);
-    tc_word_u64(w[2], 1);     /* gas price */
-    tc_word_u64(w[3], 100);   /* gas limit */
-    tc_word_u64(w[4], nonce);
+    cl_word_u64(w[0], amount);
+    cl_word_addr(w[1], benef);
+    cl_word_u64(w[2], 1);     /* gas price */
+    cl_word_u64(w[3], 100);   /* gas limit */
+    cl_word_u64(w[4], nonce);
     memcpy(w[5], hashlock, 32);
-    tc_word_u64(w[6], (uint64_t)mode);
-    bn = tc_send(&s->c, s->gateway, data,
-                 tc_calldata(redeem ? "redeem(uint256,address,uint256,uint256,uint256,bytes32,uint8)"
-                                    : "stake(uint256,address,uint256,uint256,uint256,bytes32,uint8)",
-                             w, 7, data),
-                 NULL);
+    cl_word_u64(w[6], (uint64_t)mode);
+    bn = side_send(s, s->gateway, data,
+                   cl_calldata_words(
+                       redeem ? "redeem(uint256,address,uint256,uint256,uint256,bytes32,uint8)"
+                              : "stake(uint256,address,uint256,uint256,uint256,bytes32,uint8)",
+                       w, 7, data));
     /* The same hash, computed here (mosaic-protocol.md §3.2). */
     u256_from_u64(&amt, amount);
     mosaic_intent_hash(redeem ? MOSAIC_REDEEM : MOSAIC_STAKE, &amt, benef, s->gateway, ih);
@@ -111,7 +119,7 @@ static uint64_t declare(struct side *s, int redeem, uint64_t amount, uint64_t no
     u256_from_u64(&m.nonce, nonce);
     u256_from_u64(&m.gas_price, 1);
     u256_from_u64(&m.gas_limit, 100);
-    memcpy(m.sender, s->c.from, 20);
+    memcpy(m.sender, s->from, 20);
     memcpy(m.hashlock, hashlock, 32);
     mosaic_message_hash(&m, mh);
     return bn;
@@ -122,11 +130,11 @@ static uint64_t emit_kind(struct side *s, int k, const uint8_t mh[32], uint64_t 
 {
     uint8_t w[3][32], data[4 + 3 * 32];
 
-    tc_word_u64(w[0], (uint64_t)k);
+    cl_word_u64(w[0], (uint64_t)k);
     memcpy(w[1], mh, 32);
-    tc_word_u64(w[2], x);
-    return tc_send(&s->c, s->gateway, data, tc_calldata("emitKind(uint256,bytes32,uint256)", w, 3, data),
-                   NULL);
+    cl_word_u64(w[2], x);
+    return side_send(s, s->gateway, data,
+                     cl_calldata_words("emitKind(uint256,bytes32,uint256)", w, 3, data));
 }
 
 static void random_secret(uint8_t secret[32], uint8_t hashlock[32], unsigned seed)
@@ -159,21 +167,21 @@ static int world_setup(void **state)
     (void)state;
     if (tv_pg_base() == NULL || tv_anvil_url("ORIGIN") == NULL)
         return 0;
-    deploy_side(&W.o, tv_anvil_url("ORIGIN"), 31337);
-    deploy_side(&W.a, tv_anvil_url("AUX"), 1405);
+    deploy_side(&W.o, "ORIGIN", tv_anvil_url("ORIGIN"), 31337);
+    deploy_side(&W.a, "AUX", tv_anvil_url("AUX"), 1405);
     /* The bulk range: 20 x 500 events, then two stakes. */
-    W.bulk_from = tc_head(&W.o.c) + 1;
+    W.bulk_from = cl_block_number(&W.o.c) + 1;
     for (int i = 0; i < BULK_TXS; i++) {
-        tc_word_u64(w[0], BULK_PER_TX);
-        tc_word_u64(w[1], 1000000u * (unsigned)(i + 1));
-        tc_send(&W.o.c, W.o.gateway, data, tc_calldata("emitMany(uint256,uint256)", w, 2, data),
-                NULL);
+        cl_word_u64(w[0], BULK_PER_TX);
+        cl_word_u64(w[1], 1000000u * (unsigned)(i + 1));
+        side_send(&W.o, W.o.gateway, data,
+                  cl_calldata_words("emitMany(uint256,uint256)", w, 2, data));
     }
     random_secret(W.bulk_secret, hl, 77);
     declare(&W.o, 0, 5000, 0, hl, 0, mh);
     random_secret(secret2, hl, 78);
     W.bulk_to = declare(&W.o, 0, 6000, 1, hl, 0, mh);
-    tc_mine(&W.o.c, 3); /* final by the tag (head - 2) */
+    cl_mine(&W.o.c, 3); /* final by the tag (head - 2) */
     W.ready = 1;
     return 0;
 }
@@ -181,10 +189,10 @@ static int world_setup(void **state)
 static int world_teardown(void **state)
 {
     (void)state;
-    if (W.o.c.rpc != NULL)
-        tc_close(&W.o.c);
-    if (W.a.c.rpc != NULL)
-        tc_close(&W.a.c);
+    if (W.o.c.ep != NULL)
+        cl_close(&W.o.c);
+    if (W.a.c.ep != NULL)
+        cl_close(&W.a.c);
     return 0;
 }
 
@@ -347,8 +355,8 @@ static void test_stake_and_redeem(void **state)
     (void)state;
     REQUIRE_WORLD();
     db = fresh_db(&ci);
-    start_o = tc_head(&W.o.c) + 1;
-    start_a = tc_head(&W.a.c) + 1;
+    start_o = cl_block_number(&W.o.c) + 1;
+    start_a = cl_block_number(&W.a.c) + 1;
     random_secret(so, hlo, 1);
     random_secret(sa, hla, 2);
     put_pending_secret(db, so);
@@ -358,8 +366,8 @@ static void test_stake_and_redeem(void **state)
     /* Events of the other side's kind, from the wrong contract: ignored. */
     emit_kind(&W.o, 9, mhs, 1);  /* MintProgressed from the origin gateway */
     emit_kind(&W.a, 1, mhr, 1);  /* StakeProgressed from the co-gateway */
-    tc_mine(&W.o.c, 3);
-    tc_mine(&W.a.c, 2);
+    cl_mine(&W.o.c, 3);
+    cl_mine(&W.a.c, 2);
     config_for(&co, "origin", W.o.c.url, ci, start_o);
     config_for(&ca, "aux", W.a.c.url, ci, start_a);
     wo = open_watcher(&co);
@@ -395,8 +403,8 @@ static void test_stake_and_redeem(void **state)
     emit_kind(&W.a, 9, mhs, 5);  /* MintProgressed */
     emit_kind(&W.o, 1, mhs, 5);  /* StakeProgressed */
     emit_kind(&W.o, 4, mhr, 5);  /* RedeemIntentConfirmed */
-    tc_mine(&W.o.c, 3);
-    tc_mine(&W.a.c, 2);
+    cl_mine(&W.o.c, 3);
+    cl_mine(&W.a.c, 2);
     run_idle(wa);
     run_idle(wo);
     assert_int_equal(count_where(db, "SELECT count(*) FROM mosaic.messages WHERE message_hash ="
@@ -451,22 +459,22 @@ static void test_refusals(void **state)
     (void)state;
     REQUIRE_WORLD();
     db = fresh_db(&ci);
-    start_o = tc_head(&W.o.c) + 1;
-    start_a = tc_head(&W.a.c) + 1;
+    start_o = cl_block_number(&W.o.c) + 1;
+    start_a = cl_block_number(&W.a.c) + 1;
     random_secret(s, hl, 3);
     declare(&W.o, 0, 1000, 0, hl, 1, mh1);   /* no token transfer */
     declare(&W.o, 0, 1000, 1, hl, 2, mh2);   /* event amount differs */
     declare(&W.a, 1, 1000, 0, hl, 2, mh3);   /* the same for a redeem */
     /* Anchors: height 7, and height 0 which cannot be an anchors row. */
-    tc_word_u64(w[0], 7);
+    cl_word_u64(w[0], 7);
     memset(w[1], 0x5a, 32);
-    tc_send(&W.o.c, W.o.anchor, data, tc_calldata("anchorStateRoot(uint256,bytes32)", w, 2, data),
-            NULL);
-    tc_word_u64(w[0], 0);
-    tc_send(&W.o.c, W.o.anchor, data, tc_calldata("anchorStateRoot(uint256,bytes32)", w, 2, data),
-            NULL);
-    tc_mine(&W.o.c, 3);
-    tc_mine(&W.a.c, 2);
+    side_send(&W.o, W.o.anchor, data,
+              cl_calldata_words("anchorStateRoot(uint256,bytes32)", w, 2, data));
+    cl_word_u64(w[0], 0);
+    side_send(&W.o, W.o.anchor, data,
+              cl_calldata_words("anchorStateRoot(uint256,bytes32)", w, 2, data));
+    cl_mine(&W.o.c, 3);
+    cl_mine(&W.a.c, 2);
     config_for(&co, "origin", W.o.c.url, ci, start_o);
     config_for(&ca, "aux", W.a.c.url, ci, start_a);
     wo = open_watcher(&co);
@@ -761,7 +769,7 @@ static void test_standby_takeover(void **state)
     put_pending_secret(db, W.bulk_secret);
     bulk_config(&c, W.o.c.url, ci);
     c.max_range = 1;
-    target = (int64_t)tc_head(&W.o.c) - 2; /* the finalized block */
+    target = (int64_t)cl_block_number(&W.o.c) - 2; /* the finalized block */
     a = spawn_runner(&c, 60);
     b = spawn_runner(&c, 60);
     /* Wait until one of them leads and has ingested a few blocks. */
@@ -811,29 +819,29 @@ static void test_reorg(void **state)
 
     (void)state;
     REQUIRE_WORLD();
-    dir = tc_anvil_start("REORG", 31337, url);
+    dir = cl_anvil_start("REORG", 31337, url);
     if (dir == NULL) {
         print_message("SKIP: could not start a dedicated anvil\n");
         skip();
     }
     memset(&W.o, 0, sizeof(W.o));
-    deploy_side(&W.o, url, 31337);
+    deploy_side(&W.o, "REORG", url, 31337);
     db = fresh_db(&ci);
-    config_for(&c, "origin", url, ci, tc_head(&W.o.c) + 1);
+    config_for(&c, "origin", url, ci, cl_block_number(&W.o.c) + 1);
     w = open_watcher(&c);
     /* A stake, final by the tag, ingested. */
     random_secret(s1, h1, 11);
     put_pending_secret(db, s1);
     b1 = declare(&W.o, 0, 1000, 0, h1, 0, m1);
-    tc_mine(&W.o.c, 3);
+    cl_mine(&W.o.c, 3);
     run_idle(w);
     assert_int_equal(count_where(db, "SELECT count(*) FROM mosaic.messages WHERE message_hash ="
                                      " decode('%s', 'hex')", hx(m1)), 1);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.jobs"), 1);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.unlock_secrets"), 1);
     /* The chain reorganises below the stake: the stake is gone. */
-    head = tc_head(&W.o.c);
-    tc_reorg(&W.o.c, (unsigned)(head - b1 + 1));
+    head = cl_block_number(&W.o.c);
+    cl_reorg(&W.o.c, (unsigned)(head - b1 + 1));
     step_ok(w, &r);
     assert_int_equal(r.outcome, WATCHER_REORG);
     assert_true(r.ancestor < b1);
@@ -849,7 +857,7 @@ static void test_reorg(void **state)
     /* The new chain: another stake; once final, only it is kept. */
     random_secret(s2, h2, 12);
     declare(&W.o, 0, 2000, 0, h2, 0, m2);
-    tc_mine(&W.o.c, 3);
+    cl_mine(&W.o.c, 3);
     run_idle(w);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.messages"), 1);
     assert_int_equal(count_where(db, "SELECT count(*) FROM mosaic.messages WHERE message_hash ="
@@ -861,7 +869,7 @@ static void test_reorg(void **state)
     random_secret(s4, h4, 14);
     b1 = declare(&W.o, 0, 3000, 1, h3, 0, m3);
     declare(&W.o, 0, 4000, 2, h4, 0, m4);
-    tc_mine(&W.o.c, 3);
+    cl_mine(&W.o.c, 3);
     run_idle(w);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.messages"), 3);
     hex_encode_data(m3, 32, h, sizeof(h));
@@ -878,8 +886,8 @@ static void test_reorg(void **state)
              " id, 'confirmStakeIntent', decode(repeat('22', 20), 'hex'), '\\x00', 100000"
              " FROM mosaic.jobs WHERE dedup_key = 'msg:%s'", h);
     assert_int_equal(db_exec(db, sql, NULL), MR_OK);
-    head = tc_head(&W.o.c);
-    tc_reorg(&W.o.c, (unsigned)(head - b1 + 1));
+    head = cl_block_number(&W.o.c);
+    cl_reorg(&W.o.c, (unsigned)(head - b1 + 1));
     step_ok(w, &r);
     assert_int_equal(r.outcome, WATCHER_REORG);
     assert_int_equal(r.halted_messages, 2);
@@ -899,15 +907,15 @@ static void test_reorg(void **state)
      * followed on. */
     assert_int_equal(count_where(db, "SELECT count(*) FROM mosaic.messages WHERE message_hash ="
                                      " decode('%s', 'hex') AND state = 'declared'", hx(m2)), 1);
-    tc_mine(&W.o.c, 3);
+    cl_mine(&W.o.c, 3);
     run_idle(w);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.events"), 1);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.messages WHERE state = 'halted'"),
                      2);
     watcher_close(w);
-    tc_close(&W.o.c);
+    cl_close(&W.o.c);
     W.o = saved;
-    tc_anvil_stop(dir);
+    cl_anvil_stop(dir);
     PQfinish(db);
     free(ci);
 }
@@ -944,7 +952,7 @@ static void test_run_with_subscription(void **state)
     REQUIRE_WORLD();
     db = fresh_db(&ci);
     memset(&r, 0, sizeof(r));
-    config_for(&r.c, "origin", W.o.c.url, ci, tc_head(&W.o.c) + 1);
+    config_for(&r.c, "origin", W.o.c.url, ci, cl_block_number(&W.o.c) + 1);
     r.c.poll_interval_ms = 60000;
     snprintf(r.c.ws_url, sizeof(r.c.ws_url), "ws://%s", strstr(W.o.c.url, "://") + 3);
     atomic_init(&r.stop, 0);
@@ -954,7 +962,7 @@ static void test_run_with_subscription(void **state)
         sleep_ms(50);
     memset(mh, 0x42, 32);
     emit_kind(&W.o, 1, mh, 1);
-    tc_mine(&W.o.c, 2);
+    cl_mine(&W.o.c, 2);
     for (i = 0; i < 800 && tv_pg_int64(db, "SELECT count(*) FROM mosaic.events") == 0; i++)
         sleep_ms(50);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.events WHERE kind ="
@@ -980,10 +988,10 @@ static void test_cli(void **state)
     (void)state;
     REQUIRE_WORLD();
     db = fresh_db(&ci);
-    config_for(&c, "origin", W.o.c.url, ci, tc_head(&W.o.c) + 1);
+    config_for(&c, "origin", W.o.c.url, ci, cl_block_number(&W.o.c) + 1);
     random_secret(s, hl, 21);
     declare(&W.o, 0, 1234, 0, hl, 0, mh);
-    tc_mine(&W.o.c, 3);
+    cl_mine(&W.o.c, 3);
     w = open_watcher(&c);
     run_idle(w);
     hex_encode_data(mh, 32, mhx, sizeof(mhx));
