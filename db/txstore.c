@@ -218,25 +218,6 @@ static int alloc_result(PGconn *conn, const struct txs_intent *in, const char *c
     return rc;
 }
 
-/* Allocates the next nonce of (in->chain_key, in->sender) inside the open
- * transaction (ip: the intent's parameters; the first three, with $3 the
- * chain's nonce, are ALLOC_SQL's): one statement that seeds the allocator from chain_nonce the
- * first time, and otherwise moves it on only when the key is not halted and
- * the chain is not ahead of it (the row stays locked until the transaction
- * ends).  A refusal changes nothing.  Out: *nonce. */
-static int allocate(PGconn *conn, const struct txs_intent *in, struct par *ip,
-                    uint64_t chain_nonce, int64_t *nonce, struct mr_error *err)
-{
-    PGresult *res;
-    int rc;
-
-    par_set_u64(ip, PAR_NONCE, chain_nonce);
-    res = pexec(conn, PS_ALLOC, "mr_txs_alloc", ALLOC_SQL, 3, ip->v);
-    rc = alloc_result(conn, in, ip->v, chain_nonce, res, nonce, err);
-    PQclear(res);
-    return rc;
-}
-
 /* The parameters of an intent row, $1..$10 of the INSERT statements below
  * (chain_key, sender, nonce, job_id, purpose, to, calldata, value, gas,
  * is_create); the nonce ($3, PAR_NONCE) is SQL NULL until allocated. */
@@ -271,6 +252,19 @@ static int intent_params(const struct txs_intent *in, struct par *ip, struct mr_
     "$1, $2::bytea, $3::bigint, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric, $9::bigint," \
     " $10::boolean"
 
+/* ALLOC_SQL and the intent's row in one statement: the allocator row is
+ * locked from here to the end of the caller's transaction, so one round
+ * trip less of holding it.  Column 0 is the nonce (as ALLOC_SQL's). */
+#define INTENT_SQL                                                                            \
+    "WITH k AS (INSERT INTO " DB_SCHEMA ".signer_nonces AS k (chain_key, sender, next_nonce)"  \
+    " VALUES ($1, $2::bytea, $3::bigint + 1) ON CONFLICT (chain_key, sender) DO UPDATE"       \
+    " SET next_nonce = k.next_nonce + 1, updated_at = now()"                                  \
+    " WHERE k.halted_reason IS NULL AND k.next_nonce >= $3::bigint"                           \
+    " RETURNING k.next_nonce - 1 AS nonce)"                                                    \
+    " INSERT INTO " DB_SCHEMA ".transactions (" INTENT_COLUMNS ") SELECT $1, $2::bytea,"        \
+    " k.nonce, $4::bigint, $5, $6::bytea, $7::bytea, $8::numeric, $9::bigint, $10::boolean"    \
+    " FROM k RETURNING nonce, id"
+
 int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t chain_nonce,
                             int64_t *id, uint64_t *nonce, struct mr_error *err)
 {
@@ -281,19 +275,15 @@ int txs_create_intent_in_tx(PGconn *conn, const struct txs_intent *in, uint64_t 
 
     if (rc != MR_OK)
         return rc;
-    rc = allocate(conn, in, &ip, chain_nonce, &next, err);
+    par_set_u64(&ip, PAR_NONCE, chain_nonce); /* $3: the chain's nonce here */
+    res = pexec(conn, PS_INTENT, "mr_txs_intent_at", INTENT_SQL, ip.n, ip.v);
+    /* No row: the key was refused (halted, or the chain ahead of us). */
+    rc = alloc_result(conn, in, ip.v, chain_nonce, res, &next, err);
     if (rc == MR_OK) {
-        par_set_i64(&ip, PAR_NONCE, next);
-        res = pexec(conn, PS_INTENT, "mr_txs_intent",
-                    "INSERT INTO " DB_SCHEMA ".transactions (" INTENT_COLUMNS ") VALUES ("
-                    INTENT_VALUES ") RETURNING id", ip.n, ip.v);
-        rc = db_check(res, PGRES_TUPLES_OK, "recording the intent", err);
-        if (rc == MR_OK) {
-            *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-            *nonce = (uint64_t)next;
-        }
-        PQclear(res);
+        *id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *nonce = (uint64_t)next;
     }
+    PQclear(res);
     par_free(&ip);
     return rc;
 }
@@ -769,6 +759,66 @@ int txs_mark_many(PGconn *conn, const struct txs_marks *m, struct mr_error *err)
         PQclear(res[i]);
     arrs_free(a, 12);
     return rc != MR_OK ? rc : bad;
+}
+
+int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, size_t n,
+                              const struct u256 *max_fee, const struct u256 *tip, int *attempt,
+                              struct mr_error *err)
+{
+    struct arr ar[3];
+    struct par b;
+    size_t raw_total = 0;
+    PGresult *res;
+    int rc;
+
+    for (size_t i = 0; i < n; i++) {
+        attempt[i] = 0;
+        raw_total += a[i].raw_len;
+    }
+    if (n == 0)
+        return MR_OK;
+    memset(ar, 0, sizeof(ar));
+    if (arr_init(&ar[0], n, 20) != 0 || arr_init(&ar[1], n, 64) != 0 ||
+        arr_init(&ar[2], n, 2 * raw_total / n + 2) != 0) {
+        arrs_free(ar, 3);
+        return mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        arr_int(&ar[0], a[i].id);
+        arr_hex(&ar[1], a[i].hash, 32);
+        arr_hex(&ar[2], a[i].raw, a[i].raw_len);
+    }
+    par_init(&b);
+    for (int k = 0; k < 3; k++) {
+        arr_end(&ar[k]);
+        par_text(&b, ar[k].p);
+    }
+    par_u256(&b, max_fee);
+    par_u256(&b, tip);
+    /* One statement (its own transaction, committed synchronously): the
+     * state checks and the inserts happen atomically, as in
+     * txs_record_attempt. */
+    res = exec(conn,
+               "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
+               " AS v(id, h, raw)), t AS (UPDATE " DB_SCHEMA ".transactions x SET state ="
+               " 'signed', updated_at = now() FROM v WHERE x.id = v.id AND x.state = 'intent'"
+               " RETURNING x.id) INSERT INTO " DB_SCHEMA ".tx_attempts (tx_id, attempt, tx_hash,"
+               " raw, max_fee, max_priority_fee) SELECT v.id, (SELECT coalesce(max(attempt), 0)"
+               " + 1 FROM " DB_SCHEMA ".tx_attempts y WHERE y.tx_id = v.id), decode(v.h, 'hex'),"
+               " decode(v.raw, 'hex'), $4::numeric, $5::numeric FROM v JOIN t ON t.id = v.id"
+               " RETURNING tx_id, attempt",
+               &b);
+    rc = db_check(res, PGRES_TUPLES_OK, "recording signed attempts", err);
+    for (int r = 0; rc == MR_OK && r < PQntuples(res); r++) {
+        int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (a[i].id == id)
+                attempt[i] = atoi(PQgetvalue(res, r, 1));
+    }
+    PQclear(res);
+    par_free(&b);
+    arrs_free(ar, 3);
+    return rc;
 }
 
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err)

@@ -183,6 +183,20 @@ int txs_record_attempt(PGconn *conn, int64_t id, const uint8_t hash[32], const u
                        size_t raw_len, const struct u256 *max_fee, const struct u256 *tip,
                        int *attempt, struct mr_error *err);
 
+/* The first signed attempts of many intents (state intent -> signed), in
+ * one statement: one synchronous commit for all, before any is broadcast.
+ * A row no longer in state intent is left alone.  Out: attempt[i] (the
+ * attempt number, 0 when a[i] was not recorded). */
+struct txs_first_attempt {
+    int64_t id;
+    const uint8_t *hash;         /* 32 bytes */
+    const uint8_t *raw;
+    size_t raw_len;
+};
+int txs_record_first_attempts(PGconn *conn, const struct txs_first_attempt *a, size_t n,
+                              const struct u256 *max_fee, const struct u256 *tip, int *attempt,
+                              struct mr_error *err);
+
 /* Transitions; each refuses (MR_ERR_INVALID) from a state that does not
  * allow it, so a late or repeated step cannot corrupt the record. */
 int txs_mark_broadcast(PGconn *conn, int64_t id, int attempt, struct mr_error *err);

@@ -578,6 +578,94 @@ static int resume_intent(struct txm *t, const struct txs_pending *p, struct mr_e
     return rc;
 }
 
+/* Signs every intent of the list (recorded by the flows, or left by a
+ * crash before its signature) and stores all their first attempts in one
+ * statement: one synchronous commit for the batch instead of one each.
+ * Each one recorded becomes "signed" in the list, with its bytes, so that
+ * the pass below broadcasts it (after the commit: stored before sent).
+ * One that cannot be signed or recorded here stays an intent for
+ * resume_intent. */
+static int sign_intents(struct txm *t, struct txs_pending *list, size_t n, struct mr_error *err)
+{
+    struct txs_first_attempt *a = NULL;
+    struct u256 fee, tip;
+    uint8_t **raw = NULL, (*hash)[32] = NULL;
+    size_t *len = NULL, *idx = NULL, k = 0, want = 0;
+    int *attempt = NULL, rc, any = 0;
+
+    for (size_t i = 0; i < n; i++)
+        want += strcmp(list[i].state, "intent") == 0;
+    if (want < 2)
+        return MR_OK; /* resume_intent: the same cost */
+    if ((rc = fees_for_intent(t, &fee, &tip, err)) != MR_OK)
+        return rc;
+    a = calloc(want, sizeof(*a));
+    raw = calloc(want, sizeof(*raw));
+    hash = calloc(want, sizeof(*hash));
+    len = calloc(want, sizeof(*len));
+    idx = calloc(want, sizeof(*idx));
+    attempt = calloc(want, sizeof(*attempt));
+    if (a == NULL || raw == NULL || hash == NULL || len == NULL || idx == NULL || attempt == NULL)
+        rc = mr_fail(err, MR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == MR_OK && i < n; i++) {
+        const struct txs_pending *p = &list[i];
+        if (strcmp(p->state, "intent") != 0)
+            continue;
+        rc = sign_tx(t, p->nonce, p->create ? NULL : p->to, p->calldata, p->calldata_len,
+                     &p->value, p->gas_limit, &fee, &tip, &raw[k], &len[k], hash[k], err);
+        if (rc != MR_OK)
+            break;
+        a[k].id = p->id;
+        a[k].hash = hash[k];
+        a[k].raw = raw[k];
+        a[k].raw_len = len[k];
+        idx[k++] = i;
+    }
+    if (k > 0) { /* those signed before a failure are stored and sent too */
+        struct mr_error e2;
+        int r2 = txs_record_first_attempts(t->db, a, k, &fee, &tip, attempt,
+                                           rc == MR_OK ? err : &e2);
+        if (rc == MR_OK)
+            rc = r2;
+    }
+    for (size_t j = 0; j < k; j++) {
+        struct txs_pending *p = &list[idx[j]];
+        uint8_t(*hs)[32];
+        if (attempt == NULL || attempt[j] <= 0)
+            continue;
+        hs = realloc(p->hashes, (p->n_hashes + 1) * sizeof(*hs));
+        if (hs == NULL)
+            continue; /* stays an intent here; the next poll sends the stored bytes */
+        p->hashes = hs;
+        memcpy(p->hashes[p->n_hashes++], hash[j], 32);
+        snprintf(p->state, sizeof(p->state), "signed");
+        p->attempt = attempt[j];
+        free(p->raw);
+        p->raw = raw[j];
+        p->raw_len = len[j];
+        raw[j] = NULL;
+        memcpy(p->hash, hash[j], 32);
+        p->max_fee = fee;
+        p->tip = tip;
+        p->age_ms = -1;
+        any = 1;
+        log_debug("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1,
+                                .tx_hash = p->hash),
+                  "signed transaction %lld (attempt %d)", (long long)p->id, p->attempt);
+    }
+    if (any)
+        txm_crash_point("after_sign_before_send");
+    for (size_t j = 0; raw != NULL && j < want; j++)
+        free(raw[j]);
+    free(a);
+    free(raw);
+    free(hash);
+    free(len);
+    free(idx);
+    free(attempt);
+    return rc;
+}
+
 /* Included: final at the configured depth, or back to broadcast (and the
  * same bytes sent again) when its block left the chain. */
 static int poll_included(struct txm *t, const struct txs_pending *p, struct poll_ctx *c,
@@ -794,6 +882,12 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
         (t->paused || txm_now_ms() - t->resent_at_ms >= t->cfg.resend_ms)) {
         c.resend = 1;
         t->resent_at_ms = txm_now_ms();
+    }
+    /* New intents: signed and stored together, sent below. */
+    if (rc == MR_OK && !t->halted) {
+        r1 = sign_intents(t, list, n, first == MR_OK ? err : &e1);
+        if (r1 != MR_OK && first == MR_OK)
+            first = r1;
     }
     /* Each transaction on its own: one failing does not hold up the others. */
     for (size_t i = 0; rc == MR_OK && i < n; i++) {

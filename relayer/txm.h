@@ -22,8 +22,12 @@
  * commit, then the broadcast.  When the nonce after its own last one is
  * still the allocator's next, it signs at that nonce first and records
  * all in one statement (txs_create_signed_at; else that signature is
- * dropped unsent and the above runs).  What is learnt from the chain afterwards
- * (sent, included, reorged out, final) is recorded in batches: the sends
+ * dropped unsent and the above runs).  Intents recorded by others (the
+ * flows, in their own transactions) are signed by txm_poll: all those it
+ * finds are signed and their first attempts stored in one statement (one
+ * synchronous commit, txs_record_first_attempts), then broadcast.  What
+ * is learnt from the chain afterwards (sent, included, reorged out,
+ * final) is recorded in batches: the sends
  * of txm_submit at the start of the next txm_poll (or when TXM_SENT_MAX
  * are waiting), everything a poll learns at its end, in one transaction
  * each.  A crash that loses them loses nothing that the next poll does not

@@ -23,10 +23,12 @@ void flow_ctx_init(struct flow_ctx *ctx, const struct config *cfg, const uint8_t
     pthread_mutex_lock(&gen_mu);
     ctx->gen = next_gen++;
     pthread_mutex_unlock(&gen_mu);
+    (void)flow_proof_cache_init(ctx); /* none: every proof is fetched on its own */
 }
 
 void flow_ctx_destroy(struct flow_ctx *ctx)
 {
+    flow_proof_cache_free(ctx);
     pthread_mutex_destroy(&ctx->mu);
 }
 

@@ -53,6 +53,8 @@
 
 #define FLOW_MAX_BOXES 128
 
+struct flow_proof_cache;
+
 /* What the handlers share.  Read-only while handlers run, except the
  * mutex-guarded caches and the counters. */
 struct flow_ctx {
@@ -78,6 +80,9 @@ struct flow_ctx {
     size_t n_boxes;
     /* Counters (under mu). */
     uint64_t n_anchors, n_proves, n_calls, n_halts;
+    /* Verified proofs fetched for other messages along with one's own
+     * (relayer/flows/chainview.c; NULL: none kept). */
+    struct flow_proof_cache *proofs;
 };
 
 /* Initialises *ctx for cfg (borrowed) with the facilitator's address and,

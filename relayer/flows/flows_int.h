@@ -252,6 +252,25 @@ int flow_fetch_proof(const struct flow_ctx *ctx, int chain, const uint8_t gatewa
                      const uint8_t slot[32], uint64_t height, const uint8_t state_root[32],
                      struct flow_proven *out, struct mr_error *err);
 
+/* Many messages wait for their confirm's proof at the same height: one
+ * eth_getProof for all their slots (the node builds its state trie once
+ * per call) instead of one each.  flow_fetch_proofs_shared fetches slot
+ * and the slots more[n_more] of the same gateway at height, verifies each
+ * against state_root, returns slot's proof in *out (as flow_fetch_proof)
+ * and keeps the others' verified proofs in ctx's cache; flow_proof_cache_take
+ * hands one out (once) when our node's root at that height is still the
+ * same, waiting for a batch of that height being fetched: 1 if *out got
+ * one.  The cache is bounded (the oldest unclaimed proofs are dropped). */
+int flow_proof_cache_init(struct flow_ctx *ctx);
+void flow_proof_cache_free(struct flow_ctx *ctx);
+int flow_proof_cache_take(const struct flow_ctx *ctx, int chain, const uint8_t gateway[20],
+                          const uint8_t slot[32], uint64_t height, const uint8_t state_root[32],
+                          struct flow_proven *out);
+int flow_fetch_proofs_shared(const struct flow_ctx *ctx, int chain, const uint8_t gateway[20],
+                             const uint8_t slot[32], const uint8_t (*more)[32], size_t n_more,
+                             uint64_t height, const uint8_t state_root[32],
+                             struct flow_proven *out, struct mr_error *err);
+
 /* ------------------------------------------------- database side -- */
 
 /* Our recent transactions of a shared call (anchorStateRoot or
@@ -276,6 +295,13 @@ void flow_db_alert(PGconn *conn, const char *severity, const char *subject, cons
 /* Takes a transaction-scoped advisory lock for (what, chain, contract). */
 int flow_db_xact_lock(PGconn *conn, const char *what, const char *chain_key,
                       const uint8_t addr[20], struct mr_error *err);
+
+/* Opens a transaction that records intents (flow_db_intent): committed
+ * without waiting for the WAL flush.  Safe because nothing is sent on the
+ * strength of it: the sender stores each signed attempt with a synchronous
+ * commit before broadcasting it, and that flush takes every earlier WAL
+ * record along, the intent's included (msg.c record()). */
+#define FLOW_INTENT_BEGIN "BEGIN; SET LOCAL synchronous_commit TO off"
 
 /* Records an intent inside the caller's transaction (nonce from the chain's
  * pending count).  Out: *tx_id, *nonce (the nonce allocated). */
@@ -314,6 +340,12 @@ struct flow_proof_req {
     uint64_t min_height;
     unsigned accept;                 /* bit s: status s is what we need */
     int64_t job_id;
+    /* A confirm's proof of the source outbox: the proofs of the other
+     * messages of the pair waiting for theirs are fetched along
+     * (flow_fetch_proofs_shared).  NULL pair: only this slot. */
+    const char *pair;                /* the messages' gateway_pair */
+    const uint8_t *mh;               /* this message */
+    int box_offset;                  /* MESSAGE_BOX_OFFSET of about_gateway */
 };
 
 struct flow_proof_res {

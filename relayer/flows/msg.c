@@ -447,6 +447,11 @@ static int proof_req(struct run *r, enum flow_step s, struct flow_proof_req *q,
         if (rc != MR_OK)
             return rc;
         mosaic_outbox_slot(r->m.hash, (uint64_t)off, q->slot);
+        if (s == FLOW_CONFIRM) { /* fetched along with the others waiting */
+            q->pair = r->gw->name;
+            q->mh = r->m.hash;
+            q->box_offset = off;
+        }
         q->accept = s == FLOW_CONFIRM ? 1u << MOSAIC_DECLARED
                     : s == FLOW_CONFIRM_REVERT
                         ? 1u << MOSAIC_DECLARED_REVOCATION
@@ -499,7 +504,17 @@ static int calldata(struct run *r, enum flow_step s, const struct flow_proven *p
 }
 
 /* Records the step's intent with its message_txs row and the message's
- * state, in one transaction.  *skipped when the row turned terminal. */
+ * state, in one transaction.  *skipped when the row turned terminal.
+ *
+ * The nonce allocation (the key's allocator row stays locked until the
+ * end) comes last, so that the lock is held for two statements, and the
+ * commit does not wait for the WAL flush (FLOW_INTENT_BEGIN): the other
+ * workers' intents of the key queue behind that lock.  Nothing leaves the
+ * process on the strength of this commit: the sender signs the intent
+ * only once it sees it committed, and records the signed attempt with a
+ * synchronous commit before it broadcasts; that flush covers every WAL
+ * record before it, this commit's included.  A crash that loses this
+ * transaction loses the nonce with it (no gap) and the job is run again. */
 static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
                   const uint8_t *cd, size_t len, uint64_t gas, uint64_t *nonce, uint64_t height,
                   int64_t *tx_id, int *skipped, struct mr_error *err)
@@ -515,7 +530,7 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
 
     *skipped = 0;
     flow_bytea_text(r->m.hash, 32, mh);
-    rc = db_exec(r->conn, "BEGIN", err);
+    rc = db_exec(r->conn, FLOW_INTENT_BEGIN, err);
     if (rc != MR_OK)
         return rc;
     p[0] = mh;
@@ -529,6 +544,18 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
                         strcmp(PQgetvalue(res, 0, 0), "halted") == 0))
         *skipped = 1;
     PQclear(res);
+    snprintf(hs, sizeof(hs), "%llu", (unsigned long long)height);
+    if (rc == MR_OK && !*skipped) {
+        p[1] = state;
+        p[2] = s == FLOW_CONFIRM ? hs : NULL;
+        res = PQexecParams(r->conn,
+                           "UPDATE " DB_SCHEMA ".messages SET state = $2, anchor_height ="
+                           " coalesce($3::bigint, anchor_height), updated_at = now()"
+                           " WHERE message_hash = $1::bytea",
+                           3, NULL, p, NULL, NULL, 0);
+        rc = db_check(res, PGRES_COMMAND_OK, "updating the message", err);
+        PQclear(res);
+    }
     if (rc == MR_OK && !*skipped) {
         memset(&in, 0, sizeof(in));
         in.chain = chain;
@@ -543,7 +570,6 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
     }
     if (rc == MR_OK && !*skipped) {
         snprintf(tx, sizeof(tx), "%lld", (long long)*tx_id);
-        snprintf(hs, sizeof(hs), "%llu", (unsigned long long)height);
         p[1] = tx;
         p[2] = flow_step_name(s);
         p[3] = height > 0 ? hs : NULL;
@@ -552,17 +578,6 @@ static int record(struct run *r, enum flow_step s, int chain, const uint8_t *to,
                            " VALUES ($1::bytea, $2::bigint, $3, $4::bigint)",
                            4, NULL, p, NULL, NULL, 0);
         rc = db_check(res, PGRES_COMMAND_OK, "recording the step", err);
-        PQclear(res);
-    }
-    if (rc == MR_OK && !*skipped) {
-        p[1] = state;
-        p[2] = s == FLOW_CONFIRM ? hs : NULL;
-        res = PQexecParams(r->conn,
-                           "UPDATE " DB_SCHEMA ".messages SET state = $2, anchor_height ="
-                           " coalesce($3::bigint, anchor_height), updated_at = now()"
-                           " WHERE message_hash = $1::bytea",
-                           3, NULL, p, NULL, NULL, 0);
-        rc = db_check(res, PGRES_COMMAND_OK, "updating the message", err);
         PQclear(res);
     }
     if (rc == MR_OK)

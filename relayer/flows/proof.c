@@ -167,7 +167,7 @@ static enum flow_res prove_ensure(struct flow_ctx *ctx, PGconn *conn,
     if (rc == MR_OK)
         rc = flow_pending_nonce(ctx, q->on, ctx->facilitator, &nonce, err);
     if (rc == MR_OK)
-        rc = db_exec(conn, "BEGIN", err);
+        rc = db_exec(conn, FLOW_INTENT_BEGIN, err);
     if (rc != MR_OK) {
         free(cd);
         return FLOW_R_ERROR;
@@ -239,6 +239,57 @@ static enum flow_res halt_mismatch(struct flow_ctx *ctx, PGconn *conn,
     return FLOW_R_HALT;
 }
 
+/* The proof of q's slot at height h against root (our node's header): for
+ * a confirm, from the proofs fetched along with another message's, or
+ * fetched with the slots of the pair's other messages waiting for their
+ * confirm (one eth_getProof for all); otherwise on its own. */
+static int fetch_slot(struct flow_ctx *ctx, PGconn *conn, const struct flow_proof_req *q,
+                      uint64_t h, const uint8_t root[32], struct flow_proven *out,
+                      struct mr_error *err)
+{
+    uint8_t (*more)[32] = NULL;
+    char hs[24], mh[67];
+    const char *p[4];
+    PGresult *res;
+    size_t n = 0;
+    int rc;
+
+    if (q->pair == NULL || q->mh == NULL || ctx->proofs == NULL)
+        return flow_fetch_proof(ctx, q->about, q->about_gateway, q->slot, h, root, out, err);
+    if (flow_proof_cache_take(ctx, q->about, q->about_gateway, q->slot, h, root, out))
+        return MR_OK;
+    snprintf(hs, sizeof(hs), "%llu", (unsigned long long)h);
+    flow_bytea_text(q->mh, 32, mh);
+    p[0] = q->pair;
+    p[1] = ctx->cfg->chains[q->about].key;
+    p[2] = hs;
+    p[3] = mh;
+    /* Declared at or below h, no confirm recorded yet: each shows its
+     * status at h in the same proof of the gateway's account. */
+    res = PQexecParams(conn,
+                       "SELECT m.message_hash FROM " DB_SCHEMA ".messages m WHERE m.gateway_pair ="
+                       " $1 AND m.source_chain = $2 AND m.state IN ('declared', 'anchoring',"
+                       " 'confirming') AND m.declared_block <= $3::bigint AND m.message_hash <>"
+                       " $4::bytea AND NOT EXISTS (SELECT 1 FROM " DB_SCHEMA ".message_txs t"
+                       " WHERE t.message_hash = m.message_hash AND t.step = 'confirm')"
+                       " ORDER BY m.declared_block, m.message_hash LIMIT 127",
+                       4, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+        (more = malloc((size_t)PQntuples(res) * sizeof(*more))) != NULL) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            uint8_t other[32];
+            if (flow_bytea_parse(PQgetvalue(res, i, 0), other, 32) != MR_OK)
+                continue;
+            mosaic_outbox_slot(other, (uint64_t)q->box_offset, more[n++]);
+        }
+    }
+    PQclear(res); /* a failed read only costs the batch */
+    rc = flow_fetch_proofs_shared(ctx, q->about, q->about_gateway, q->slot,
+                                  (const uint8_t(*)[32])more, n, h, root, out, err);
+    free(more);
+    return rc;
+}
+
 /* Checks candidate k; FLOW_R_OK with res filled when it serves, FLOW_R_WAIT
  * when it does not (try the next), HALT / ERROR.  *unreadable: the ERROR is
  * the node refusing the proof at that height (geth's "missing trie node"
@@ -276,8 +327,7 @@ static enum flow_res check(struct flow_ctx *ctx, PGconn *conn, const struct flow
         pipelined = 1; /* behind our anchor in flight */
     }
     {
-        int rc = flow_fetch_proof(ctx, q->about, q->about_gateway, q->slot, k->h, hdr.state_root,
-                                  &res->p, err);
+        int rc = fetch_slot(ctx, conn, q, k->h, hdr.state_root, &res->p, err);
         if (rc != MR_OK) {
             *unreadable = rc == MR_ERR_RPC || rc == MR_ERR_PROOF;
             return FLOW_R_ERROR;
@@ -491,7 +541,7 @@ enum flow_res flow_anchor_ensure(struct flow_ctx *ctx, PGconn *conn, int on, int
         return FLOW_R_ERROR;
     }
     if (flow_pending_nonce(ctx, on, ctx->anchorer, &nonce, err) != MR_OK ||
-        db_exec(conn, "BEGIN", err) != MR_OK)
+        db_exec(conn, FLOW_INTENT_BEGIN, err) != MR_OK)
         return FLOW_R_ERROR;
     rc = flow_db_xact_lock(conn, "anchor", on_key, anchor, err);
     if (rc == MR_OK)

@@ -823,6 +823,51 @@ static void test_stake_hashlock(void **state)
     no_reverts();
 }
 
+/* eth_getProof calls of the process (rpc_set_observer). */
+static unsigned long n_get_proof;
+
+static void count_get_proof(uint64_t chain_id, size_t endpoint, const char *method, double seconds,
+                            const struct rpc_detail *d)
+{
+    (void)chain_id;
+    (void)endpoint;
+    (void)seconds;
+    (void)d;
+    if (strcmp(method, "eth_getProof") == 0)
+        __atomic_add_fetch(&n_get_proof, 1, __ATOMIC_RELAXED);
+}
+
+/* Three stakes waiting for their confirm at one height: the first run
+ * fetches the proofs of all three source outbox slots in one eth_getProof
+ * (each verified against our node's root), the other runs take theirs from
+ * the cache.  One proof per message would be four calls (one more for the
+ * height to anchor). */
+static void test_confirm_proofs_shared(void **state)
+{
+    struct tmsg m[3];
+    unsigned long calls;
+    int64_t first = 0;
+
+    REQUIRE();
+    first = max_tx_id();
+    for (int i = 0; i < 3; i++)
+        do_stake(&m[i], 100 + (uint64_t)i, NULL);
+    for (int i = 0; i < 3; i++)
+        insert_message(&m[i], 1);
+    __atomic_store_n(&n_get_proof, 0, __ATOMIC_RELAXED);
+    rpc_set_observer(count_get_proof);
+    drive(m, 3, "completed");
+    rpc_set_observer(NULL);
+    calls = __atomic_load_n(&n_get_proof, __ATOMIC_RELAXED);
+    print_message("eth_getProof calls for 3 confirms: %lu\n", calls);
+    assert_true(calls < 4);
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 3);
+    assert_int_equal(count_purpose("proveGateway", first), 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(status_of(&F.a, F.cogw, 1, m[i].hash), MOSAIC_PROGRESSED);
+    no_reverts();
+}
+
 /* §5.4: redeem & unstake by hashlock (anchoring the auxiliary chain on
  * origin, confirmRedeemIntent with the height before the hashlock). */
 static void test_redeem_hashlock(void **state)
@@ -1652,6 +1697,7 @@ int main(void)
         cmocka_set_test_filter(getenv("FLOWS_ONLY"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stake_hashlock),
+        cmocka_unit_test(test_confirm_proofs_shared),
         cmocka_unit_test(test_redeem_hashlock),
         cmocka_unit_test(test_stake_proof_path),
         cmocka_unit_test(test_progressed_by_someone_else),

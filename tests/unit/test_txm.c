@@ -205,6 +205,43 @@ static void test_intent_after_crash(void **state)
     assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"), 1);
 }
 
+/* Intents recorded by others (the flows) are signed by one poll, stored
+ * together in one statement and only then sent: each once, with one
+ * attempt, at its own nonce. */
+static void test_intents_signed_together(void **state)
+{
+    uint64_t chain_nonce, nonce, first = 0;
+    int64_t id;
+    size_t left = 0;
+    REQUIRE();
+
+    assert_int_equal(ethrpc_get_transaction_count(f->rpc, signer_address(f->signer), "pending",
+                                                  &chain_nonce, NULL, &err), MR_OK);
+    for (int i = 0; i < 6; i++) {
+        struct txs_intent in = plain_call();
+        in.chain_key = "origin";
+        in.sender = signer_address(f->signer);
+        assert_int_equal(txs_create_intent(f->db, &in, chain_nonce, &id, &nonce, &err), MR_OK);
+        if (i == 0)
+            first = nonce;
+        assert_int_equal(nonce, first + (uint64_t)i);
+    }
+    if (txm_poll(&f->x.t, &left, &err) != MR_OK)
+        fail_msg("poll: %s", err.msg);
+    assert_int_equal(left, 6);
+    /* One poll: all signed, stored and sent (the sends recorded at its end). */
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state ="
+                                 " 'broadcast'"), 6);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM tx_attempts a JOIN transactions t"
+                                 " ON t.id = a.tx_id WHERE a.attempt = 1 AND a.broadcast_at IS NOT"
+                                 " NULL"), 6);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM tx_attempts"), 6);
+    drain(f, 20);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM transactions WHERE state = 'final'"
+                                 " AND receipt_status = 1"), 6);
+    assert_int_equal(tv_pg_int64(f->db, "SELECT count(*) FROM tx_attempts"), 6);
+}
+
 /* Finality by the node's "finalized" tag (anvil --slots-in-an-epoch 1:
  * head - 2), and the pause when the key cannot pay. */
 static void test_finalized_tag_and_pause(void **state)
@@ -590,6 +627,7 @@ WRAP(test_revert_not_sent)
 WRAP(test_stuck_replaced)
 WRAP(test_reorged_and_resent)
 WRAP(test_intent_after_crash)
+WRAP(test_intents_signed_together)
 WRAP(test_finalized_tag_and_pause)
 WRAP(test_create_contract)
 WRAP(test_bad_intents_refused)
@@ -610,6 +648,7 @@ int main(void)
         T(test_stuck_replaced),
         T(test_reorged_and_resent),
         T(test_intent_after_crash),
+        T(test_intents_signed_together),
         T(test_finalized_tag_and_pause),
         T(test_create_contract),
         T(test_bad_intents_refused),

@@ -428,6 +428,53 @@ static void test_mark_many(void **state)
     assert_int_equal(txs_mark_many(f->c, &m, &err), MR_OK);
 }
 
+/* The first attempts of many intents in one statement: each recorded as
+ * attempt 1 with its own bytes; a row that is no longer an intent is left
+ * alone (attempt 0), the others are recorded all the same. */
+static void test_first_attempts_together(void **state)
+{
+    struct fx *f = *state;
+    struct txs_intent in;
+    struct mr_error err;
+    struct u256 fee, tip;
+    struct txs_first_attempt a[3];
+    uint8_t hash[3][32], raw[3][40];
+    int64_t id[3];
+    uint64_t nonce;
+    int attempt[3], one;
+
+    TV_REQUIRE_PG();
+    assert_non_null(f);
+    in = intent("origin");
+    u256_from_u64(&fee, 3000000000);
+    u256_from_u64(&tip, 1000000000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(txs_create_intent(f->c, &in, 0, &id[i], &nonce, &err), MR_OK);
+        memset(hash[i], 0x10 + i, 32);
+        memset(raw[i], 0x20 + i, sizeof(raw[i]));
+        a[i].id = id[i];
+        a[i].hash = hash[i];
+        a[i].raw = raw[i];
+        a[i].raw_len = (size_t)(20 + 10 * i);
+    }
+    /* The second was signed meanwhile (another poll): not signed twice. */
+    assert_int_equal(txs_record_attempt(f->c, id[1], hash[1], raw[1], 30, &fee, &tip, &one, &err),
+                     MR_OK);
+    memset(hash[1], 0x7f, 32);
+    assert_int_equal(txs_record_first_attempts(f->c, a, 3, &fee, &tip, attempt, &err), MR_OK);
+    assert_int_equal(attempt[0], 1);
+    assert_int_equal(attempt[1], 0);
+    assert_int_equal(attempt[2], 1);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM transactions WHERE state = 'signed'"),
+                     3);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM tx_attempts"), 3);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM tx_attempts WHERE tx_hash ="
+                                 " '\\x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f'"), 0);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT sum(octet_length(raw)) FROM tx_attempts"), 20 + 30 + 40);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM tx_attempts WHERE max_fee = 3000000000"
+                                 " AND max_priority_fee = 1000000000"), 3);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -436,6 +483,7 @@ int main(void)
         T(test_concurrent_allocation),
         T(test_create_signed),
         T(test_mark_many),
+        T(test_first_attempts_together),
     };
     return cmocka_run_group_tests_name("txstore: nonces and transaction records", tests, NULL, NULL);
 }
