@@ -326,65 +326,46 @@ static const struct dump_spec specs[] = {
     {"redeem_revoked_1.json", MOSAIC_REDEEM},
 };
 
-static void check_stake_dump(json_t *d)
+/* One declaration dump: the source side's send call (stake() on origin,
+ * redeem() on auxiliary) and the target side's confirm call rebuild the same
+ * message (the target with remoteGateway); every hash in the dump is its
+ * hash; the source's status proof and the confirm call's proof argument prove
+ * DECLARED in the outbox slot, the target's status proof in the inbox slot. */
+static void check_declare_dump(json_t *d, enum mosaic_kind kind)
 {
+    int stake = kind == MOSAIC_STAKE;
+    size_t min_hashes = stake ? 4 : 2; /* hashes a stake / a redeem dump holds at least */
+    const char *src_side = stake ? "gateway" : "co_gateway";
+    const char *dst_side = stake ? "co_gateway" : "gateway";
+    const char *send = stake ? "stake" : "redeem";
+    const char *confirm = stake ? "confirm_stake_intent" : "confirm_redeem_intent";
+    const char *sender = stake ? "staker" : "redeemer";
+    const char *remote = stake ? "gateway" : "coGateway";
+    json_t *src_o = json_object_get(d, src_side), *dst_o = json_object_get(d, dst_side);
     struct dump_msg src, dst;
-    json_t *gw = json_object_get(d, "gateway"), *co = json_object_get(d, "co_gateway");
     uint8_t mh[32], mh2[32], slot[32], hl[32];
     const char *hashes[64];
     size_t nh = 0;
 
-    /* origin stake(); the co-gateway's confirm rebuilds it with remoteGateway */
-    dump_message(d, "gateway", "stake", "staker", "gateway", MOSAIC_STAKE, &src);
-    dump_message(d, "co_gateway", "confirm_stake_intent", "staker", "gateway", MOSAIC_STAKE, &dst);
+    dump_message(d, src_side, send, sender, remote, kind, &src);
+    dump_message(d, dst_side, confirm, sender, remote, kind, &dst);
     mosaic_message_hash(&src.m, mh);
     mosaic_message_hash(&dst.m, mh2);
     assert_memory_equal(mh, mh2, 32);
     mosaic_hashlock(src.secret, hl);
     assert_memory_equal(hl, src.m.hashlock, 32);
     collect_hashes(d, hashes, &nh);
-    assert_true(nh >= 4);
-    for (size_t i = 0; i < nh; i++)
-        tv_assert_hex(mh, 32, hashes[i]);
-    /* the outbox slot on origin, the inbox slot on auxiliary */
-    mosaic_outbox_slot(mh, MOSAIC_MESSAGE_BOX_OFFSET, slot);
-    check_status_proof(json_object_get(json_object_get(gw, "stake"), "proof_data"), slot,
-                       MOSAIC_DECLARED);
-    check_call_proof(json_object_get(json_object_get(co, "confirm_stake_intent"), "params"), slot,
-                     MOSAIC_DECLARED);
-    mosaic_inbox_slot(mh, MOSAIC_MESSAGE_BOX_OFFSET, slot);
-    check_status_proof(json_object_get(json_object_get(co, "confirm_stake_intent"), "proof_data"),
-                       slot, MOSAIC_DECLARED);
-}
-
-static void check_redeem_dump(json_t *d)
-{
-    struct dump_msg src, dst;
-    json_t *gw = json_object_get(d, "gateway"), *co = json_object_get(d, "co_gateway");
-    uint8_t mh[32], mh2[32], slot[32], hl[32];
-    const char *hashes[64];
-    size_t nh = 0;
-
-    dump_message(d, "co_gateway", "redeem", "redeemer", "coGateway", MOSAIC_REDEEM, &src);
-    dump_message(d, "gateway", "confirm_redeem_intent", "redeemer", "coGateway", MOSAIC_REDEEM,
-                 &dst);
-    mosaic_message_hash(&src.m, mh);
-    mosaic_message_hash(&dst.m, mh2);
-    assert_memory_equal(mh, mh2, 32);
-    mosaic_hashlock(src.secret, hl);
-    assert_memory_equal(hl, src.m.hashlock, 32);
-    collect_hashes(d, hashes, &nh);
-    assert_true(nh >= 2);
+    assert_true(nh >= min_hashes);
     for (size_t i = 0; i < nh; i++)
         tv_assert_hex(mh, 32, hashes[i]);
     mosaic_outbox_slot(mh, MOSAIC_MESSAGE_BOX_OFFSET, slot);
-    check_status_proof(json_object_get(json_object_get(co, "redeem"), "proof_data"), slot,
+    check_status_proof(json_object_get(json_object_get(src_o, send), "proof_data"), slot,
                        MOSAIC_DECLARED);
-    check_call_proof(json_object_get(json_object_get(gw, "confirm_redeem_intent"), "params"), slot,
+    check_call_proof(json_object_get(json_object_get(dst_o, confirm), "params"), slot,
                      MOSAIC_DECLARED);
     mosaic_inbox_slot(mh, MOSAIC_MESSAGE_BOX_OFFSET, slot);
-    check_status_proof(json_object_get(json_object_get(gw, "confirm_redeem_intent"), "proof_data"),
-                       slot, MOSAIC_DECLARED);
+    check_status_proof(json_object_get(json_object_get(dst_o, confirm), "proof_data"), slot,
+                       MOSAIC_DECLARED);
 }
 
 static void test_dumps(void **state)
@@ -396,10 +377,7 @@ static void test_dumps(void **state)
         json_t *d;
         snprintf(rel, sizeof(rel), FIXDIR "%s", specs[i].file);
         TV_LOAD_OR_SKIP(d, rel);
-        if (specs[i].kind == MOSAIC_STAKE)
-            check_stake_dump(d);
-        else
-            check_redeem_dump(d);
+        check_declare_dump(d, specs[i].kind);
         json_decref(d);
     }
 }
