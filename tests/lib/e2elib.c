@@ -296,36 +296,13 @@ void e2e_down(struct e2e *e)
 
 /* ---- the daemon ---- */
 
-static const char *bin(void)
-{
-    const char *b = getenv("MR_BIN");
-
-    return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
-}
-
 void e2e_daemon_start(struct e2e *e)
 {
-    const char *argv[] = {bin(), "run", "--config", e->cfg, "--database", e->ci, NULL};
-    pid_t pid;
+    const char *argv[] = {tv_bin(), "run", "--config", e->cfg, "--database", e->ci, NULL};
 
     /* One left running by a test that failed half way is not this one's. */
     e2e_daemon_kill(e);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd < 0 || nul < 0)
-            _exit(127);
-        dup2(nul, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        for (int i = 3; i < 1024; i++)
-            close(i);
-        execv(argv[0], (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    e->pid = pid;
+    e->pid = tv_spawn_append(argv, e->log);
     e->starts++;
 }
 

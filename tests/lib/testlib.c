@@ -232,13 +232,13 @@ const char *tv_bin(void)
     return b != NULL && b[0] != '\0' ? b : "build/mosaic-relayer";
 }
 
-int tv_spawn(const char *const *argv, const char *log)
+static int spawn(const char *const *argv, const char *log, int mode)
 {
     pid_t pid = fork();
 
     assert_true(pid >= 0);
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open(log, O_WRONLY | O_CREAT | mode, 0600);
         int nul = open("/dev/null", O_RDONLY);
         if (fd < 0 || nul < 0)
             _exit(127);
@@ -251,6 +251,16 @@ int tv_spawn(const char *const *argv, const char *log)
         _exit(127);
     }
     return (int)pid;
+}
+
+int tv_spawn(const char *const *argv, const char *log)
+{
+    return spawn(argv, log, O_TRUNC);
+}
+
+int tv_spawn_append(const char *const *argv, const char *log)
+{
+    return spawn(argv, log, O_APPEND);
 }
 
 char *tv_slurp(const char *path)

@@ -67,6 +67,9 @@ const char *tv_bin(void);
  * stderr to the file `log` (created or truncated, mode 0600), no other
  * descriptor inherited.  Returns its pid. */
 int tv_spawn(const char *const *argv, const char *log);
+/* The same, but appends to `log` (created if missing) instead of truncating
+ * it: a daemon restarted by the test keeps one log of all its runs. */
+int tv_spawn_append(const char *const *argv, const char *log);
 /* The whole file as a new malloc'd NUL-terminated string, NULL if it
  * cannot be read. */
 char *tv_slurp(const char *path);
