@@ -275,6 +275,24 @@ static int run_idle(struct watcher *w)
     return ranges;
 }
 
+/* Mines both sides past finality (origin: 3 blocks, its finalized tag is
+ * head - 2; aux: 2 blocks, 1 confirmation), opens a watcher per side on ci
+ * from start_o / start_a (configs in *co / *ca) and runs both until caught
+ * up. */
+static void watch_both(struct watcher_config *co, struct watcher_config *ca, const char *ci,
+                       uint64_t start_o, uint64_t start_a, struct watcher **wo,
+                       struct watcher **wa)
+{
+    cl_mine(&W.o.c, 3);
+    cl_mine(&W.a.c, 2);
+    config_for(co, "origin", W.o.c.url, ci, start_o);
+    config_for(ca, "aux", W.a.c.url, ci, start_a);
+    *wo = open_watcher(co);
+    *wa = open_watcher(ca);
+    run_idle(*wo);
+    run_idle(*wa);
+}
+
 static void step_ok(struct watcher *w, struct watcher_result *r)
 {
     struct mr_error err;
@@ -366,14 +384,7 @@ static void test_stake_and_redeem(void **state)
     /* Events of the other side's kind, from the wrong contract: ignored. */
     emit_kind(&W.o, 9, mhs, 1);  /* MintProgressed from the origin gateway */
     emit_kind(&W.a, 1, mhr, 1);  /* StakeProgressed from the co-gateway */
-    cl_mine(&W.o.c, 3);
-    cl_mine(&W.a.c, 2);
-    config_for(&co, "origin", W.o.c.url, ci, start_o);
-    config_for(&ca, "aux", W.a.c.url, ci, start_a);
-    wo = open_watcher(&co);
-    wa = open_watcher(&ca);
-    run_idle(wo);
-    run_idle(wa);
+    watch_both(&co, &ca, ci, start_o, start_a, &wo, &wa);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.messages"), 2);
     assert_int_equal(count_where(db, "SELECT count(*) FROM mosaic.messages WHERE message_hash ="
                                      " decode('%s', 'hex') AND flow = 'stake' AND source_chain ="
@@ -473,14 +484,7 @@ static void test_refusals(void **state)
     cl_word_u64(w[0], 0);
     side_send(&W.o, W.o.anchor, data,
               cl_calldata_words("anchorStateRoot(uint256,bytes32)", w, 2, data));
-    cl_mine(&W.o.c, 3);
-    cl_mine(&W.a.c, 2);
-    config_for(&co, "origin", W.o.c.url, ci, start_o);
-    config_for(&ca, "aux", W.a.c.url, ci, start_a);
-    wo = open_watcher(&co);
-    wa = open_watcher(&ca);
-    run_idle(wo);
-    run_idle(wa);
+    watch_both(&co, &ca, ci, start_o, start_a, &wo, &wa);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.messages"), 0);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.jobs"), 0);
     assert_int_equal(tv_pg_int64(db, "SELECT count(*) FROM mosaic.events WHERE kind IN"
