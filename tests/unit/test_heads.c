@@ -89,51 +89,48 @@ static void scenario(struct heads *h, struct rpc_endpoints *e, int subscribed)
     assert_memory_equal(head.hash, b.hash, 32); /* still the newest */
 }
 
-static void test_ws_subscription(void **state)
+/* Runs the scenario on origin with heads polling every poll_ms and, when
+ * ws_port is not 0, a websocket endpoint at that port; its statistics in *st. */
+static void scenario_stats(int ws_port, long poll_ms, int subscribed, struct heads_stats *st)
 {
-    struct rpc_endpoints *e;
+    struct rpc_endpoints *e = open_origin();
     struct heads *h;
-    struct heads_stats st;
     struct mr_error err;
     char ws[64];
-    (void)state;
 
-    TV_REQUIRE_ANVIL();
-    e = open_origin();
-    snprintf(ws, sizeof(ws), "ws://127.0.0.1:%d", anvil_port());
-    /* Polling so slow that only the subscription can deliver in time. */
-    assert_int_equal(heads_open(e, ws, 600000, &h, &err), MR_OK);
-    scenario(h, e, 1);
-    heads_stats(h, &st);
-    assert_int_equal(st.polls, 1);        /* the first head only */
-    assert_int_equal(st.returned_ws, 3);
-    assert_true(st.ws_heads >= 3);
+    snprintf(ws, sizeof(ws), "ws://127.0.0.1:%d", ws_port);
+    assert_int_equal(heads_open(e, ws_port != 0 ? ws : NULL, poll_ms, &h, &err), MR_OK);
+    scenario(h, e, subscribed);
+    heads_stats(h, st);
     heads_close(h);
     rpc_endpoints_free(e);
 }
 
-static void test_ws_refused_polls(void **state)
+static void test_ws_subscription(void **state)
 {
-    struct rpc_endpoints *e;
-    struct heads *h;
     struct heads_stats st;
-    struct mr_error err;
-    char ws[64];
     (void)state;
 
     TV_REQUIRE_ANVIL();
-    e = open_origin();
-    snprintf(ws, sizeof(ws), "ws://127.0.0.1:%d", tv_free_port());
-    assert_int_equal(heads_open(e, ws, 50, &h, &err), MR_OK);
-    scenario(h, e, 0);
-    heads_stats(h, &st);
+    /* Polling so slow that only the subscription can deliver in time. */
+    scenario_stats(anvil_port(), 600000, 1, &st);
+    assert_int_equal(st.polls, 1);        /* the first head only */
+    assert_int_equal(st.returned_ws, 3);
+    assert_true(st.ws_heads >= 3);
+}
+
+static void test_ws_refused_polls(void **state)
+{
+    struct heads_stats st;
+    (void)state;
+
+    TV_REQUIRE_ANVIL();
+    scenario_stats(tv_free_port(), 50, 0, &st);
     assert_true(st.ws_configured);
     assert_true(st.ws_attempts >= 1);
     assert_int_equal(st.ws_connects, 0);
     assert_int_equal(st.ws_heads, 0);
     assert_int_equal(st.returned_poll, 4);
-    heads_close(h);
-    rpc_endpoints_free(e);
 }
 
 static void test_polling_only(void **state)
@@ -145,13 +142,10 @@ static void test_polling_only(void **state)
     (void)state;
 
     TV_REQUIRE_ANVIL();
-    e = open_origin();
-    assert_int_equal(heads_open(e, NULL, 50, &h, &err), MR_OK);
-    scenario(h, e, 0);
-    heads_stats(h, &st);
+    scenario_stats(0, 50, 0, &st);
     assert_false(st.ws_configured);
     assert_int_equal(st.returned_poll, 4);
-    heads_close(h);
+    e = open_origin();
     assert_int_equal(heads_open(e, "http://x", 50, &h, &err), MR_ERR_INVALID);
     assert_int_equal(heads_open(e, NULL, 0, &h, &err), MR_ERR_INVALID);
     rpc_endpoints_free(e);
