@@ -1009,6 +1009,14 @@ static void cli_env_free(struct cli_env *e)
     free(e->out);
 }
 
+/* Runs `keys new --out OUT --password-file PWFILE --light`; its exit code. */
+static int cli_new_light(const struct cli_env *e, char **out, char **errout)
+{
+    return tv_run_cli((const char *const[]){"keys", "new", "--out", e->out, "--password-file",
+                                            e->pwfile, "--light", NULL},
+                      NULL, out, errout);
+}
+
 /* Asserts that neither output contains the password or the key (hex). */
 static void assert_no_secrets(const char *out, const char *errout, const char *key_hex)
 {
@@ -1075,11 +1083,7 @@ static void test_cli_new_and_address(void **state)
     (void)state;
 
     cli_env_init(&e);
-    assert_int_equal(tv_run_cli((const char *const[]){"keys", "new", "--out", e.out,
-                                                      "--password-file", e.pwfile, "--light",
-                                                      NULL},
-                                NULL, &out, &errout),
-                     0);
+    assert_int_equal(cli_new_light(&e, &out, &errout), 0);
     assert_string_equal(errout, "");
     assert_int_equal(stat(e.out, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
@@ -1166,18 +1170,10 @@ static void test_cli_refusals(void **state)
     (void)state;
 
     cli_env_init(&e);
-    assert_int_equal(tv_run_cli((const char *const[]){"keys", "new", "--out", e.out,
-                                                      "--password-file", e.pwfile, "--light",
-                                                      NULL},
-                                NULL, NULL, NULL),
-                     0);
+    assert_int_equal(cli_new_light(&e, NULL, NULL), 0);
     before = read_text(e.out);
     /* An existing --out is never replaced. */
-    assert_int_equal(tv_run_cli((const char *const[]){"keys", "new", "--out", e.out,
-                                                      "--password-file", e.pwfile, "--light",
-                                                      NULL},
-                                NULL, &out, &errout),
-                     2);
+    assert_int_equal(cli_new_light(&e, &out, &errout), 2);
     assert_one_line(errout);
     assert_non_null(strstr(errout, "already exists"));
     after = read_text(e.out);
@@ -1225,11 +1221,7 @@ static void test_cli_address_field(void **state)
     (void)state;
 
     cli_env_init(&e);
-    assert_int_equal(tv_run_cli((const char *const[]){"keys", "new", "--out", e.out,
-                                                      "--password-file", e.pwfile, "--light",
-                                                      NULL},
-                                NULL, NULL, NULL),
-                     0);
+    assert_int_equal(cli_new_light(&e, NULL, NULL), 0);
     key_hex = decrypt_hex(e.out, CLI_PASSWORD, addr);
     address_to_checksum(addr, want);
     strcat(want, "\n");
