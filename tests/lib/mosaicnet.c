@@ -638,30 +638,6 @@ uint64_t mn_stake(struct mn_net *n, struct mn_msg *m, const char *suffix)
                    "StakeIntentDeclared(bytes32,address,uint256,address,uint256)", suffix);
 }
 
-void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
-                      const char *suffix)
-{
-    struct mn_proven p;
-    struct eth_receipt r;
-    char lb[64];
-
-    mn_relay_to_aux(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
-    {
-        struct abi_value args[9] = {abi_v_address(n->staker),      abi_v_uint(m->nonce),
-                                    abi_v_address(m->beneficiary), abi_v_u256(&m->amount),
-                                    abi_v_u256(&m->gas_price),     abi_v_u256(&m->gas_limit),
-                                    abi_v_bytes(m->hashlock, 32),  abi_v_uint(p.height),
-                                    abi_v_bytes(p.storage_nodes, p.storage_nodes_len)};
-        mn_tx(&n->a, label(lb, sizeof(lb), "confirmStakeIntent", suffix), n->a_fac, n->cgw, NULL,
-              "confirmStakeIntent(address,uint256,address,uint256,uint256,uint256,bytes32,uint256,"
-              "bytes)",
-              args, 9, &r);
-    }
-    confirmed(&n->a, n->cgw, "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,"
-                             "uint256,bytes32)", m, n->staker, p.height, &r);
-    mn_proven_free(&p);
-}
-
 uint64_t mn_redeem(struct mn_net *n, struct mn_msg *m, const char *suffix)
 {
     mn_token_approve(&n->a, n->ut, n->redeemer, n->cgw, m->amount);
@@ -669,27 +645,57 @@ uint64_t mn_redeem(struct mn_net *n, struct mn_msg *m, const char *suffix)
                    "RedeemIntentDeclared(bytes32,address,uint256,address,uint256)", suffix);
 }
 
-void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height,
-                       const char *suffix)
+/* The target side's confirm of a declared message: relays the source's
+ * outbox DECLARED at `height`, calls confirmStakeIntent on the co-gateway or
+ * confirmRedeemIntent on the gateway, and checks its Confirmed event. */
+static void confirm_intent(struct mn_net *n, enum mosaic_kind kind, const struct mn_msg *m,
+                           uint64_t height, const char *suffix)
 {
+    int stake = kind == MOSAIC_STAKE;
+    struct cl_chain *dst = stake ? &n->a : &n->o;
+    const uint8_t *sender = stake ? n->staker : n->redeemer;
+    const uint8_t *gateway = stake ? n->cgw : n->gw;
+    const char *fn = stake ? "confirmStakeIntent" : "confirmRedeemIntent";
     struct mn_proven p;
     struct eth_receipt r;
     char lb[64];
 
-    mn_relay_to_origin(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
+    if (stake)
+        mn_relay_to_aux(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
+    else
+        mn_relay_to_origin(n, m->mh, 0, MOSAIC_DECLARED, height, suffix, &p);
     {
         /* confirmRedeemIntent takes blockHeight before hashLock. */
-        struct abi_value args[9] = {abi_v_address(n->redeemer),    abi_v_uint(m->nonce),
+        struct abi_value hl = abi_v_bytes(m->hashlock, 32), bh = abi_v_uint(p.height);
+        struct abi_value args[9] = {abi_v_address(sender),         abi_v_uint(m->nonce),
                                     abi_v_address(m->beneficiary), abi_v_u256(&m->amount),
                                     abi_v_u256(&m->gas_price),     abi_v_u256(&m->gas_limit),
-                                    abi_v_uint(p.height),          abi_v_bytes(m->hashlock, 32),
+                                    stake ? hl : bh,               stake ? bh : hl,
                                     abi_v_bytes(p.storage_nodes, p.storage_nodes_len)};
-        mn_tx(&n->o, label(lb, sizeof(lb), "confirmRedeemIntent", suffix), n->o_fac, n->gw, NULL,
-              "confirmRedeemIntent(address,uint256,address,uint256,uint256,uint256,uint256,"
-              "bytes32,bytes)",
+        mn_tx(dst, label(lb, sizeof(lb), fn, suffix), stake ? n->a_fac : n->o_fac, gateway, NULL,
+              stake ? "confirmStakeIntent(address,uint256,address,uint256,uint256,uint256,"
+                      "bytes32,uint256,bytes)"
+                    : "confirmRedeemIntent(address,uint256,address,uint256,uint256,uint256,"
+                      "uint256,bytes32,bytes)",
               args, 9, &r);
     }
-    confirmed(&n->o, n->gw, "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,"
-                            "uint256,bytes32)", m, n->redeemer, p.height, &r);
+    confirmed(dst, gateway,
+              stake ? "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,uint256,"
+                      "bytes32)"
+                    : "RedeemIntentConfirmed(bytes32,address,uint256,address,uint256,uint256,"
+                      "bytes32)",
+              m, sender, p.height, &r);
     mn_proven_free(&p);
+}
+
+void mn_confirm_stake(struct mn_net *n, const struct mn_msg *m, uint64_t height,
+                      const char *suffix)
+{
+    confirm_intent(n, MOSAIC_STAKE, m, height, suffix);
+}
+
+void mn_confirm_redeem(struct mn_net *n, const struct mn_msg *m, uint64_t height,
+                       const char *suffix)
+{
+    confirm_intent(n, MOSAIC_REDEEM, m, height, suffix);
 }
