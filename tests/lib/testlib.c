@@ -460,6 +460,64 @@ void tv_make_keystore(const char *dir, const char *name, uint8_t addr[20])
     chmod(pw, 0600);
 }
 
+/* ---- a deployed gateway pair ---- */
+
+#include "relayer/config.h"
+#include "relayer/deploy.h"
+
+struct config *tv_deploy_pair1(const char *ci, const char *dir, const char *deployer,
+                               int with_user, const char *run_path)
+{
+    struct deploy_opts opts = {"build/contracts", NULL, 0, 0};
+    struct config *cfg = NULL, *run = NULL;
+    struct mr_error err;
+    char user[700] = "", yaml[8192], path[600];
+    FILE *f;
+
+    if (with_user)
+        snprintf(user, sizeof(user),
+                 "  user: { keystore: \"%s/user.json\", password_file: \"%s/user.pass\" }\n", dir,
+                 dir);
+    snprintf(yaml, sizeof(yaml),
+             "database: { url: \"%s\" }\n"
+             "chains:\n"
+             "  origin: { role: origin, chain_id: 31337, endpoints: [\"%s\"],"
+             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
+             "  aux: { role: auxiliary, chain_id: 1405, endpoints: [\"%s\"],"
+             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
+             "keys:\n"
+             "  facilitator: { keystore: \"%s/facilitator.json\", password_file: \"%s/facilitator.pass\" }\n"
+             "  anchor: { keystore: \"%s/anchor.json\", password_file: \"%s/anchor.pass\" }\n"
+             "%s"
+             "deploy:\n"
+             "  deployer: %s\n"
+             "  admin: anchor\n"
+             "  bounty: \"100\"\n"
+             "  max_state_roots: 10\n"
+             "  max_storage_root_items: 100\n"
+             "  state_file: \"%s/state.json\"\n"
+             "  output: \"%s\"\n"
+             "  pairs:\n"
+             "    - { name: pair1, origin: origin, auxiliary: aux, value_token: deploy,"
+             " base_token: deploy, token: { symbol: MOST, name: \"Mosaic OST\", decimals: 18,"
+             " supply: \"1000000000000000000000000000\" } }\n",
+             ci, tv_anvil_url("ORIGIN"), tv_anvil_url("AUX"), dir, dir, dir, dir, user, deployer,
+             dir, run_path);
+    snprintf(path, sizeof(path), "%s/deploy.yaml", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(yaml, f);
+    fclose(f);
+    if (config_load(path, &cfg, &err) != MR_OK)
+        fail_msg("config: %s", err.msg);
+    if (deploy_run(cfg, &opts, NULL, &err) != MR_OK)
+        fail_msg("deploy: %s", err.msg);
+    config_free(cfg);
+    if (config_load(run_path, &run, &err) != MR_OK)
+        fail_msg("run config: %s", err.msg);
+    return run;
+}
+
 int tv_free_port(void)
 {
     struct sockaddr_in a;

@@ -104,6 +104,17 @@ const char *tv_anvil_skip_reason(void);
  * Fails the test on any error. */
 void tv_make_keystore(const char *dir, const char *name, uint8_t addr[20]);
 
+struct config;
+/* Deploys one gateway pair "pair1" with the project's deploy command: origin
+ * (chain 31337) on tv_anvil_url("ORIGIN"), aux (1405) on "AUX", database ci;
+ * keys facilitator and anchor (the admin), and user when with_user, made
+ * before by tv_make_keystore in dir; `deployer` names the deploying key (it
+ * then holds the value and base tokens, deployed too).  Writes dir/deploy.yaml
+ * and the run config at run_path; returns that loaded (config_free it).
+ * Fails the test on any error. */
+struct config *tv_deploy_pair1(const char *ci, const char *dir, const char *deployer,
+                               int with_user, const char *run_path);
+
 #endif /* MR_TESTLIB_H */
 
 /* ---- PostgreSQL (the cluster started by tests/pg-harness.sh) ---- */

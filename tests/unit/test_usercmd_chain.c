@@ -81,23 +81,11 @@ static void view(struct rpc_endpoints *e, const uint8_t to[20], const char *sig,
     free(out);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Keys, funds, and the gateway set deployed by the `user` key (who thereby
  * holds the value and base tokens). */
 static void net_up(struct net *n)
 {
     const char *urls[2] = {tv_anvil_url("ORIGIN"), tv_anvil_url("AUX")};
-    struct deploy_opts opts = {"build/contracts", NULL, 0, 0};
-    char yaml[8192], path[600];
-    struct config *dc = NULL;
     struct mr_error err;
 
     memset(n, 0, sizeof(*n));
@@ -116,40 +104,7 @@ static void net_up(struct net *n)
     set_balance(n->o, n->user);
     set_balance(n->a, n->user);
     snprintf(n->run, sizeof(n->run), "%s/relayer.yaml", n->dir);
-    snprintf(yaml, sizeof(yaml),
-             "database: { url: \"%s\" }\n"
-             "chains:\n"
-             "  origin: { role: origin, chain_id: 31337, endpoints: [\"%s\"],"
-             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
-             "  aux: { role: auxiliary, chain_id: 1405, endpoints: [\"%s\"],"
-             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
-             "keys:\n"
-             "  facilitator: { keystore: \"%s/facilitator.json\", password_file: \"%s/facilitator.pass\" }\n"
-             "  anchor: { keystore: \"%s/anchor.json\", password_file: \"%s/anchor.pass\" }\n"
-             "  user: { keystore: \"%s/user.json\", password_file: \"%s/user.pass\" }\n"
-             "deploy:\n"
-             "  deployer: user\n"
-             "  admin: anchor\n"
-             "  bounty: \"100\"\n"
-             "  max_state_roots: 10\n"
-             "  max_storage_root_items: 100\n"
-             "  state_file: \"%s/state.json\"\n"
-             "  output: \"%s\"\n"
-             "  pairs:\n"
-             "    - { name: pair1, origin: origin, auxiliary: aux, value_token: deploy,"
-             " base_token: deploy, token: { symbol: MOST, name: \"Mosaic OST\", decimals: 18,"
-             " supply: \"1000000000000000000000000000\" } }\n",
-             n->ci, urls[0], urls[1], n->dir, n->dir, n->dir, n->dir, n->dir, n->dir, n->dir,
-             n->run);
-    snprintf(path, sizeof(path), "%s/deploy.yaml", n->dir);
-    write_file(path, yaml);
-    if (config_load(path, &dc, &err) != MR_OK)
-        fail_msg("config: %s", err.msg);
-    if (deploy_run(dc, &opts, NULL, &err) != MR_OK)
-        fail_msg("deploy: %s", err.msg);
-    config_free(dc);
-    if (config_load(n->run, &n->cfg, &err) != MR_OK)
-        fail_msg("run config: %s", err.msg);
+    n->cfg = tv_deploy_pair1(n->ci, n->dir, "user", 1, n->run);
     assert_int_equal(n->cfg->n_gateways, 1);
 }
 
@@ -258,29 +213,36 @@ static void dump_query(PGconn *c, const char *title, const char *sql)
 static void fail_steps(struct net *n, const char *cmd, const char *want, const char *out,
                        const char *err)
 {
+    static const struct {
+        const char *title, *sql;
+    } dumps[] = {
+        {"mosaic_dash.message_steps",
+         "SELECT hash, step_order, step, chain_key, event, tx_hash, block_number, height"
+         " FROM mosaic_dash.message_steps ORDER BY hash, step_order, block_number"},
+        {"mosaic.messages",
+         "SELECT '0x' || encode(message_hash, 'hex'), flow, state, declared_block,"
+         " anchor_height, confirmed_block, source_done_block, target_done_block"
+         " FROM mosaic.messages ORDER BY declared_block"},
+        {"mosaic.anchors",
+         "SELECT chain_key, remote_chain, block_height, '0x' || encode(tx_hash, 'hex'),"
+         " observed_at FROM mosaic.anchors ORDER BY chain_key, block_height"},
+        {"GatewayProven / StateRootAvailable events",
+         "SELECT chain_key, kind, block_number, gateway_pair, fields::text,"
+         " '0x' || encode(tx_hash, 'hex'), created_at FROM mosaic.events WHERE kind IN"
+         " ('GatewayProven', 'StateRootAvailable') ORDER BY chain_key, block_number"},
+        {"message_txs",
+         "SELECT '0x' || encode(message_hash, 'hex'), tx_id, step, height"
+         " FROM mosaic.message_txs ORDER BY tx_id"},
+        {"shared transactions",
+         "SELECT id, chain_key, purpose, state, receipt_status, included_block,"
+         " substr(encode(calldata, 'hex'), 1, 72)"
+         " FROM mosaic.transactions ORDER BY id"},
+    };
+
     fprintf(stderr, "== %s: no '%s' in the output:\n%s\n== its stderr:\n%s\n", cmd, want, out,
             err);
-    dump_query(n->db, "mosaic_dash.message_steps",
-               "SELECT hash, step_order, step, chain_key, event, tx_hash, block_number, height"
-               " FROM mosaic_dash.message_steps ORDER BY hash, step_order, block_number");
-    dump_query(n->db, "mosaic.messages",
-               "SELECT '0x' || encode(message_hash, 'hex'), flow, state, declared_block,"
-               " anchor_height, confirmed_block, source_done_block, target_done_block"
-               " FROM mosaic.messages ORDER BY declared_block");
-    dump_query(n->db, "mosaic.anchors",
-               "SELECT chain_key, remote_chain, block_height, '0x' || encode(tx_hash, 'hex'),"
-               " observed_at FROM mosaic.anchors ORDER BY chain_key, block_height");
-    dump_query(n->db, "GatewayProven / StateRootAvailable events",
-               "SELECT chain_key, kind, block_number, gateway_pair, fields::text,"
-               " '0x' || encode(tx_hash, 'hex'), created_at FROM mosaic.events WHERE kind IN"
-               " ('GatewayProven', 'StateRootAvailable') ORDER BY chain_key, block_number");
-    dump_query(n->db, "message_txs",
-               "SELECT '0x' || encode(message_hash, 'hex'), tx_id, step, height"
-               " FROM mosaic.message_txs ORDER BY tx_id");
-    dump_query(n->db, "shared transactions",
-               "SELECT id, chain_key, purpose, state, receipt_status, included_block,"
-               " substr(encode(calldata, 'hex'), 1, 72)"
-               " FROM mosaic.transactions ORDER BY id");
+    for (size_t i = 0; i < sizeof(dumps) / sizeof(dumps[0]); i++)
+        dump_query(n->db, dumps[i].title, dumps[i].sql);
     fail_msg("%s: no '%s' (the full output is on stderr)", cmd, want);
 }
 

@@ -83,12 +83,10 @@ static char *pg_text(PGconn *c, const char *sql)
 
 static void test_real_stake_and_redeem(void **state)
 {
-    char *dir, *ci, yaml[8192], run_path[600], sql[512];
+    char *dir, *ci, run_path[600], sql[512];
     uint8_t fac[20], anc[20], red[20], benef[20], gw[20], cogw[20], vtok[20], btok[20], utok[20],
         w[7][32], data[4 + 7 * 32], word[32], sec_s[32], hl_s[32], sec_r[32], hl_r[32], mh[32];
-    struct config *cfg = NULL, *run = NULL;
-    struct deploy_opts opts = {"build/contracts", NULL, 0, 0};
-    struct mr_error err;
+    struct config *run = NULL;
     struct cl_chain o, a;
     struct u256 bounty = cl_u256(100);
     struct watcher *wo, *wa;
@@ -113,45 +111,7 @@ static void test_real_stake_and_redeem(void **state)
     start_a = cl_block_number(&a) + 1;
     /* Deploy the gateway set with the project's own deploy command. */
     snprintf(run_path, sizeof(run_path), "%s/relayer.yaml", dir);
-    snprintf(yaml, sizeof(yaml),
-             "database: { url: \"%s\" }\n"
-             "chains:\n"
-             "  origin: { role: origin, chain_id: 31337, endpoints: [\"%s\"],"
-             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
-             "  aux: { role: auxiliary, chain_id: 1405, endpoints: [\"%s\"],"
-             " finality: { confirmations: 0 }, poll_interval: 1s }\n"
-             "keys:\n"
-             "  facilitator: { keystore: \"%s/facilitator.json\", password_file: \"%s/facilitator.pass\" }\n"
-             "  anchor: { keystore: \"%s/anchor.json\", password_file: \"%s/anchor.pass\" }\n"
-             "deploy:\n"
-             "  deployer: facilitator\n"
-             "  admin: anchor\n"
-             "  bounty: \"100\"\n"
-             "  max_state_roots: 10\n"
-             "  max_storage_root_items: 100\n"
-             "  state_file: \"%s/state.json\"\n"
-             "  output: \"%s\"\n"
-             "  pairs:\n"
-             "    - { name: pair1, origin: origin, auxiliary: aux, value_token: deploy,"
-             " base_token: deploy, token: { symbol: MOST, name: \"Mosaic OST\", decimals: 18,"
-             " supply: \"1000000000000000000000000000\" } }\n",
-             ci, tv_anvil_url("ORIGIN"), tv_anvil_url("AUX"), dir, dir, dir, dir, dir, run_path);
-    {
-        char path[600];
-        FILE *f;
-        snprintf(path, sizeof(path), "%s/deploy.yaml", dir);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(yaml, f);
-        fclose(f);
-        if (config_load(path, &cfg, &err) != MR_OK)
-            fail_msg("config: %s", err.msg);
-    }
-    if (deploy_run(cfg, &opts, NULL, &err) != MR_OK)
-        fail_msg("deploy: %s", err.msg);
-    config_free(cfg);
-    if (config_load(run_path, &run, &err) != MR_OK)
-        fail_msg("run config: %s", err.msg);
+    run = tv_deploy_pair1(ci, dir, "facilitator", 0, run_path);
     memcpy(gw, run->gateways[0].origin.gateway, 20);
     memcpy(cogw, run->gateways[0].auxiliary.gateway, 20);
     assert_true(cl_call_word(&o, gw, data, cl_calldata_words("token()", NULL, 0, data), word,
