@@ -1308,6 +1308,61 @@ static void test_own_confirm_reorged(void **state)
     no_reverts();
 }
 
+/* RELIABILITY.md row 26, the Anchor's ring buffer (maxStateRoots 10 here)
+ * dropping a height.  The organization anchored origin's block h, where
+ * two stakes are declared; the relayer carries the first (proveGateway(h),
+ * confirm at h).  The second's staker progresses it on origin, so that only
+ * heights up to h show it Declared, and the organization anchors ten newer
+ * heights: h leaves the ring buffer (its root reads as zero).  The
+ * relayer passes over the newer heights (Progressed there) and the dropped
+ * one's missing root, and confirms at h with the storage root the gateway
+ * holds from our proveGateway: one confirm, one mint, no anchor, no second
+ * prove, nothing reverted. */
+static void test_ring_buffer_dropped_height(void **state)
+{
+    struct tmsg m[2];
+    struct abi_value a[2];
+    struct u256 root;
+    char mh[67];
+    int64_t first;
+    uint64_t h;
+    uint8_t staker[20];
+
+    REQUIRE();
+    cl_new_account(&F.o, 10, staker);
+    do_stake(&m[0], 2, NULL);
+    do_stake_from(&m[1], 3, NULL, staker);
+    h = m[1].block;
+    org_anchor_origin(h);
+    insert_message(&m[0], 1);
+    drive(&m[0], 1, "completed");
+    flow_bytea_text(m[0].hash, 32, mh);
+    assert_int_equal(q64("SELECT height FROM message_txs WHERE message_hash = '%s'::bytea AND"
+                         " step = 'confirm'", mh), (int64_t)h);
+    /* The staker reveals the secret on origin: newer heights show Progressed. */
+    a[0] = abi_v_bytes(m[1].hash, 32);
+    a[1] = abi_v_bytes(m[1].secret, 32);
+    send_call(&F.o, "progressStake (staker)", staker, F.gw, NULL,
+              "progressStake(bytes32,bytes32)", a, 2, NULL);
+    /* Ten newer roots: h leaves the ring buffer. */
+    cl_mine(&F.o, 10);
+    for (uint64_t i = 1; i <= 10; i++)
+        org_anchor_origin(h + 1 + i);
+    a[0] = abi_v_uint(h);
+    root = cl_view_u256(&F.a, F.anchor_a, "getStateRoot(uint256)", a, 1);
+    assert_true(u256_is_zero(&root));
+    first = max_tx_id();
+    insert_message(&m[1], 1);
+    drive(&m[1], 1, "completed");
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m[1].hash), MOSAIC_PROGRESSED);
+    flow_bytea_text(m[1].hash, 32, mh);
+    assert_int_equal(q64("SELECT height FROM message_txs WHERE message_hash = '%s'::bytea AND"
+                         " step = 'confirm'", mh), (int64_t)h);
+    EXPECT_SENT(first, {"anchorStateRoot", 0}, {"proveGateway", 0}, {"confirmStakeIntent", 1},
+                {"progressMint", 1}, {"progressStake", 0});
+    no_reverts();
+}
+
 /* A root anchored by the organization that differs from our node's header
  * at that height: the relayer halts the message and raises a critical
  * alert, and sends nothing (fail closed). */
@@ -1823,6 +1878,7 @@ int main(void)
         cmocka_unit_test(test_pruned_height_reanchored),
         cmocka_unit_test(test_two_proofs_one_tx),
         cmocka_unit_test(test_own_confirm_reorged),
+        cmocka_unit_test(test_ring_buffer_dropped_height),
         cmocka_unit_test(test_sender_nonce_order),
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
