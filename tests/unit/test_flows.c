@@ -1224,8 +1224,10 @@ static void nonces_gapless(int chain)
  * included, anvil_reorg replaces the blocks from the confirm's on: the
  * transactions are gone and the key's nonce rolled back.  The sender sees
  * the block hash changed and sends the same rows again at the same nonces;
- * the message completes only when that is final: one confirm, one mint
- * (the beneficiary paid once), no nonce gap, nothing reverted. */
+ * the message's job, run before the sender noticed, records nothing again
+ * (the confirm is in flight until final); the message completes only when
+ * that is final: one confirm, one mint (the beneficiary paid once), no
+ * nonce gap, nothing reverted. */
 static void test_own_confirm_reorged(void **state)
 {
     enum { DEPTH = 4 };
@@ -1274,6 +1276,13 @@ static void test_own_confirm_reorged(void **state)
     /* Replace the blocks from the confirm's on. */
     rpc_do(&F.a, "anvil_reorg", json_pack("[I[]]", (json_int_t)(head - cb + 1)));
     assert_int_equal(status_of(&F.a, F.cogw, 1, m.hash), MOSAIC_UNDECLARED);
+    /* The message's job runs before the sender notices: the confirm it
+     * recorded is still in flight (mined, not final), not recorded again. */
+    hold_sends = 1;
+    msg_job_now(&m);
+    pass();
+    hold_sends = 0;
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 1);
     /* The flows and the sender carry on; blocks come to make them final. */
     for (round = 0; round < 200; round++) {
         pass();
