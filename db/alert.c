@@ -19,3 +19,18 @@ int alert_raise(PGconn *conn, const char *severity, const char *component, const
     PQclear(res);
     return rc;
 }
+
+int alert_resolve(PGconn *conn, const char *component, const char *subject,
+                  const char *message_prefix, struct mr_error *err)
+{
+    const char *p[3] = {component, subject, message_prefix};
+    PGresult *res = PQexecParams(conn,
+                                 "UPDATE " DB_SCHEMA ".alerts SET acknowledged_at = now()"
+                                 " WHERE component = $1 AND coalesce(subject, '') ="
+                                 " coalesce($2, '') AND left(message, length($3)) = $3"
+                                 " AND acknowledged_at IS NULL", 3, NULL, p, NULL, NULL, 0);
+    int rc = db_check(res, PGRES_COMMAND_OK, "resolving an alert", err);
+
+    PQclear(res);
+    return rc;
+}

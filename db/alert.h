@@ -18,4 +18,10 @@
 int alert_raise(PGconn *conn, const char *severity, const char *component, const char *subject,
                 const char *message, struct mr_error *err);
 
+/* Resolves (acknowledges) the open alerts of (component, subject) whose
+ * message starts with message_prefix: the condition has gone (a key that
+ * is funded again).  Nothing open is no error. */
+int alert_resolve(PGconn *conn, const char *component, const char *subject,
+                  const char *message_prefix, struct mr_error *err);
+
 #endif /* MR_ALERT_H */

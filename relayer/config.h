@@ -102,6 +102,7 @@ struct config_chain {
     int64_t poll_interval_ms;
     uint64_t start_block;
     struct config_fees fees;
+    struct u256 min_balance;   /* wei; a sending key's balance below: warning alert (0: off) */
     int line;                  /* where the chain is defined, for messages */
 };
 

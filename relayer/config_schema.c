@@ -200,6 +200,7 @@ static const struct cfg_field chain_fields[] = {
      .def = "1s"},
     {"start_block", CT_INT, 0, AT(CH, start_block), .min = 0, .max = INT64_MAX, .def = "0"},
     {"fees", CT_SECTION, 0, 0, 0, .more = &fees_schema},
+    {"min_balance", CT_WEI, 0, AT(CH, min_balance), .def = "0"},
 };
 static const struct cfg_schema chain_schema = SCHEMA(chain_fields, NULL, chain_check);
 static const struct cfg_coll chains_coll = {&chain_schema, sizeof(CH),

@@ -179,6 +179,8 @@ static void txm_setup(const struct config_chain *c, struct txm *t)
      * receipt of every one, each time. */
     t->cfg.resend_ms = 1000;
     t->cfg.receipts_when_reached = 1;
+    t->cfg.min_balance = c->min_balance; /* a warning alert below it */
+    t->cfg.balance_check_ms = 30000;
 }
 
 /* Waits for a kick or `ms`; returns early when the senders must stop. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "db/alert.h"
+#include "eth/hex.h"
 #include "relayer/log.h"
 
 /* Test hook (RELIABILITY.md row 17): RELAYER_CRASH_AT=<name> kills the
@@ -197,6 +198,33 @@ static int note_sent(struct txm *t, int64_t id, int attempt, struct mr_error *er
     return MR_OK;
 }
 
+/* The alerts about the key's funds (RELIABILITY.md row 14): subject
+ * "<chain> <key address>"; resolved by their message's start. */
+#define TXM_NO_FUNDS_ALERT "sending from this key is paused: it cannot pay for its transactions"
+#define TXM_LOW_BALANCE_ALERT "the key's balance is below min_balance"
+
+/* Raises (raise_it) or resolves the alert `msg` of the key, when *state
+ * says it is not so already (0 unknown, 1 open, 2 resolved).  A database
+ * error is logged and tried again the next time. */
+static void key_alert(struct txm *t, int *state, int raise_it, const char *severity,
+                      const char *msg, const char *prefix)
+{
+    char subject[96], addr[43];
+    struct mr_error e;
+    int rc;
+
+    if (*state == (raise_it ? 1 : 2))
+        return;
+    hex_encode_data(signer_address(t->signer), 20, addr, sizeof(addr));
+    snprintf(subject, sizeof(subject), "%s %s", t->cfg.chain_key, addr);
+    rc = raise_it ? alert_raise(t->db, severity, "txm", subject, msg, &e)
+                  : alert_resolve(t->db, "txm", subject, prefix, &e);
+    if (rc == MR_OK)
+        *state = raise_it ? 1 : 2;
+    else
+        log_warn("txm", LOG_ID(.chain = t->cfg.chain_key), "%s", e.msg);
+}
+
 /* Broadcasts stored bytes.  "Already known" counts as sent; "nonce too low"
  * is left to the receipt checks of txm_poll. */
 static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw, size_t len,
@@ -206,18 +234,23 @@ static int broadcast(struct txm *t, int64_t id, int attempt, const uint8_t *raw,
     uint8_t h[32];
     int rc = ethrpc_send_raw_transaction(t->rpc, raw, len, h, &d, err);
 
+    t->send_kind = rc == MR_OK ? RPC_KIND_NONE : (int)d.kind;
     if (rc != MR_OK && d.kind == RPC_KIND_INSUFFICIENT_FUNDS) {
         if (!t->paused)
             log_warn("txm", LOG_ID(.chain = t->cfg.chain_key),
                      "transaction %lld: the key cannot pay; paused until it is funded",
                      (long long)id);
         t->paused = 1; /* keep the signed bytes; send them again once funded */
+        key_alert(t, &t->funds_alert, 1, "critical", TXM_NO_FUNDS_ALERT
+                  " (insufficient funds): fund it; the signed transactions wait", NULL);
         return rc;
     }
     if (rc != MR_OK && !(d.kind == RPC_KIND_ALREADY_KNOWN || d.kind == RPC_KIND_NONCE_TOO_LOW))
         return rc; /* transient: txm_poll sends the same bytes again */
-    if (rc == MR_OK)
+    if (rc == MR_OK) {
         t->paused = 0;
+        key_alert(t, &t->funds_alert, 0, NULL, NULL, TXM_NO_FUNDS_ALERT);
+    }
     txm_crash_point("after_send_before_record");
     return note_sent(t, id, attempt, err);
 }
@@ -444,13 +477,32 @@ static int replace(struct txm *t, const struct txs_pending *p, struct mr_error *
         rc = alert_raise(t->db, "warning", "txm", subject, msg, err);
         return rc == MR_OK ? broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err) : rc;
     }
-    rc = sign_pending(t, p, &fee, &tip, &raw, &raw_len, hash, &attempt, err);
-    if (rc == MR_OK) {
-        txm_crash_point("after_sign_before_send");
-        rc = broadcast(t, p->id, attempt, raw, raw_len, err);
+    for (int again = 0;; again++) {
+        struct u256 fee2, tip2;
+        rc = sign_pending(t, p, &fee, &tip, &raw, &raw_len, hash, &attempt, err);
+        if (rc == MR_OK) {
+            txm_crash_point("after_sign_before_send");
+            rc = broadcast(t, p->id, attempt, raw, raw_len, err);
+        }
+        free(raw);
+        raw = NULL;
+        if (rc == MR_OK || t->send_kind != RPC_KIND_UNDERPRICED || again == TXM_UNDERPRICED_BUMPS)
+            return rc;
+        /* "Replacement transaction underpriced" (RELIABILITY.md row 11):
+         * the pool wants more than that attempt; bump again at once, by at
+         * least 10% on both fees, rather than wait for the next timeout. */
+        (void)txm_bump(&fee, t->cfg.bump_percent > 10 ? t->cfg.bump_percent : 10,
+                       &t->cfg.max_fee_cap, &fee2);
+        (void)txm_bump(&tip, t->cfg.bump_percent > 10 ? t->cfg.bump_percent : 10,
+                       &t->cfg.tip_cap, &tip2);
+        if (u256_cmp(&fee2, &fee) <= 0 && u256_cmp(&tip2, &tip) <= 0)
+            return rc; /* at the caps: the next stuck timeout raises the alert */
+        log_info("txm", LOG_ID(.chain = t->cfg.chain_key, .nonce = p->nonce, .has_nonce = 1),
+                 "transaction %lld: replacement refused as underpriced; bumping again",
+                 (long long)p->id);
+        fee = fee2;
+        tip = tip2;
     }
-    free(raw);
-    return rc;
 }
 
 /* ---- evidence that a nonce of ours was used by someone else ---- */
@@ -752,8 +804,14 @@ static int poll_one(struct txm *t, const struct txs_pending *p, struct poll_ctx 
     evidence_reset(t, p->id);
     if (t->halted)
         return MR_OK;
-    if (strcmp(p->state, "signed") == 0 || p->age_ms < 0)
-        return broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
+    if (strcmp(p->state, "signed") == 0 || p->age_ms < 0) {
+        rc = broadcast(t, p->id, p->attempt, p->raw, p->raw_len, err);
+        /* Never taken, refused as underpriced (RELIABILITY.md row 11): it
+         * would never be sent, so never stuck: replaced at once. */
+        if (rc != MR_OK && t->send_kind == RPC_KIND_UNDERPRICED)
+            rc = replace(t, p, err);
+        return rc;
+    }
     if (p->age_ms >= t->cfg.stuck_after_ms)
         return replace(t, p, err);
     /* Not mined yet: send the same bytes again (a node may have lost them,
@@ -806,6 +864,37 @@ static int fill_gaps(struct txm *t, uint64_t chain_nonce, struct mr_error *err)
     return rc;
 }
 
+/* cfg.min_balance (RELIABILITY.md row 14): the key's balance, read at most
+ * every cfg.balance_check_ms, below it raises a warning alert, at or above
+ * it resolves that alert.  A failed read is logged; it never fails a poll. */
+static void check_balance(struct txm *t)
+{
+    char msg[200], min[U256_DEC_MAX], have[U256_DEC_MAX];
+    struct mr_error e;
+    struct u256 wei;
+    int64_t now = txm_now_ms();
+    int low;
+
+    if (u256_is_zero(&t->cfg.min_balance) ||
+        (t->balance_at_ms > 0 && now - t->balance_at_ms < t->cfg.balance_check_ms))
+        return;
+    t->balance_at_ms = now;
+    if (ethrpc_get_balance(t->rpc, signer_address(t->signer), "latest", &wei, NULL, &e) != MR_OK) {
+        log_warn("txm", LOG_ID(.chain = t->cfg.chain_key), "reading the key's balance: %s", e.msg);
+        return;
+    }
+    low = u256_cmp(&wei, &t->cfg.min_balance) < 0;
+    u256_to_dec(&t->cfg.min_balance, min, sizeof(min));
+    if (low && t->balance_alert != 1) {
+        u256_to_dec(&wei, have, sizeof(have));
+        log_warn("txm", LOG_ID(.chain = t->cfg.chain_key),
+                 "the key's balance %s wei is below min_balance %s wei: fund it", have, min);
+    }
+    snprintf(msg, sizeof(msg), TXM_LOW_BALANCE_ALERT " (%s wei): fund it before sends pause",
+             min);
+    key_alert(t, &t->balance_alert, low, "warning", msg, TXM_LOW_BALANCE_ALERT);
+}
+
 /* Reads the finality point: the node's "finalized" block, or head minus
  * the confirmations. */
 static int final_point(struct txm *t, int64_t *final_at, struct mr_error *err)
@@ -849,6 +938,7 @@ int txm_poll(struct txm *t, size_t *left, struct mr_error *err)
             return rc;
         first = rc;
     }
+    check_balance(t);
     rc = txs_key_state(t->db, t->cfg.chain_key, from, &key, first == MR_OK ? err : &e1);
     if (rc != MR_OK)
         return first != MR_OK ? first : rc;

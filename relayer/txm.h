@@ -79,6 +79,9 @@ struct txm_config {
     int64_t fee_cache_ms;       /* new intents reuse fees this young; 0 =
                                  * TXM_DEFAULT_FEE_CACHE_MS, < 0: never (replacements
                                  * always ask the node afresh) */
+    struct u256 min_balance;    /* below this many wei: a warning alert (0: off) */
+    int64_t balance_check_ms;   /* with min_balance: the balance is read at most this
+                                 * often by txm_poll (0: at every poll) */
 };
 
 #define TXM_DEFAULT_GAS_MARGIN 20
@@ -86,6 +89,7 @@ struct txm_config {
 #define TXM_NONCE_EVIDENCE 3    /* polls in a row with our nonce used, none of ours mined */
 #define TXM_EVIDENCE_SLOTS 32
 #define TXM_SENT_MAX 64         /* sends waiting to be recorded (see above) */
+#define TXM_UNDERPRICED_BUMPS 3 /* replacements refused as underpriced, bumped again at once */
 
 #define TXM_CRASH_POINTS                                                                   \
     "after_intent", "after_sign_before_send", "after_send_before_record",                 \
@@ -103,6 +107,10 @@ struct txm {
     struct rpc_endpoints *rpc;  /* borrowed */
     struct signer *signer;      /* borrowed */
     int paused;                 /* the key lacks funds: no new intents (no nonce burned) */
+    int funds_alert;            /* its alert: 0 unknown (a restart), 1 open, 2 resolved */
+    int balance_alert;          /* the min_balance alert, the same way */
+    int64_t balance_at_ms;      /* the last balance read (0: none) */
+    int send_kind;              /* enum rpc_kind of the last send's error (NONE: taken) */
     /* State between polls (zero to start). */
     int halted;                 /* the key was used elsewhere (as in the database) */
     struct txm_evidence evidence[TXM_EVIDENCE_SLOTS];
@@ -145,7 +153,9 @@ int txm_fees(struct txm *t, struct u256 *max_fee, struct u256 *tip, struct mr_er
  *   - in->value: wei sent with the call or creation.   While the key lacks
  * funds for what it already signed (the node said "insufficient funds"),
  * new intents are refused with MR_ERR_PERM so that no nonce is used up;
- * txm_poll lifts the pause once a send goes through. */
+ * txm_poll lifts the pause once a send goes through.  The pause raises a
+ * critical alert (component "txm", subject "<chain> <key address>"), once
+ * while it lasts, resolved when a send goes through again. */
 int txm_submit(struct txm *t, struct txs_intent *in, int64_t *id, struct mr_error *err);
 
 /* What became of transaction `id` (db/txstore.h): its state, and once
@@ -169,6 +179,13 @@ int txm_result(struct txm *t, int64_t id, struct txs_result *out, struct mr_erro
  *   - a nonce gap (allocated, held by no live transaction) seen on two
  *     polls with the chain's nonce not moving is filled with a 0-value self
  *     transaction.
+ *   - with cfg.min_balance set, the key's balance below it raises a
+ *     warning alert (the same subject as the pause's; once while it lasts,
+ *     resolved when the balance is back), read at most every
+ *     cfg.balance_check_ms; a failed read is logged, never an error;
+ *   - a replacement that the node refuses as underpriced is bumped again
+ *     at once (by bump_percent, at least 10, on both fees over the refused
+ *     attempt, up to the caps), up to TXM_UNDERPRICED_BUMPS times.
  * A halted key's transactions are still followed to their receipts and
  * finality; none is sent. */
 int txm_poll(struct txm *t, size_t *left, struct mr_error *err);
