@@ -238,6 +238,12 @@ static int load_steps(struct run *r, struct mr_error *err)
         } else if (receipt == 0 || strcmp(st, "failed") == 0) {
             r->f.failed[s]++;
         } else if (receipt == 1 && block >= 0) {
+            /* Mined but not final: a reorg may take it out, and the sender
+             * then sends it again.  In flight until final, so that the head
+             * losing its effect does not make us record the step twice
+             * (RELIABILITY.md row 2). */
+            if (strcmp(st, "included") == 0)
+                r->f.inflight |= 1u << s;
             if (s == FLOW_CONFIRM)
                 r->confirmed_block = block;
             else if (flow_step_on_target((enum flow_step)s))

@@ -1193,6 +1193,185 @@ static void test_two_proofs_one_tx(void **state)
     no_reverts();
 }
 
+/* Relayer nonces on `chain_key` (one key) without a gap, and the chain's
+ * nonce right after the highest. */
+static void nonces_gapless(int chain)
+{
+    const char *k = F.cfg->chains[chain].key;
+    struct mr_error err;
+    uint64_t on_chain = 0;
+    int64_t lo, hi, n;
+
+    char who[43];
+
+    flow_bytea_text(F.fac, 20, who);
+#define OURS "FROM transactions WHERE chain_key = '%s' AND sender = '%s'::bytea"
+    lo = q64("SELECT min(nonce) " OURS, k, who);
+    hi = q64("SELECT max(nonce) " OURS, k, who);
+    n = q64("SELECT count(DISTINCT nonce) " OURS, k, who);
+    assert_int_equal(n, hi - lo + 1);
+    assert_int_equal(q64("SELECT count(*) " OURS, k, who), n);
+#undef OURS
+    if (ethrpc_get_transaction_count(F.txm[chain].rpc, F.fac, "latest", &on_chain, NULL, &err) !=
+        MR_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal((int64_t)on_chain, hi + 1);
+}
+
+/* RELIABILITY.md row 2: our own confirm reorged out after it was mined.
+ * The auxiliary chain is final 4 blocks deep (for the flows and the
+ * sender).  Once the confirm (and the mint pipelined behind it) are
+ * included, anvil_reorg replaces the blocks from the confirm's on: the
+ * transactions are gone and the key's nonce rolled back.  The sender sees
+ * the block hash changed and sends the same rows again at the same nonces;
+ * the message's job, run before the sender noticed, records nothing again
+ * (the confirm is in flight until final); the message completes only when
+ * that is final: one confirm, one mint (the beneficiary paid once), no
+ * nonce gap, nothing reverted. */
+static void test_own_confirm_reorged(void **state)
+{
+    enum { DEPTH = 4 };
+    struct tmsg m;
+    struct u256 fac0, fac1, ben;
+    char mh[67], old_hash[67], buf[256];
+    int64_t first, confirm_id, nonce0, cb, head;
+    int round;
+
+    REQUIRE();
+    F.cfg->chains[1].confirmations = DEPTH;
+    F.txm[1].cfg.confirmations = DEPTH;
+    first = max_tx_id();
+    fac0 = balance_of(&F.a, F.ut, F.fac);
+    do_stake(&m, 9, NULL);
+    insert_message(&m, 1);
+    flow_bytea_text(m.hash, 32, mh);
+    /* Until the confirm is included (not final: no blocks after it). */
+    for (round = 0; round < 100; round++) {
+        pass();
+        if (q64("SELECT count(*) FROM transactions t JOIN message_txs mt ON mt.tx_id = t.id WHERE"
+                " mt.message_hash = '%s'::bytea AND mt.step = 'confirm' AND t.state ="
+                " 'included'", mh) == 1)
+            break;
+        tv_sleep_ms(20);
+    }
+    assert_true(round < 100);
+    confirm_id = q64("SELECT tx_id FROM message_txs WHERE message_hash = '%s'::bytea AND step ="
+                     " 'confirm'", mh);
+    nonce0 = q64("SELECT nonce FROM transactions WHERE id = %lld", (long long)confirm_id);
+    cb = q64("SELECT included_block FROM transactions WHERE id = %lld", (long long)confirm_id);
+    {
+        PGresult *res;
+        char sql[160];
+        snprintf(sql, sizeof(sql), "SELECT encode(included_block_hash, 'hex') FROM transactions"
+                                   " WHERE id = %lld", (long long)confirm_id);
+        res = PQexec(F.db, sql);
+        assert_int_equal(PQntuples(res), 1);
+        snprintf(old_hash, sizeof(old_hash), "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    head = (int64_t)cl_block_number(&F.a);
+    assert_true(head - cb < DEPTH); /* within the finality depth */
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m.hash) != MOSAIC_UNDECLARED, 1);
+    assert_string_not_equal(state_of(&m, buf, sizeof(buf)), "completed");
+    /* Replace the blocks from the confirm's on. */
+    rpc_do(&F.a, "anvil_reorg", json_pack("[I[]]", (json_int_t)(head - cb + 1)));
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m.hash), MOSAIC_UNDECLARED);
+    /* The message's job runs before the sender notices: the confirm it
+     * recorded is still in flight (mined, not final), not recorded again. */
+    hold_sends = 1;
+    msg_job_now(&m);
+    pass();
+    hold_sends = 0;
+    assert_int_equal(count_purpose("confirmStakeIntent", first), 1);
+    /* The flows and the sender carry on; blocks come to make them final. */
+    for (round = 0; round < 200; round++) {
+        pass();
+        state_of(&m, buf, sizeof(buf));
+        if (strncmp(buf, "halted", 6) == 0)
+            fail_msg("halted: %s", buf);
+        if (strcmp(buf, "completed") == 0)
+            break;
+        cl_mine(&F.a, 1);
+        tv_sleep_ms(20);
+    }
+    F.cfg->chains[1].confirmations = 0;
+    F.txm[1].cfg.confirmations = 0;
+    assert_string_equal(buf, "completed");
+    expect_status(&m, MOSAIC_PROGRESSED, MOSAIC_PROGRESSED);
+    /* The same row at the same nonce, final in a block of the new chain. */
+    assert_int_equal(q64("SELECT tx_id FROM message_txs WHERE message_hash = '%s'::bytea AND step"
+                         " = 'confirm'", mh), confirm_id);
+    assert_int_equal(q64("SELECT nonce FROM transactions WHERE id = %lld", (long long)confirm_id),
+                     nonce0);
+    assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id = %lld AND state = 'final'"
+                         " AND encode(included_block_hash, 'hex') <> '%s'", (long long)confirm_id,
+                         old_hash), 1);
+    EXPECT_SENT(first, {"confirmStakeIntent", 1}, {"progressMint", 1}, {"progressStake", 1});
+    /* Minted once: amount - reward to the beneficiary, the reward to us. */
+    fac1 = balance_of(&F.a, F.ut, F.fac);
+    ben = balance_of(&F.a, F.ut, m.beneficiary);
+    cl_assert_u256("minted once", cl_add(ben, cl_sub(fac1, fac0)), m.amount);
+    assert_int_equal(q64("SELECT count(*) FROM transactions WHERE id > %lld AND state <> 'final'",
+                         (long long)first), 0);
+    nonces_gapless(1);
+    no_reverts();
+}
+
+/* RELIABILITY.md row 26, the Anchor's ring buffer (maxStateRoots 10 here)
+ * dropping a height.  The organization anchored origin's block h, where
+ * two stakes are declared; the relayer carries the first (proveGateway(h),
+ * confirm at h).  The second's staker progresses it on origin, so that only
+ * heights up to h show it Declared, and the organization anchors ten newer
+ * heights: h leaves the ring buffer (its root reads as zero).  The
+ * relayer passes over the newer heights (Progressed there) and the dropped
+ * one's missing root, and confirms at h with the storage root the gateway
+ * holds from our proveGateway: one confirm, one mint, no anchor, no second
+ * prove, nothing reverted. */
+static void test_ring_buffer_dropped_height(void **state)
+{
+    struct tmsg m[2];
+    struct abi_value a[2];
+    struct u256 root;
+    char mh[67];
+    int64_t first;
+    uint64_t h;
+    uint8_t staker[20];
+
+    REQUIRE();
+    cl_new_account(&F.o, 10, staker);
+    do_stake(&m[0], 2, NULL);
+    do_stake_from(&m[1], 3, NULL, staker);
+    h = m[1].block;
+    org_anchor_origin(h);
+    insert_message(&m[0], 1);
+    drive(&m[0], 1, "completed");
+    flow_bytea_text(m[0].hash, 32, mh);
+    assert_int_equal(q64("SELECT height FROM message_txs WHERE message_hash = '%s'::bytea AND"
+                         " step = 'confirm'", mh), (int64_t)h);
+    /* The staker reveals the secret on origin: newer heights show Progressed. */
+    a[0] = abi_v_bytes(m[1].hash, 32);
+    a[1] = abi_v_bytes(m[1].secret, 32);
+    send_call(&F.o, "progressStake (staker)", staker, F.gw, NULL,
+              "progressStake(bytes32,bytes32)", a, 2, NULL);
+    /* Ten newer roots: h leaves the ring buffer. */
+    cl_mine(&F.o, 10);
+    for (uint64_t i = 1; i <= 10; i++)
+        org_anchor_origin(h + 1 + i);
+    a[0] = abi_v_uint(h);
+    root = cl_view_u256(&F.a, F.anchor_a, "getStateRoot(uint256)", a, 1);
+    assert_true(u256_is_zero(&root));
+    first = max_tx_id();
+    insert_message(&m[1], 1);
+    drive(&m[1], 1, "completed");
+    assert_int_equal(status_of(&F.a, F.cogw, 1, m[1].hash), MOSAIC_PROGRESSED);
+    flow_bytea_text(m[1].hash, 32, mh);
+    assert_int_equal(q64("SELECT height FROM message_txs WHERE message_hash = '%s'::bytea AND"
+                         " step = 'confirm'", mh), (int64_t)h);
+    EXPECT_SENT(first, {"anchorStateRoot", 0}, {"proveGateway", 0}, {"confirmStakeIntent", 1},
+                {"progressMint", 1}, {"progressStake", 0});
+    no_reverts();
+}
+
 /* A root anchored by the organization that differs from our node's header
  * at that height: the relayer halts the message and raises a critical
  * alert, and sends nothing (fail closed). */
@@ -1707,6 +1886,8 @@ int main(void)
         cmocka_unit_test(test_two_pairs),
         cmocka_unit_test(test_pruned_height_reanchored),
         cmocka_unit_test(test_two_proofs_one_tx),
+        cmocka_unit_test(test_own_confirm_reorged),
+        cmocka_unit_test(test_ring_buffer_dropped_height),
         cmocka_unit_test(test_sender_nonce_order),
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
