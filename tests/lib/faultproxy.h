@@ -20,9 +20,13 @@ enum fp_action {
     FP_TRUNCATE,     /* forward, answer with the first half of the body */
     FP_NULL_RESULT,  /* forward, answer {"jsonrpc":"2.0","id":..,"result":null} */
     FP_REWRITE,      /* forward, replace `from` by `to` in the body */
-    FP_LOG_LIMIT     /* forward; a result array longer than param becomes the
+    FP_LOG_LIMIT,    /* forward; a result array longer than param becomes the
                       * node error -32005 "query returned more than param
                       * results" (counted as method "(refused)") */
+    FP_LAG_HEAD      /* forward; every eth_blockNumber answer in the reply
+                      * (alone or in a batch) is param blocks lower: a node
+                      * whose head lags (use with method "*": batches are
+                      * method "(batch)") */
 };
 
 struct fproxy;
