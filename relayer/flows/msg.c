@@ -834,6 +834,16 @@ retry:
     log_warn("flow", LOG_ID(.job = r->job->id, .flow = r->state[0] ? flow_name(r) : NULL,
                             .msg_hash = r->mh_hex[0] ? r->m.hash : NULL),
              "%s (will retry)", err.msg);
+    /* A node that cannot be reached (timeout, refused, 5xx, 429, every
+     * circuit breaker open) says nothing about the message: come back like
+     * a waiting message, within the wait cap, instead of through the
+     * queue's backoff, which doubles up to an hour and dead-letters after
+     * max attempts.  An outage of a few minutes (the breaker makes every
+     * attempt fail at once) used to leave messages whose calls were all
+     * mined sitting for minutes (make chaos, seed 101), and a long one
+     * dead-lettered them. */
+    if (err.code == MR_ERR_IO && r->state[0] != '\0' && !db_conn_lost(r->conn))
+        return finish(r, FLOW_WAIT, r->state, err.msg, errmsg, errcap);
     return QUEUE_RETRY;
 }
 
