@@ -600,8 +600,12 @@ static void fault_tick(long gap_s)
 {
     int64_t now = now_ms();
 
-    if (undo_kind >= 0 && now >= undo_at)
+    if (undo_kind >= 0 && now >= undo_at) {
         undo_fault();
+        /* A moment without faults before the next one. */
+        if (next_fault_at < now + 2000)
+            next_fault_at = now + rnd_in(&rng_fault, 2000, gap_s * 500 + 2000);
+    }
     if (undo_kind < 0 && now >= next_fault_at) {
         inject();
         next_fault_at = now_ms() + rnd_in(&rng_fault, gap_s * 500, gap_s * 1500);
@@ -1108,7 +1112,7 @@ static void run(void **state)
 {
     struct e2e_opts o;
     long seconds, seed, gap;
-    int64_t t_end, next_sample = 0;
+    int64_t t_end, next_sample = 0, next_report = 0;
     u128 start[6];
     struct totals t;
     double run_s;
@@ -1167,8 +1171,10 @@ static void run(void **state)
         }
         if (soak && now_ms() - r0 < 3000)
             sleep_ms(3000 - (long)(now_ms() - r0));
-        if ((n_msgs % 20) < 3)
+        if (now_ms() >= next_report) {
             say("traffic: %zu messages (%zu stakes, %zu redeems)", n_msgs, n_stakes, n_redeems);
+            next_report = now_ms() + 20000;
+        }
     }
     run_s = elapsed_s();
     if (!soak) {
