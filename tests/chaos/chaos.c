@@ -433,6 +433,7 @@ static const char *const fault_name[F_COUNT] = {
 static const int fault_weight[F_COUNT] = {4, 2, 3, 2, 2, 2, 1, 2, 2, 3, 2, 2, 2, 3};
 
 static int fault_count[F_COUNT];
+static size_t reorged_txs;        /* relayer transactions in the blocks reorgs replaced */
 static int64_t next_fault_at, undo_at;
 static int undo_kind = -1;
 
@@ -506,20 +507,33 @@ static void reorg(void)
     unsigned depth = (unsigned)rnd_in(&rng_fault, 1, CONFIRMATIONS);
     uint64_t head = cl_block_number(c);
     int64_t t0 = now_ms();
+    size_t ours = 0;
 
-    /* Only blocks above every user transaction (they hold nothing but the
-     * relayer's): our own calls are what a reorg of this depth removes. */
-    while (head < last + depth && now_ms() - t0 < 10000) {
-        sleep_ms(200);
+    /* Only blocks above every user transaction (nothing else is sent while
+     * this runs, so they hold nothing but the relayer's), and preferably
+     * while the relayer's own calls are in them: those are what a reorg of
+     * this depth removes (anvil drops them and rolls the nonce back). */
+    for (;;) {
         head = cl_block_number(c);
+        if (head >= last + depth) {
+            struct e2e_tx *v = NULL;
+            ours = e2e_sent_by(c, E.fac, head - depth + 1, head, &v);
+            free(v);
+            if (ours > 0)
+                break;
+        }
+        if (now_ms() - t0 > 10000)
+            break;
+        sleep_ms(150);
     }
     if (head < last + depth) {
         say("fault: reorg of %s skipped (no block above the users' yet)", c->label);
         return;
     }
     cl_reorg(c, depth);
-    say("fault: %s on %s at head %llu, depth %u", fault_name[F_REORG], c->label,
-        (unsigned long long)head, depth);
+    reorged_txs += ours;
+    say("fault: %s on %s at head %llu, depth %u (%zu relayer transactions in the blocks replaced)",
+        fault_name[F_REORG], c->label, (unsigned long long)head, depth, ours);
 }
 
 static enum fault pick_fault(void)
@@ -1057,6 +1071,7 @@ static void summary(const struct totals *t, double run_s, long seed)
             faults += fault_count[i];
         }
         printf("| all | %d |\n", faults);
+        printf("relayer transactions in blocks replaced by reorgs: %zu\n", reorged_txs);
     }
     printf("\n| chain | relayer txs | reverted | gas |\n|---|---|---|---|\n");
     printf("| origin | %zu | %zu | %llu |\n", t->o.n, t->o.reverted, (unsigned long long)t->o.gas);
