@@ -47,7 +47,9 @@
  *     step of a message with two live transactions (message_txs).
  *
  * Environment: CHAOS_SECONDS, CHAOS_SEED, CHAOS_DRAIN_SECONDS (600),
- * CHAOS_GAP_SECONDS (mean time between faults, 8), SOAK_SECONDS,
+ * CHAOS_GAP_SECONDS (mean time between faults, 8), CHAOS_FAULTS (only
+ * these, comma-separated: kill9, stop, term, pgcrash, pgkill, delay,
+ * timeout, 500, 429, dropsend, truncate, lag, nullreceipt, reorg), SOAK_SECONDS,
  * SOAK_RSS_GROWTH_MIB, CHAOS_KEEP_LOG (a path: the daemon's log copied
  * there).
  */
@@ -429,8 +431,37 @@ static const char *const fault_name[F_COUNT] = {
     "proxy: truncated bodies", "proxy: head lagging 1-6 blocks", "proxy: null receipts",
     "anvil_reorg depth 1-2 (relayer txs only)",
 };
-/* Relative weights of the schedule. */
-static const int fault_weight[F_COUNT] = {4, 2, 3, 2, 2, 2, 1, 2, 2, 3, 2, 2, 2, 3};
+/* Short names for CHAOS_FAULTS (a comma-separated subset). */
+static const char *const fault_short[F_COUNT] = {
+    "kill9", "stop", "term", "pgcrash", "pgkill", "delay", "timeout", "500", "429", "dropsend",
+    "truncate", "lag", "nullreceipt", "reorg",
+};
+/* Relative weights of the schedule (CHAOS_FAULTS zeroes the others). */
+static int fault_weight[F_COUNT] = {4, 2, 3, 2, 2, 2, 1, 2, 2, 3, 2, 2, 2, 3};
+
+static void select_faults(const char *list)
+{
+    int any = 0;
+
+    if (list == NULL || list[0] == '\0')
+        return;
+    for (int i = 0; i < F_COUNT; i++) {
+        const char *p = list;
+        size_t n = strlen(fault_short[i]);
+        int on = 0;
+        while ((p = strstr(p, fault_short[i])) != NULL) {
+            if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+                on = 1;
+            p += n;
+        }
+        if (!on)
+            fault_weight[i] = 0;
+        any += on;
+    }
+    if (!any)
+        fail_msg("CHAOS_FAULTS=%s names no fault (kill9, stop, term, pgcrash, pgkill, delay,"
+                 " timeout, 500, 429, dropsend, truncate, lag, nullreceipt, reorg)", list);
+}
 
 static int fault_count[F_COUNT];
 static size_t reorged_txs;        /* relayer transactions in the blocks reorgs replaced */
@@ -1142,6 +1173,7 @@ static void run(void **state)
     printf("== %s: %ld s, seed %ld (replay: CHAOS_SEED=%ld make %s)\n", soak ? "soak" : "chaos",
            seconds, seed, seed, soak ? "soak" : "chaos");
     fflush(stdout);
+    select_faults(getenv("CHAOS_FAULTS"));
     rng_fault = (uint64_t)seed * 0x100000001b3ULL + 1;
     rng_traffic = (uint64_t)seed ^ 0x5eed5eed5eedULL;
     memset(&o, 0, sizeof(o));
