@@ -5,7 +5,7 @@
 #   make asan       the whole suite under AddressSanitizer (+ LeakSanitizer)
 #   make ubsan      the whole suite under UndefinedBehaviorSanitizer
 #   make check      test + asan + ubsan: what CI and the README run
-#   make valgrind   the suite under valgrind memcheck
+#   make valgrind   the suite under valgrind memcheck (VALGRIND=bin: the daemon too)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      benchmarks (numbers, not pass/fail)
 #   make bench-queue  the job queue next to graphile-worker on one PostgreSQL
@@ -141,9 +141,10 @@ ubsan:
 
 # The suite three times (plain, ASan, UBSan), then one closing line with the
 # totals of all three.
-# The suite under valgrind's memcheck (slow; not part of check).
+# The suite under valgrind's memcheck (slow; not part of check); with
+# VALGRIND=bin the mosaic-relayer processes the tests start run under it too.
 valgrind: $(BIN) $(TEST_BIN) $(CONTRACTS_STAMP)
-	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) MR_VALGRIND=1 \
+	@MR_BIN=$(abspath $(BIN)) MOSAIC_VECTORS=$(VECTORS) MR_VALGRIND=$(or $(VALGRIND),1) \
 	    sh tests/run-tests.sh "$(BUILDDIR) under valgrind" $(TEST_BIN)
 
 check:

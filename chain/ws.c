@@ -114,7 +114,9 @@ static void on_message(struct ws_sub *w)
     params = json_object_get(v, "params");
     if (id != NULL && json_is_integer(id) && json_integer_value(id) == 1 && w->sub_id[0] == '\0') {
         res = json_object_get(v, "result");
-        if (json_is_string(res) && json_string_length(res) < sizeof(w->sub_id)) {
+        if (json_is_string(res) && json_string_length(res) > 0 &&
+            json_string_length(res) < sizeof(w->sub_id) &&
+            strlen(json_string_value(res)) == json_string_length(res)) {
             snprintf(w->sub_id, sizeof(w->sub_id), "%s", json_string_value(res));
             w->backoff_ms = WS_BACKOFF_MIN_MS;
             set_state(w, 1, 1);

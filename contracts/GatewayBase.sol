@@ -19,8 +19,9 @@ import {RLPReader} from "./RLPReader.sol";
  *   12 storageRoots           13 inboxActiveProcess     14 outboxActiveProcess
  * Values that never change after construction are also kept as immutables,
  * which is what the code reads.
- * Lines with a v010 marker comment give the 0.10.0-layout test variant (build.mjs).
  */
+// Lines marked "@v010" at their end give the 0.10.0-layout test variant
+// (contracts/build.mjs); NatSpec would take the marker for a tag.
 abstract contract GatewayBase is Organized, CircularBuffer { // @v010: abstract contract GatewayBase is Organized {
     using MessageBus for MessageBus.MessageBox;
 

@@ -114,7 +114,8 @@ PGconn *db_connect(const char *conninfo, const struct db_session_opts *opts,
     snprintf(sql, sizeof(sql),
              "SET application_name = '%s'; SET statement_timeout = %d; "
              "SET idle_in_transaction_session_timeout = %d; SET synchronous_commit = on; "
-             "SET search_path = " DB_SCHEMA ", public; SET client_min_messages = warning",
+             "SET search_path = " DB_SCHEMA ", public; SET client_min_messages = warning; "
+             "SET bytea_output = hex", /* the row decoders read "\\x..." (a DBA may default to escape) */
              opts->application_name != NULL ? opts->application_name : "mosaic-relayer",
              opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 30000,
              opts->idle_in_tx_timeout_ms > 0 ? opts->idle_in_tx_timeout_ms : 60000);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/sqlbuf.h"
 
 #define LIVE_DEDUP "dedup_key IS NOT NULL AND state NOT IN ('completed', 'failed', 'cancelled')"
 
@@ -131,70 +132,6 @@ int queue_enqueue(PGconn *conn, const struct queue_job_spec *spec, int64_t *id,
     return rc;
 }
 
-/* ---- a growable string for array literals ---- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* Appends one element of a Postgres array literal: NULL, or a quoted string
- * with " and \ escaped. */
-static void sb_elem(struct sbuf *b, const char *s, int first)
-{
-    if (!first)
-        sb_add(b, ",", 1);
-    if (s == NULL) {
-        sb_str(b, "NULL");
-        return;
-    }
-    sb_add(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            sb_add(b, "\\", 1);
-        sb_add(b, s, 1);
-    }
-    sb_add(b, "\"", 1);
-}
-
-static void sb_int(struct sbuf *b, long long v, int first)
-{
-    char num[24];
-
-    snprintf(num, sizeof(num), "%lld", v);
-    if (!first)
-        sb_add(b, ",", 1);
-    sb_str(b, num);
-}
-
 #define ENQUEUE_BATCH_SQL                                                                  \
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::jsonb[], $3::smallint[], $4::bigint[]," \
     " $5::int[], $6::int[], $7::text[]) AS v(kind, args, priority, delay, max_attempts,"   \
@@ -211,27 +148,27 @@ static void sb_int(struct sbuf *b, long long v, int first)
 int queue_enqueue_batch(PGconn *conn, const struct queue_job_spec *specs, size_t n,
                         size_t *inserted, struct mr_error *err)
 {
-    struct sbuf a[7];
+    struct db_sbuf a[7];
     const char *params[8];
     PGresult *res;
     int rc = MR_OK;
 
     memset(a, 0, sizeof(a));
     for (int k = 0; k < 7; k++)
-        sb_str(&a[k], "{");
+        db_arr_begin(&a[k]);
     for (size_t i = 0; i < n && rc == MR_OK; i++) {
         const struct queue_job_spec *s = &specs[i];
         rc = check_kind(s->kind, err);
-        sb_elem(&a[0], s->kind, i == 0);
-        sb_elem(&a[1], s->args_json, i == 0);
-        sb_int(&a[2], s->priority > 0 ? s->priority : 100, i == 0);
-        sb_int(&a[3], s->delay_ms > 0 ? s->delay_ms : 0, i == 0);
-        sb_int(&a[4], s->max_attempts > 0 ? s->max_attempts : 20, i == 0);
-        sb_int(&a[5], s->timeout_ms > 0 ? s->timeout_ms : 300000, i == 0);
-        sb_elem(&a[6], s->dedup_key, i == 0);
+        db_arr_text(&a[0], s->kind);
+        db_arr_text(&a[1], s->args_json);
+        db_arr_i64(&a[2], s->priority > 0 ? s->priority : 100);
+        db_arr_i64(&a[3], s->delay_ms > 0 ? s->delay_ms : 0);
+        db_arr_i64(&a[4], s->max_attempts > 0 ? s->max_attempts : 20);
+        db_arr_i64(&a[5], s->timeout_ms > 0 ? s->timeout_ms : 300000);
+        db_arr_text(&a[6], s->dedup_key);
     }
     for (int k = 0; k < 7; k++) {
-        sb_str(&a[k], "}");
+        db_arr_end(&a[k]);
         if (a[k].oom && rc == MR_OK)
             rc = mr_fail(err, MR_ERR_NOMEM, "enqueue batch: out of memory");
         params[k] = a[k].p;
@@ -306,7 +243,7 @@ static int job_order(const void *a, const void *b)
 int queue_claim(PGconn *conn, const char *owner, const char *const *kinds, size_t nkinds,
                 struct queue_job *jobs, size_t max, size_t *count, struct mr_error *err)
 {
-    struct sbuf kb = {0};
+    struct db_sbuf kb = {0};
     char lim[24];
     const char *params[3];
     PGresult *res;
@@ -317,10 +254,10 @@ int queue_claim(PGconn *conn, const char *owner, const char *const *kinds, size_
     if (max == 0)
         return MR_OK;
     if (kinds != NULL && nkinds > 0) {
-        sb_str(&kb, "{");
+        db_arr_begin(&kb);
         for (size_t i = 0; i < nkinds; i++)
-            sb_elem(&kb, kinds[i], i == 0);
-        sb_str(&kb, "}");
+            db_arr_text(&kb, kinds[i]);
+        db_arr_end(&kb);
         if (kb.oom) {
             free(kb.p);
             return mr_fail(err, MR_ERR_NOMEM, "claim: out of memory");
@@ -367,7 +304,7 @@ int queue_claim(PGconn *conn, const char *owner, const char *const *kinds, size_
 int queue_complete(PGconn *conn, const char *owner, const struct queue_done *done, size_t n,
                    size_t *completed, struct mr_error *err)
 {
-    struct sbuf ids = {0}, att = {0};
+    struct db_sbuf ids = {0}, att = {0};
     const char *params[3];
     PGresult *res;
     int rc;
@@ -376,14 +313,14 @@ int queue_complete(PGconn *conn, const char *owner, const struct queue_done *don
         *completed = 0;
     if (n == 0)
         return MR_OK;
-    sb_str(&ids, "{");
-    sb_str(&att, "{");
+    db_arr_begin(&ids);
+    db_arr_begin(&att);
     for (size_t i = 0; i < n; i++) {
-        sb_int(&ids, done[i].id, i == 0);
-        sb_int(&att, done[i].attempt, i == 0);
+        db_arr_i64(&ids, done[i].id);
+        db_arr_i64(&att, done[i].attempt);
     }
-    sb_str(&ids, "}");
-    sb_str(&att, "}");
+    db_arr_end(&ids);
+    db_arr_end(&att);
     if (ids.oom || att.oom) {
         free(ids.p);
         free(att.p);
@@ -498,15 +435,15 @@ int queue_release(PGconn *conn, const struct queue_job *job, struct mr_error *er
 int queue_release_unknown(PGconn *conn, const char *owner, const int64_t *known, size_t n,
                           size_t *released, struct mr_error *err)
 {
-    struct sbuf ids = {0};
+    struct db_sbuf ids = {0};
     const char *params[2];
     PGresult *res;
     int rc;
 
-    sb_str(&ids, "{");
+    db_arr_begin(&ids);
     for (size_t i = 0; i < n; i++)
-        sb_int(&ids, known[i], i == 0);
-    sb_str(&ids, "}");
+        db_arr_i64(&ids, known[i]);
+    db_arr_end(&ids);
     if (ids.oom) {
         free(ids.p);
         return mr_fail(err, MR_ERR_NOMEM, "release: out of memory");

@@ -35,16 +35,16 @@ static long bytea_parse(const char *s, uint8_t *out, size_t cap)
 {
     size_t n;
 
-    if (s[0] != '\\' || s[1] != 'x')
+    if (s[0] != '\\' || s[1] != 'x' || strlen(s + 2) % 2 != 0)
         return -1;
     n = strlen(s + 2) / 2;
     if (n > cap)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 + 2 * i, "%2x", &v) != 1)
+        int hi = hex_digit(s[2 + 2 * i]), lo = hex_digit(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
             return -1;
-        out[i] = (uint8_t)v;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     return (long)n;
 }
@@ -928,14 +928,16 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
             l[i].attempt = atoi(PQgetvalue(res, (int)i, 3));
             if (l[i].attempt > 0) {
                 size_t cap = strlen(raw) / 2;
+                long got = -1;
                 l[i].raw = malloc(cap ? cap : 1);
                 if (l[i].raw == NULL ||
-                    bytea_parse(PQgetvalue(res, (int)i, 4), l[i].hash, 32) != 32) {
+                    bytea_parse(PQgetvalue(res, (int)i, 4), l[i].hash, 32) != 32 ||
+                    (got = bytea_parse(raw, l[i].raw, cap)) < 0) {
                     txs_pending_free(l, rows);
                     PQclear(res);
                     return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad attempt", i);
                 }
-                l[i].raw_len = (size_t)bytea_parse(raw, l[i].raw, cap);
+                l[i].raw_len = (size_t)got;
             }
             if (u256_parse_dec(&l[i].max_fee, PQgetvalue(res, (int)i, 6),
                                strlen(PQgetvalue(res, (int)i, 6)), 0, NULL) != MR_OK ||
@@ -953,13 +955,19 @@ int txs_load_pending(PGconn *conn, const char *chain_key, const uint8_t sender[2
             {
                 const char *cd = PQgetvalue(res, (int)i, 10);
                 size_t cap = strlen(cd) / 2;
+                long got;
                 l[i].calldata = malloc(cap ? cap : 1);
                 if (l[i].calldata == NULL) {
                     txs_pending_free(l, rows);
                     PQclear(res);
                     return mr_fail(err, MR_ERR_NOMEM, "out of memory");
                 }
-                l[i].calldata_len = (size_t)bytea_parse(cd, l[i].calldata, cap);
+                if ((got = bytea_parse(cd, l[i].calldata, cap)) < 0) {
+                    txs_pending_free(l, rows);
+                    PQclear(res);
+                    return mr_fail(err, MR_ERR_INVALID, "transaction row %zu: bad calldata", i);
+                }
+                l[i].calldata_len = (size_t)got;
             }
             l[i].gas_limit = strtoull(PQgetvalue(res, (int)i, 12), NULL, 10);
             l[i].included_block = strtoull(PQgetvalue(res, (int)i, 13), NULL, 10);

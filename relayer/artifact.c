@@ -393,6 +393,11 @@ int artifact_parse(const char *text, size_t len, const char *what, struct artifa
     if (rc == MR_OK)
         rc = parse_abi(&c, json_object_get(root, "abi"), a);
     json_decref(root);
+    /* Messages quote names and types from the file: one line, printable. */
+    if (rc != MR_OK && err != NULL)
+        for (char *p = err->msg; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     return rc;
 }
 

@@ -40,6 +40,7 @@ int cli_stake(int argc, char **argv);
 int cli_redeem(int argc, char **argv);
 int cli_balance(int argc, char **argv);
 int cli_message(int argc, char **argv);
+int cli_breaker(int argc, char **argv);
 
 /* The database options of every database command, for --help texts. */
 #define DB_OPTIONS_HELP                                                                    \
@@ -73,5 +74,21 @@ int cli_read_file(const char *path, size_t cap, char **buf, size_t *len, struct 
 /* Parses a 20-byte address (0x + 40 hex digits) or a 32-byte hash. */
 int cli_parse_address(const char *s, uint8_t out[20], struct mr_error *err);
 int cli_parse_hash(const char *s, uint8_t out[32], struct mr_error *err);
+
+/* Checks that a read returned rows (db_check for PGRES_TUPLES_OK, `what`
+ * naming it).  Returns MR_OK; else clears res and prints
+ * "mosaic-relayer <cmd>: <reason>" on stderr, returning the error code. */
+int cli_check_rows(const char *cmd, const char *what, PGresult *res);
+
+/* Prints the rows of res as a table under heads[n]: every column but the
+ * last padded to widths[i] and followed by one space, then "(N noun)"
+ * ("nouns" unless N is 1). */
+void cli_print_table(const PGresult *res, const char *const *heads, const int *widths, int n,
+                     const char *noun);
+
+/* For a command group with one subcommand and no arguments: checks that
+ * argv[first..argc) is exactly `sub` (one line on stderr if not).  Returns
+ * -1 to go on, else the exit status to return. */
+int cli_one_subcommand(const char *cmd, const char *sub, int argc, char **argv, int first);
 
 #endif /* MR_CLI_H */

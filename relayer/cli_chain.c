@@ -61,13 +61,9 @@ static int chain_status(PGconn *c)
                               " coalesce((head_block - cursor_block)::text, '-'),"
                               " to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS')"
                               " FROM " DB_SCHEMA ".chains ORDER BY role DESC, chain_key");
-    struct mr_error err;
 
-    if (db_check(res, PGRES_TUPLES_OK, "chain status", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer chain: %s\n", err.msg);
+    if (cli_check_rows("chain", "chain status", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
     printf("%-12s %-9s %-10s %-10s %-10s %-10s %-8s %-19s %s\n", "CHAIN", "ROLE", "CHAIN ID",
            "HEAD", "FINALIZED", "CURSOR", "LAG", "UPDATED", "WATCHER");
     for (int i = 0; i < PQntuples(res); i++) {
@@ -106,12 +102,8 @@ int cli_chain(int argc, char **argv)
                                    argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("chain", "expected a subcommand: status (see --help)");
-    if (strcmp(argv[optind], "status") != 0)
-        return cli_usage_error("chain", "unknown subcommand '%s' (see --help)", argv[optind]);
-    if (optind + 1 != argc)
-        return cli_usage_error("chain", "unexpected argument '%s'", argv[optind + 1]);
+    if ((rc = cli_one_subcommand("chain", "status", argc, argv, optind)) >= 0)
+        return rc;
     c = cli_db_connect("chain", database, config);
     if (c == NULL)
         return CLI_EXIT_USAGE;

@@ -242,21 +242,13 @@ static int jobs_list(PGconn *c, const char *state, const char *kind, const char 
         " FROM " DB_SCHEMA ".jobs WHERE ($1::text IS NULL OR state = $1)"
         " AND ($2::text IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3::int",
         3, NULL, params, NULL, NULL, 0);
-    struct mr_error err;
+    static const char *const heads[] = {"ID",     "KIND",   "STATE", "TRIES",
+                                        "PRIO",   "RUN AT", "OWNER", "LAST ERROR"};
+    static const int widths[] = {8, 20, 10, 7, 4, 19, 22, 0};
 
-    if (db_check(res, PGRES_TUPLES_OK, "jobs list", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer jobs: %s\n", err.msg);
+    if (cli_check_rows("jobs", "jobs list", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
-    printf("%-8s %-20s %-10s %-7s %-4s %-19s %-22s %s\n", "ID", "KIND", "STATE", "TRIES", "PRIO",
-           "RUN AT", "OWNER", "LAST ERROR");
-    for (int i = 0; i < PQntuples(res); i++)
-        printf("%-8s %-20s %-10s %-7s %-4s %-19s %-22s %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 7));
-    printf("(%d job%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    cli_print_table(res, heads, widths, 8, "job");
     PQclear(res);
     return CLI_EXIT_OK;
 }
@@ -270,7 +262,6 @@ static int jobs_show(PGconn *c, int64_t id)
     char p[24];
     const char *params[1] = {p};
     PGresult *res;
-    struct mr_error err;
 
     snprintf(p, sizeof(p), "%lld", (long long)id);
     res = PQexecParams(c,
@@ -278,11 +269,8 @@ static int jobs_show(PGconn *c, int64_t id)
                        " run_at, created_at, attempted_at, finished_at, owner, dedup_key,"
                        " jsonb_pretty(args), last_error FROM " DB_SCHEMA ".jobs WHERE id = $1::bigint",
                        1, NULL, params, NULL, NULL, 0);
-    if (db_check(res, PGRES_TUPLES_OK, "jobs show", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer jobs: %s\n", err.msg);
+    if (cli_check_rows("jobs", "jobs show", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
     if (PQntuples(res) != 1) {
         PQclear(res);
         fprintf(stderr, "mosaic-relayer jobs: no job %lld\n", (long long)id);
@@ -392,8 +380,10 @@ static void tx_usage(void)
 
 static int tx_list(PGconn *c, const char *status, const char *chain, const char *limit)
 {
+    static const char *const heads[] = {"ID",    "CHAIN",     "SENDER", "NONCE",  "PURPOSE",
+                                        "STATE", "LAST HASH", "BLOCK",  "UPDATED"};
+    static const int widths[] = {6, 8, 42, 6, 22, 9, 66, 8, 0};
     const char *params[3] = {status, chain, limit};
-    struct mr_error err;
     PGresult *res = PQexecParams(
         c,
         "SELECT t.id, t.chain_key, '0x' || encode(t.sender, 'hex'), t.nonce, t.purpose, t.state,"
@@ -404,19 +394,9 @@ static int tx_list(PGconn *c, const char *status, const char *chain, const char 
         " AND ($2::text IS NULL OR t.chain_key = $2) ORDER BY t.id DESC LIMIT $3::int",
         3, NULL, params, NULL, NULL, 0);
 
-    if (db_check(res, PGRES_TUPLES_OK, "tx list", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer tx: %s\n", err.msg);
+    if (cli_check_rows("tx", "tx list", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
-    printf("%-6s %-8s %-42s %-6s %-22s %-9s %-66s %-8s %s\n", "ID", "CHAIN", "SENDER", "NONCE",
-           "PURPOSE", "STATE", "LAST HASH", "BLOCK", "UPDATED");
-    for (int i = 0; i < PQntuples(res); i++)
-        printf("%-6s %-8s %-42s %-6s %-22s %-9s %-66s %-8s %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 7), PQgetvalue(res, i, 8));
-    printf("(%d transaction%s)\n", PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+    cli_print_table(res, heads, widths, 9, "transaction");
     PQclear(res);
     return CLI_EXIT_OK;
 }
@@ -429,7 +409,6 @@ static int tx_show(PGconn *c, const char *key)
                                         "gas_used", "mined_tx_hash", "contract",
                                         "job_id", "error", "created_at", "updated_at"};
     const char *params[1] = {key};
-    struct mr_error err;
     PGresult *res;
     int64_t id;
 
@@ -445,11 +424,8 @@ static int tx_show(PGconn *c, const char *key)
         " OR ($1 ~ '^0x[0-9a-fA-F]{64}$' AND t.id IN (SELECT tx_id FROM " DB_SCHEMA ".tx_attempts"
         " WHERE tx_hash = decode(substr($1, 3), 'hex')))",
         1, NULL, params, NULL, NULL, 0);
-    if (db_check(res, PGRES_TUPLES_OK, "tx show", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer tx: %s\n", err.msg);
+    if (cli_check_rows("tx", "tx show", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
     if (PQntuples(res) != 1) {
         PQclear(res);
         fprintf(stderr, "mosaic-relayer tx: no transaction %s\n", key);

@@ -55,22 +55,13 @@ static int events_list(PGconn *c, const char *chain, const char *kind, const cha
         " AND ($3::text IS NULL OR message_hash = decode($3, 'hex'))"
         " ORDER BY block_number DESC, chain_key, log_index DESC LIMIT $4::int",
         4, NULL, params, NULL, NULL, 0);
-    struct mr_error err;
-    int n;
+    static const char *const heads[] = {"ID", "CHAIN", "BLOCK", "LOG", "KIND", "MESSAGE",
+                                        "FIELDS"};
+    static const int widths[] = {8, 10, 10, 5, 27, 66, 0};
 
-    if (db_check(res, PGRES_TUPLES_OK, "events list", &err) != MR_OK) {
-        PQclear(res);
-        fprintf(stderr, "mosaic-relayer events: %s\n", err.msg);
+    if (cli_check_rows("events", "events list", res) != MR_OK)
         return CLI_EXIT_FAIL;
-    }
-    n = PQntuples(res);
-    printf("%-8s %-10s %-10s %-5s %-27s %-66s %s\n", "ID", "CHAIN", "BLOCK", "LOG", "KIND",
-           "MESSAGE", "FIELDS");
-    for (int i = 0; i < n; i++)
-        printf("%-8s %-10s %-10s %-5s %-27s %-66s %s\n", PQgetvalue(res, i, 0),
-               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
-    printf("(%d event%s)\n", n, n == 1 ? "" : "s");
+    cli_print_table(res, heads, widths, 7, "event");
     PQclear(res);
     return CLI_EXIT_OK;
 }
@@ -107,12 +98,8 @@ int cli_events(int argc, char **argv)
                                    argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("events", "expected a subcommand: list (see --help)");
-    if (strcmp(argv[optind], "list") != 0)
-        return cli_usage_error("events", "unknown subcommand '%s' (see --help)", argv[optind]);
-    if (optind + 1 != argc)
-        return cli_usage_error("events", "unexpected argument '%s'", argv[optind + 1]);
+    if ((rc = cli_one_subcommand("events", "list", argc, argv, optind)) >= 0)
+        return rc;
     if (kind != NULL && (rc = check_kind(kind)) >= 0)
         return rc;
     if (message != NULL) {

@@ -3,7 +3,7 @@
  * whether all is well: chains and watcher lag, the queue, the message
  * pipeline and stuck messages, open alerts, signers (and their balances
  * when a config with endpoints is given), the last anchor per chain; then
- * the list of what needs attention.
+ * the list of what needs attention; the conservation breakers.
  *
  * It reads only the views of mosaic_dash (0002, 0008) and pg_locks /
  * pg_stat_activity, so it works with the read-only role's credentials.
@@ -67,6 +67,20 @@ static PGresult *query(struct status *st, const char *section, const char *sql)
     issue(st, "%s: cannot read the database", section);
     PQclear(r);
     return NULL;
+}
+
+/* A section of the report: its title, then the read (as query); `none`
+ * is printed when the read found no rows.  NULL when it could not read. */
+static PGresult *section(struct status *st, const char *title, const char *name,
+                         const char *none, const char *sql)
+{
+    PGresult *r;
+
+    printf("%s\n", title);
+    r = query(st, name, sql);
+    if (r != NULL && PQntuples(r) == 0)
+        printf("  %s\n", none);
+    return r;
 }
 
 static const char *v(const PGresult *r, int row, int col)
@@ -161,14 +175,11 @@ static void show_chains(struct status *st)
 
 static void show_queue(struct status *st)
 {
-    printf("Queue\n");
-    PGresult *r = query(st, "queue",
-                        "SELECT kind, state, jobs FROM mosaic_dash.queue_depth"
-                        " WHERE state NOT IN ('completed', 'cancelled') ORDER BY kind, state");
+    PGresult *r = section(st, "Queue", "queue", "empty",
+                          "SELECT kind, state, jobs FROM mosaic_dash.queue_depth"
+                          " WHERE state NOT IN ('completed', 'cancelled') ORDER BY kind, state");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  empty\n");
     for (int i = 0; i < PQntuples(r); i++) {
         int first = i == 0 || strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, i - 1, 0)) != 0;
         int last = i + 1 == PQntuples(r) || strcmp(PQgetvalue(r, i, 0), PQgetvalue(r, i + 1, 0)) != 0;
@@ -255,10 +266,42 @@ static void show_stuck(struct status *st)
     PQclear(r);
 }
 
+/* Messages held by the value limits (0010_limits.sql), per pair, and the
+ * value each pair started in the trailing hour. */
+static void show_held(struct status *st)
+{
+    PGresult *r = query(st, "messages",
+                        "SELECT gateway_pair, held_messages, held_value::text,"
+                        " extract(epoch FROM now() - oldest_held_at)::bigint,"
+                        " started_last_hour, value_last_hour::text"
+                        " FROM mosaic_dash.limits ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    int64_t held = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int64_t n = n64(r, i, 1);
+        printf("  pair %-12s", PQgetvalue(r, i, 0));
+        if (n > 0)
+            printf(" held %lld (value %s wei, oldest %s)", (long long)n, PQgetvalue(r, i, 2),
+                   age(n64(r, i, 3), ago));
+        else
+            printf(" held 0");
+        printf("; started in the last hour %s (value %s wei)\n", PQgetvalue(r, i, 4),
+               PQgetvalue(r, i, 5));
+        held += n > 0 ? n : 0;
+    }
+    if (held > 0)
+        issue(st, "%lld message(s) held by the relayer's limits (mosaic-relayer message list "
+              "--status held; message release HASH)", (long long)held);
+    PQclear(r);
+}
+
 static void show_messages(struct status *st)
 {
     printf("Messages\n");
     show_flows(st);
+    show_held(st);
     show_stuck(st);
 }
 
@@ -266,16 +309,13 @@ static void show_messages(struct status *st)
 
 static void show_alerts(struct status *st)
 {
-    printf("Alerts\n");
-    PGresult *r = query(st, "alerts",
-                        "SELECT severity, component, coalesce(subject, ''), left(message, 160),"
-                        " age_seconds, count(*) OVER () FROM mosaic_dash.open_alerts"
-                        " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1"
-                        " ELSE 2 END, raised_at DESC LIMIT 10");
+    PGresult *r = section(st, "Alerts", "alerts", "none open",
+                          "SELECT severity, component, coalesce(subject, ''), left(message, 160),"
+                          " age_seconds, count(*) OVER () FROM mosaic_dash.open_alerts"
+                          " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1"
+                          " ELSE 2 END, raised_at DESC LIMIT 10");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  none open\n");
     int64_t serious = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         char ago[24];
@@ -382,14 +422,11 @@ static void show_balances(struct status *st, const PGresult *signers)
 
 static void show_signers(struct status *st)
 {
-    printf("Signers\n");
-    PGresult *r = query(st, "signers",
-                        "SELECT chain_key, sender, next_nonce, open_transactions,"
-                        " lowest_unmined_nonce, halted_reason FROM mosaic_dash.signers"
-                        " ORDER BY chain_key, sender");
+    PGresult *r = section(st, "Signers", "signers", "no key has sent yet",
+                          "SELECT chain_key, sender, next_nonce, open_transactions,"
+                          " lowest_unmined_nonce, halted_reason FROM mosaic_dash.signers"
+                          " ORDER BY chain_key, sender");
     if (r != NULL) {
-        if (PQntuples(r) == 0)
-            printf("  no key has sent yet\n");
         for (int i = 0; i < PQntuples(r); i++) {
             printf("  %-12s %s next nonce %s, %s open", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
@@ -412,14 +449,12 @@ static void show_signers(struct status *st)
 
 static void show_anchors(struct status *st)
 {
-    printf("Anchors\n");
-    PGresult *r = query(st, "anchors",
-                        "SELECT chain_key, remote_chain, anchored_height, blocks_behind, age_seconds"
-                        " FROM mosaic_dash.anchor_age ORDER BY chain_key, remote_chain");
+    PGresult *r = section(st, "Anchors", "anchors", "no state root anchored yet",
+                          "SELECT chain_key, remote_chain, anchored_height, blocks_behind,"
+                          " age_seconds FROM mosaic_dash.anchor_age ORDER BY chain_key,"
+                          " remote_chain");
     if (r == NULL)
         return;
-    if (PQntuples(r) == 0)
-        printf("  no state root anchored yet\n");
     int64_t limit = st->cfg && st->cfg->relayer.anchor_enabled
                         ? 3 * st->cfg->relayer.anchor_max_interval_ms / 1000 : -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -430,6 +465,35 @@ static void show_anchors(struct status *st)
             issue(st, "chain %s: no state root of %s anchored for %s (anchor.max_interval is %llds)",
                   PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), age(n64(r, i, 4), ago),
                   (long long)(st->cfg->relayer.anchor_max_interval_ms / 1000));
+    }
+    PQclear(r);
+}
+
+/* -------------------------------------------------------------- breakers -- */
+
+/* The conservation breakers (0012): a tripped one stops its pair. */
+static void show_breakers(struct status *st)
+{
+    PGresult *r = section(st, "Conservation", "conservation", "no pair checked yet",
+                          "SELECT gateway_pair, tripped::int, coalesce(circulating::text, '-'),"
+                          " coalesce(backing::text, '-'), coalesce(aux_block::text, '-'),"
+                          " coalesce(origin_block::text, '-'), checked_age_seconds,"
+                          " coalesce(last_error, '')"
+                          " FROM mosaic_dash.breakers ORDER BY gateway_pair");
+    if (r == NULL)
+        return;
+    for (int i = 0; i < PQntuples(r); i++) {
+        char ago[24];
+        int tripped = n64(r, i, 1) == 1;
+        printf("  %-12s %s: circulating %s (aux block %s) vs backing %s (origin block %s), %s ago\n",
+               PQgetvalue(r, i, 0), tripped ? "TRIPPED" : "ok", PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 4), PQgetvalue(r, i, 3), PQgetvalue(r, i, 5),
+               age(n64(r, i, 6), ago));
+        if (PQgetvalue(r, i, 7)[0] != '\0')
+            printf("  %-12s last check failed: %.150s\n", "", PQgetvalue(r, i, 7));
+        if (tripped)
+            issue(st, "pair %s: the conservation breaker is tripped, relaying stopped (mosaic-relayer "
+                  "breaker status; reset after investigating)", PQgetvalue(r, i, 0));
     }
     PQclear(r);
 }
@@ -476,6 +540,7 @@ static int status_run(struct status *st)
     show_alerts(st);
     show_signers(st);
     show_anchors(st);
+    show_breakers(st);
     printf("\n");
     if (st->n_issues == 0) {
         printf("All is well.\n");

@@ -36,6 +36,7 @@
  *     min_bounty: "0"                            # wei, decimal string
  *     limits: { per_message: "0", per_hour: "0" }  # value-token wei; 0 = no limit
  *     job_timeout: 120s
+ *     conservation: { enabled: true, interval: 30s }  # the circuit breaker's monitor
  *   metrics: { listen: "127.0.0.1:9464" }        # optional
  *   log: { level: info, format: auto }           # auto | json | text
  *   deploy:                                      # only for `mosaic-relayer deploy`
@@ -138,6 +139,11 @@ struct config_relayer {
     struct u256 limit_per_message;   /* zero = unlimited */
     struct u256 limit_per_hour;
     int64_t job_timeout_ms;
+    /* The conservation monitor (RELIABILITY.md row 24): per pair, utility
+     * tokens circulating on auxiliary <= value tokens backing them on
+     * origin, checked every interval; a violation trips the pair's breaker. */
+    int conservation_enabled;
+    int64_t conservation_interval_ms;
 };
 
 struct config_deploy_pair {

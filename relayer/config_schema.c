@@ -267,6 +267,12 @@ static const struct cfg_field limits_fields[] = {
     {"per_hour", CT_WEI, 0, AT(RL, relayer.limit_per_hour), .def = "0"},
 };
 static const struct cfg_schema limits_schema = SCHEMA(limits_fields, NULL, NULL);
+static const struct cfg_field conservation_fields[] = {
+    {"enabled", CT_BOOL, 0, AT(RL, relayer.conservation_enabled), .def = "true"},
+    {"interval", CT_DURATION, 0, AT(RL, relayer.conservation_interval_ms), .min = 200,
+     .max = 86400000, .def = "30s"},
+};
+static const struct cfg_schema conservation_schema = SCHEMA(conservation_fields, NULL, NULL);
 static const struct cfg_field relayer_fields[] = {
     {"flows", CT_FLAGS, 0, AT(RL, relayer.flows), .min = 1, .more = flows,
      .def = "stake,redeem,revert"},
@@ -276,6 +282,7 @@ static const struct cfg_field relayer_fields[] = {
     {"limits", CT_SECTION, 0, 0, 0, .more = &limits_schema},
     {"job_timeout", CT_DURATION, 0, AT(RL, relayer.job_timeout_ms), .min = 1000, .max = 3600000,
      .def = "120s"},
+    {"conservation", CT_SECTION, 0, 0, 0, .more = &conservation_schema},
 };
 static const struct cfg_schema relayer_schema = SCHEMA(relayer_fields, NULL, NULL);
 

@@ -62,8 +62,8 @@ struct daemon {
     size_t n_senders;
     struct flow_ctx flows;
     int has_flows;
-    pthread_t worker_th, ticker_th;
-    int worker_started, ticker_started;
+    pthread_t worker_th, ticker_th, guard_th;
+    int worker_started, ticker_started, guard_started;
     const char *kinds[2];
     size_t n_kinds;
     struct queue_worker_stats wstats;
@@ -470,6 +470,72 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
+/* The conservation monitor (RELIABILITY.md row 24; relayer/flows/
+ * conservation.c): every relayer.conservation.interval, one check per
+ * gateway pair, each recorded (db/breaker.h); a violation trips the pair's
+ * breaker, which stops the flows from recording calls for it.  Every
+ * process that relays runs one: the checks are idempotent, and a pair
+ * trips once. */
+static void *guard_main(void *arg)
+{
+    struct daemon *d = arg;
+    const struct config *cfg = d->cfg;
+    struct db_session_opts so = {"mosaic-relayer conservation", 0, 0};
+    char actor[160], host[96] = "", last[CONFIG_MAX_GATEWAYS][MR_ERROR_MSG_LEN];
+    int64_t interval = cfg->relayer.conservation_interval_ms > 0
+                           ? cfg->relayer.conservation_interval_ms : 30000;
+    PGconn *conn = NULL;
+
+    memset(last, 0, sizeof(last));
+    gethostname(host, sizeof(host) - 1);
+    snprintf(actor, sizeof(actor), "monitor %s:%d", host, (int)getpid());
+    while (!d->stop_workers) {
+        struct mr_error err;
+        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+            if (conn != NULL)
+                PQfinish(conn);
+            conn = db_connect(d->o.conninfo, &so, &err);
+            if (conn == NULL)
+                log_warn("conservation", NULL, "%s", err.msg);
+        }
+        for (size_t g = 0; conn != NULL && g < cfg->n_gateways && !d->stop_workers; g++) {
+            const struct config_gateway *gw = &cfg->gateways[g];
+            struct flow_conservation fc;
+            char c[U256_DEC_MAX], b[U256_DEC_MAX];
+            if (flow_conservation_check(&d->flows, conn, gw, actor, &fc, &err) != MR_OK) {
+                /* Said once until it changes (a node down fails every round). */
+                if (strcmp(err.msg, last[g]) != 0)
+                    log_warn("conservation", NULL, "pair %s: no check this round: %s", gw->name,
+                             err.msg);
+                snprintf(last[g], sizeof(last[g]), "%s", err.msg);
+                continue;
+            }
+            last[g][0] = '\0';
+            u256_to_dec(&fc.circulating, c, sizeof(c));
+            u256_to_dec(&fc.backing, b, sizeof(b));
+            if (fc.newly)
+                log_error("conservation", NULL, "pair %s: BREAKER TRIPPED: %s circulating on %s at "
+                          "block %llu > %s backing on %s at block %llu; relaying for the pair is "
+                          "stopped until `mosaic-relayer breaker reset %s --reason ...`", gw->name,
+                          c, cfg->chains[gw->auxiliary.chain].key,
+                          (unsigned long long)fc.aux_block, b, cfg->chains[gw->origin.chain].key,
+                          (unsigned long long)fc.origin_block, gw->name);
+            else
+                log_debug("conservation", NULL, "pair %s: circulating %s at %s %llu, backing %s at "
+                          "%s %llu%s", gw->name, c, cfg->chains[gw->auxiliary.chain].key,
+                          (unsigned long long)fc.aux_block, b,
+                          cfg->chains[gw->origin.chain].key, (unsigned long long)fc.origin_block,
+                          fc.tripped ? " (breaker tripped)" : "");
+        }
+        for (int64_t t = 0; t < interval && !d->stop_workers; t += 50)
+            sleep_ms(interval - t < 50 ? interval - t : 50);
+    }
+    if (conn != NULL)
+        PQfinish(conn);
+    flow_thread_release();
+    return NULL;
+}
+
 /* The watchers (watchers/watcher.h): one thread per chain running
  * watcher_run(); several processes may run them, one holds each chain's
  * lock.  This is the only place that starts or stops them. */
@@ -667,6 +733,8 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
         d->worker_started = pthread_create(&d->worker_th, NULL, worker_main, d) == 0;
     if ((role == DAEMON_ALL || role == DAEMON_ANCHOR) && has_anc)
         d->ticker_started = pthread_create(&d->ticker_th, NULL, ticker_main, d) == 0;
+    if (d->has_flows && cfg->relayer.conservation_enabled && cfg->n_gateways > 0)
+        d->guard_started = pthread_create(&d->guard_th, NULL, guard_main, d) == 0;
     if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && start_watchers(d, err) != MR_OK)
         log_error("daemon", NULL, "watchers: %s", err->msg);
     {
@@ -683,6 +751,9 @@ int daemon_start(const struct config *cfg, const struct daemon_opts *o, struct d
             missing = "the job workers";
         if ((role == DAEMON_ALL || role == DAEMON_ANCHOR) && has_anc && !d->ticker_started)
             missing = "the anchorer";
+        if (d->has_flows && cfg->relayer.conservation_enabled && cfg->n_gateways > 0 &&
+            !d->guard_started)
+            missing = "the conservation monitor";
         if ((role == DAEMON_ALL || role == DAEMON_WATCHER) && d->watchers == NULL)
             missing = "the watchers";
         if (missing != NULL) {
@@ -713,6 +784,8 @@ void daemon_stop(struct daemon *d, struct daemon_stats *stats)
         pthread_join(d->worker_th, NULL);
     if (d->ticker_started)
         pthread_join(d->ticker_th, NULL);
+    if (d->guard_started)
+        pthread_join(d->guard_th, NULL);
     /* The handlers are done: a last pass of every sender sends what they
      * recorded, then the senders stop. */
     d->stop_senders = 1;

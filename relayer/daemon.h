@@ -15,6 +15,10 @@
  * nonce order, broadcasts them, follows them to finality, and replaces
  * stuck ones.  Flows in this process wake it at once after recording.
  *
+ * Every role but `watcher` also runs the conservation monitor (a thread:
+ * relayer.conservation, relayer/flows/conservation.c), whose breaker stops
+ * the flows from recording calls for a pair (db/breaker.h).
+ *
  * Threads share nothing mutable but Postgres, the flows' counters and the
  * stop flag; each has its own database connection and node clients.
  *

@@ -18,6 +18,7 @@
 #include "eth/address.h"
 #include "eth/hex.h"
 #include "relayer/cli.h"
+#include "relayer/config_int.h"
 #include "relayer/sysrand.h"
 
 #define DSTATE_FORMAT "mosaic-relayer deploy state"
@@ -401,12 +402,86 @@ static const char *addr_text(const uint8_t a[20], char out[ADDRESS_TEXT_SIZE])
     return out;
 }
 
-/* True if line[n] starts the top-level key `key` ("key:" at column 0). */
-static int top_key(const char *line, size_t n, const char *key)
+/* The byte offset of character `index` of text[len] (libyaml's marks count
+ * characters; the text is UTF-8, as libyaml checked, after an optional BOM). */
+static size_t byte_offset(const char *text, size_t len, size_t index)
 {
-    size_t k = strlen(key);
+    size_t i = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 
-    return n > k && memcmp(line, key, k) == 0 && line[k] == ':';
+    for (; i < len; i++) {
+        if (((unsigned char)text[i] & 0xC0) == 0x80)
+            continue;
+        if (index-- == 0)
+            return i;
+    }
+    return len;
+}
+
+/* The start of the line holding the top-level key node k: only blanks may
+ * precede it on its line.  (size_t)-1 when something else does. */
+static size_t key_line_start(const char *text, size_t len, const yaml_node_t *k)
+{
+    size_t at = byte_offset(text, len, k->start_mark.index);
+
+    while (at > 0 && (text[at - 1] == ' ' || text[at - 1] == '\t'))
+        at--;
+    if (at == 0 || text[at - 1] == '\n' || text[at - 1] == '\r' ||
+        (at == 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0))
+        return at;
+    return (size_t)-1;
+}
+
+/* Copies src[len] without its top-level `deploy` and `gateways` sections
+ * into b.  The sections are found by parsing (a flow collection may go on
+ * at column 0, a key may be quoted); each is cut from the start of its
+ * key's line to the start of the next top-level key's line. */
+static int copy_without_deploy(struct sbuf *b, const char *src, size_t len, const char *src_path,
+                               struct mr_error *err)
+{
+    yaml_document_t doc;
+    yaml_node_t *root;
+    yaml_node_pair_t *pr;
+    size_t from = len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* no BOM mid-file */
+    int rc;
+
+    if (len >= 2 && ((unsigned char)src[0] == 0xFE || (unsigned char)src[0] == 0xFF))
+        return mr_fail(err, MR_ERR_INVALID, "%s:1: a UTF-16 file; expected UTF-8 for the run "
+                       "config", src_path);
+    if ((rc = cfg_load_doc(src_path, src, len, &doc, err)) != MR_OK)
+        return rc;
+    root = yaml_document_get_root_node(&doc);
+    if (root->type != YAML_MAPPING_NODE || root->data.mapping.style == YAML_FLOW_MAPPING_STYLE) {
+        rc = mr_fail(err, MR_ERR_INVALID, "%s:%d: the top level is not a block mapping; expected "
+                     "one key per line for the run config", src_path,
+                     (int)root->start_mark.line + 1);
+        yaml_document_delete(&doc);
+        return rc;
+    }
+    for (pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
+        const char *name = k != NULL && k->type == YAML_SCALAR_NODE
+                               ? (const char *)k->data.scalar.value : NULL;
+        size_t start, end;
+
+        if (name == NULL || (strcmp(name, "deploy") != 0 && strcmp(name, "gateways") != 0))
+            continue;
+        start = key_line_start(src, len, k);
+        end = len;
+        if (pr + 1 < root->data.mapping.pairs.top)
+            end = key_line_start(src, len, yaml_document_get_node(&doc, pr[1].key));
+        if (start == (size_t)-1 || end == (size_t)-1 || start < from || end < start) {
+            rc = mr_fail(err, MR_ERR_INVALID, "%s:%d: the top-level key %s or the one after it "
+                         "does not start its line; expected it to for the run config", src_path,
+                         (int)k->start_mark.line + 1, name);
+            yaml_document_delete(&doc);
+            return rc;
+        }
+        sb_add(b, src + from, start - from);
+        from = end;
+    }
+    sb_add(b, src + from, len - from);
+    yaml_document_delete(&doc);
+    return MR_OK;
 }
 
 int dstate_run_config(const char *src, size_t len, const char *src_path,
@@ -414,23 +489,16 @@ int dstate_run_config(const char *src, size_t len, const char *src_path,
                       struct mr_error *err)
 {
     struct sbuf b = {0};
-    int skipping = 0;
     char a1[ADDRESS_TEXT_SIZE], a2[ADDRESS_TEXT_SIZE], a3[ADDRESS_TEXT_SIZE];
+    yaml_document_t doc;
+    int rc;
 
     sb_printf(&b, "# Written by `mosaic-relayer deploy` from %s: that file without its\n"
                   "# deploy: section, and the gateways it deployed.\n",
               src_path);
-    for (size_t i = 0; i < len;) {
-        const char *line = src + i, *nl = memchr(line, '\n', len - i);
-        size_t ln = nl ? (size_t)(nl - line) + 1 : len - i;
-        i += ln;
-        /* A top-level key ends the section being skipped; blank lines,
-         * comments and indented lines belong to the current one. */
-        if (ln > 0 && line[0] != ' ' && line[0] != '\t' && line[0] != '#' && line[0] != '\n' &&
-            line[0] != '\r')
-            skipping = top_key(line, ln, "deploy") || top_key(line, ln, "gateways");
-        if (!skipping)
-            sb_add(&b, line, ln);
+    if ((rc = copy_without_deploy(&b, src, len, src_path, err)) != MR_OK) {
+        free(b.p);
+        return rc;
     }
     if (b.len > 0 && b.p[b.len - 1] != '\n')
         sb_add(&b, "\n", 1);
@@ -452,6 +520,13 @@ int dstate_run_config(const char *src, size_t len, const char *src_path,
         free(b.p);
         return mr_fail(err, MR_ERR_NOMEM, "out of memory");
     }
+    /* What is left must still be YAML (an alias to an anchor of the deploy
+     * section, say, is not). */
+    if ((rc = cfg_load_doc("the run config", b.p, b.len, &doc, err)) != MR_OK) {
+        free(b.p);
+        return mr_error_prefix(err, rc, "%s: ", src_path);
+    }
+    yaml_document_delete(&doc);
     *out = b.p;
     *out_len = b.len;
     return MR_OK;

@@ -23,8 +23,9 @@ static const struct cli_command commands[] = {
     {"deploy", "deploy the Mosaic contracts for the config's gateway pairs", cli_deploy},
     {"stake", "stake value tokens for utility tokens on an auxiliary chain", cli_stake},
     {"redeem", "redeem utility tokens back to value tokens on the origin chain", cli_redeem},
-    {"message", "show a message's steps, or list messages", cli_message},
+    {"message", "show a message's steps, list messages, release or hold a message", cli_message},
     {"balance", "an address's token and native balances on the pairs' chains", cli_balance},
+    {"breaker", "the conservation circuit breakers: status, log, reset", cli_breaker},
 };
 
 static void usage(FILE *f)

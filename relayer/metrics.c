@@ -100,6 +100,15 @@ static const struct family families[MX__COUNT] = {
                               {"pair"}, NULL, 0},
     [MX_ALERTS_OPEN] = {"mosaic_alerts_open", METRIC_GAUGE, "Unacknowledged alerts by severity.",
                         {"severity"}, NULL, 0},
+    [MX_CONSERVATION_TRIPPED] = {"mosaic_conservation_tripped", METRIC_GAUGE,
+                                 "1 while the pair's conservation breaker stops its relaying.",
+                                 {"pair"}, NULL, 0},
+    [MX_CONSERVATION_CIRCULATING] = {"mosaic_conservation_circulating", METRIC_GAUGE,
+                                     "Utility tokens circulating on the auxiliary chain at the "
+                                     "last check (base units).", {"pair"}, NULL, 0},
+    [MX_CONSERVATION_BACKING] = {"mosaic_conservation_backing", METRIC_GAUGE,
+                                 "Value tokens backing them on origin at the last check (base "
+                                 "units).", {"pair"}, NULL, 0},
     [MX_PROCESS_START] = {"process_start_time_seconds", METRIC_GAUGE,
                           "Start time of the process since the Unix epoch in seconds.", {NULL},
                           NULL, 0},
@@ -392,6 +401,13 @@ void metrics_limits_held(const char *pair, double messages, double value_wei)
 {
     metric_set(S(MX_LIMITS_HELD_MESSAGES, pair, NULL, NULL), messages);
     metric_set(S(MX_LIMITS_HELD_VALUE, pair, NULL, NULL), value_wei);
+}
+
+void metrics_conservation(const char *pair, int tripped, double circulating, double backing)
+{
+    metric_set(S(MX_CONSERVATION_TRIPPED, pair, NULL, NULL), tripped ? 1 : 0);
+    metric_set(S(MX_CONSERVATION_CIRCULATING, pair, NULL, NULL), circulating);
+    metric_set(S(MX_CONSERVATION_BACKING, pair, NULL, NULL), backing);
 }
 
 void metrics_alerts_open(const char *severity, double alerts)

@@ -94,6 +94,12 @@ void metrics_proof_rejected(const char *chain, const char *reason);
  * pair: how many and their value in the value token's base unit (wei). */
 void metrics_limits_held(const char *pair, double messages, double value_wei);
 
+/* The conservation breaker of a gateway pair (metrics_collect_db, from
+ * mosaic.breakers): tripped (1) or not, and the last check's figures in
+ * base units: utility tokens circulating on the auxiliary chain and value
+ * tokens backing them on origin. */
+void metrics_conservation(const char *pair, int tripped, double circulating, double backing);
+
 /* Open alerts by severity (metrics_collect_db). */
 void metrics_alerts_open(const char *severity, double alerts);
 
@@ -126,6 +132,7 @@ enum metric_id {
     MX_PROOFS_REJECTED,
     MX_LIMITS_HELD_MESSAGES, MX_LIMITS_HELD_VALUE,
     MX_ALERTS_OPEN,
+    MX_CONSERVATION_TRIPPED, MX_CONSERVATION_CIRCULATING, MX_CONSERVATION_BACKING,
     MX_PROCESS_START, MX_COLLECT_ERRORS, MX_SERIES_DROPPED,
     MX__COUNT
 };

@@ -52,7 +52,7 @@ static const char *const job_states[] = {"available", "scheduled", "running", "r
 static const char *const msg_flows[] = {"stake", "redeem"};
 static const char *const msg_states[] = {"declared",    "anchoring", "proving", "confirming",
                                          "progressing", "completed", "reverting", "reverted",
-                                         "halted",      "refused"};
+                                         "halted",      "refused",   "held"};
 static const char *const tx_states[] = {"intent", "signed", "broadcast", "included"};
 static const char *const severities[] = {"info", "warning", "critical"};
 
@@ -131,7 +131,7 @@ static int collect_messages(PGconn *db, struct mr_error *err)
 
     res = query(db,
                 "SELECT count(*) FROM mosaic.messages "
-                "WHERE state NOT IN ('completed', 'reverted', 'refused') "
+                "WHERE state NOT IN ('completed', 'reverted', 'refused', 'held') "
                 "AND updated_at < now() - interval '10 minutes'", 1, err);
     if (res == NULL)
         return MR_ERR_IO;
@@ -227,11 +227,47 @@ static int collect_alerts(PGconn *db, struct mr_error *err)
     return MR_OK;
 }
 
+/* Messages held by the value limits (0010_limits.sql), per gateway pair;
+ * pairs with none go back to 0. */
+static int collect_limits(PGconn *db, struct mr_error *err)
+{
+    struct sweep n, v;
+    PGresult *res = query(db,
+                          "SELECT gateway_pair, count(*), sum(amount) FROM mosaic.messages "
+                          "WHERE state = 'held' GROUP BY 1", 3, err);
+    if (res == NULL)
+        return MR_ERR_IO;
+    sweep_begin(&n, MX_LIMITS_HELD_MESSAGES);
+    sweep_begin(&v, MX_LIMITS_HELD_VALUE);
+    for (int r = 0; r < PQntuples(res); r++) {
+        sweep_set(&n, PQgetvalue(res, r, 0), NULL, num(res, r, 1));
+        sweep_set(&v, PQgetvalue(res, r, 0), NULL, num(res, r, 2));
+    }
+    sweep_end(&n);
+    sweep_end(&v);
+    PQclear(res);
+    return MR_OK;
+}
+
+static int collect_breakers(PGconn *db, struct mr_error *err)
+{
+    PGresult *res = query(db,
+                          "SELECT gateway_pair, tripped::int, coalesce(circulating, 0),"
+                          " coalesce(backing, 0) FROM mosaic.breakers", 4, err);
+    if (res == NULL)
+        return MR_ERR_IO;
+    for (int r = 0; r < PQntuples(res); r++)
+        metrics_conservation(PQgetvalue(res, r, 0), num(res, r, 1) > 0, num(res, r, 2),
+                             num(res, r, 3));
+    PQclear(res);
+    return MR_OK;
+}
+
 int metrics_collect_db(PGconn *db, struct mr_error *err)
 {
     static int (*const parts[])(PGconn *, struct mr_error *) = {
         collect_chains, collect_jobs, collect_messages, collect_transactions,
-        collect_anchors, collect_signers, collect_alerts,
+        collect_anchors, collect_signers, collect_alerts, collect_limits, collect_breakers,
     };
     int rc = MR_OK;
 

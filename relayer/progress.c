@@ -140,6 +140,11 @@ size_t progress_waiting_for(const struct progress_view *v, char *out, size_t cap
     }
     if (progress_outcome(v) != PROGRESS_PENDING)
         return 0;
+    if (strcmp(v->state, "held") == 0) {
+        append(out, cap, &len, "an operator: held (%s); `mosaic-relayer message release` lets it "
+               "go on", v->held_reason[0] ? v->held_reason : "?");
+        return len;
+    }
     if (v->behind_chain[0]) {
         append(out, cap, &len, "the watcher of %s to record block %llu (the message %s on chain)",
                v->behind_chain, (unsigned long long)v->behind_block,
@@ -214,6 +219,12 @@ void progress_print_view(const struct progress_view *v, FILE *out)
             v->source);
     if (v->halted_reason[0])
         fprintf(out, "stopped        %s\n", v->halted_reason);
+    if (v->held_reason[0])
+        fprintf(out, "%-14s %s since %s: %s\n", strcmp(v->state, "held") == 0 ? "held" : "was held",
+                v->held_reason, v->held_at, v->held_detail);
+    if (v->released_at[0])
+        fprintf(out, "released       %s by %s%s%s\n", v->released_at, v->released_by,
+                v->release_note[0] ? ": " : "", v->release_note);
     fprintf(out, "steps:\n");
     for (int s = PSTEP_REVERT_DECLARED; s < PSTEP_COUNT; s++)
         reverting |= v->steps[s].done;
@@ -270,7 +281,11 @@ static int load_message(PGconn *conn, const char *const *params, const int *lens
         " m.source_done_block, (SELECT c.cursor_block FROM mosaic_dash.chains c"
         "  WHERE c.chain_key = m.source_chain),"
         " greatest(m.confirmed_block, m.target_done_block), (SELECT c.cursor_block"
-        "  FROM mosaic_dash.chains c WHERE c.chain_key = m.target_chain)"
+        "  FROM mosaic_dash.chains c WHERE c.chain_key = m.target_chain),"
+        " coalesce(m.held_reason, ''), coalesce(m.held_detail, ''),"
+        " coalesce(to_char(m.held_at, 'YYYY-MM-DD HH24:MI:SS'), ''),"
+        " coalesce(to_char(m.released_at, 'YYYY-MM-DD HH24:MI:SS'), ''),"
+        " coalesce(m.released_by, ''), coalesce(m.release_note, '')"
         " FROM mosaic_dash.messages m WHERE m.message_hash = $1::bytea",
         1, NULL, params, lens, fmts, 0);
     int rc = db_check(res, PGRES_TUPLES_OK, "reading the message", err), has;
@@ -287,6 +302,12 @@ static int load_message(PGconn *conn, const char *const *params, const int *lens
         v->declared_block = col_u64(res, 0, 7, &has);
         col_text(res, 0, 8, v->amount, sizeof(v->amount));
         col_text(res, 0, 9, v->halted_reason, sizeof(v->halted_reason));
+        col_text(res, 0, 14, v->held_reason, sizeof(v->held_reason));
+        col_text(res, 0, 15, v->held_detail, sizeof(v->held_detail));
+        col_text(res, 0, 16, v->held_at, sizeof(v->held_at));
+        col_text(res, 0, 17, v->released_at, sizeof(v->released_at));
+        col_text(res, 0, 18, v->released_by, sizeof(v->released_by));
+        col_text(res, 0, 19, v->release_note, sizeof(v->release_note));
         if (strcmp(v->state, "completed") == 0 || strcmp(v->state, "reverted") == 0) {
             /* Source first: its declaration's side is read first too. */
             for (int side = 0; side < 2 && !v->behind_chain[0]; side++) {

@@ -78,6 +78,14 @@ struct progress_view {
     uint64_t declared_block;
     char amount[80];               /* decimal wei */
     char halted_reason[160];       /* "" unless halted or refused */
+    /* The value limits (0010_limits.sql): why it was (last) held, and its
+     * release; "" when never held / released. */
+    char held_reason[16];          /* per_message, per_hour, min_bounty, operator */
+    char held_detail[400];
+    char held_at[PROGRESS_TIME_LEN];
+    char released_at[PROGRESS_TIME_LEN];
+    char released_by[65];
+    char release_note[201];
     /* The relayer's state says the message ended (completed, reverted)
      * from the statuses it read on chain, but the watcher of this chain has
      * not recorded the blocks up to `behind_block`, where our last call of

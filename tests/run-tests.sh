@@ -2,8 +2,22 @@
 # Runs each cmocka test program, then prints one closing line with the totals
 # ("tests: N passed, N failed, N skipped").  Exit status 1 if anything failed.
 # Usage: tests/run-tests.sh BUILDDIR PROGRAM...
+# MR_VALGRIND=1: each program under valgrind's memcheck (`make valgrind`);
+# MR_VALGRIND=bin as well: the mosaic-relayer processes the tests start
+# (MR_BIN) run under memcheck too, and a report of theirs fails the program.
 builddir=$1; shift
 log=$(mktemp)
+vgopts="-q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
+ --errors-for-leak-kinds=definite,indirect --suppressions=$(pwd)/tests/valgrind.supp --num-callers=30"
+vgbin=""
+if [ "${MR_VALGRIND:-}" = bin ] && [ -n "${MR_BIN:-}" ]; then
+    vgbin=$(mktemp -d /tmp/mrvgbin.XXXXXX)
+    printf '#!/bin/sh\nexec valgrind %s --log-file=%s/bin.%%p.log %s "$@"\n' \
+        "$(echo $vgopts)" "$vgbin" "$MR_BIN" >"$vgbin/mosaic-relayer"
+    chmod +x "$vgbin/mosaic-relayer"
+    MR_BIN=$vgbin/mosaic-relayer
+    export MR_BIN
+fi
 
 # One throwaway PostgreSQL for the whole run (tests that need none ignore it;
 # tests that need one skip with the harness's reason when it cannot start).
@@ -35,21 +49,31 @@ trap 'sh tests/anvil-harness.sh stop "$anvildir"; [ -n "${MR_TEST_PG:-}" ] && sh
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     name=$(basename "$t")
+    # Its own session: whatever it starts (a daemon, a proxy) and leaves
+    # behind, e.g. because a failing test jumped past its cleanup, is killed
+    # with it rather than disturbing the programs after it.
     if [ -n "${MR_VALGRIND:-}" ]; then
-        valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-            --trace-children=no "$t" >"$log" 2>&1
+        # memcheck: any error, and any definitely or indirectly lost block,
+        # makes the program fail (status 99).  Children are not traced
+        # (MR_VALGRIND=bin wraps MR_BIN, above).  tests/valgrind.supp
+        # lists the libraries' own global state, each entry with its reason.
+        # shellcheck disable=SC2086
+        setsid valgrind $vgopts --trace-children=no "$t" >"$log" 2>&1 &
     else
-        # Its own session: whatever it starts (a daemon, a proxy) and leaves
-        # behind, e.g. because a failing test jumped past its cleanup, is
-        # killed with it rather than disturbing the programs after it.
         setsid "$t" >"$log" 2>&1 &
-        pid=$!
-        wait "$pid"
     fi
+    pid=$!
+    wait "$pid"
     rc=$?
-    if [ -z "${MR_VALGRIND:-}" ] && kill -0 -- "-$pid" 2>/dev/null; then
+    if kill -0 -- "-$pid" 2>/dev/null; then
         echo "note: $name left processes behind; killing them"
         kill -KILL -- "-$pid" 2>/dev/null
+    fi
+    if [ -n "$vgbin" ]; then
+        for l in "$vgbin"/bin.*.log; do
+            [ -s "$l" ] && { echo "== valgrind, $MR_BIN (${l##*/}):"; cat "$l"; rc=99; }
+            rm -f "$l"
+        done
     fi
     cat "$log"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -63,6 +87,7 @@ for t in "$@"; do
     fi
 done
 rm -f "$log"
+[ -n "$vgbin" ] && rm -rf "$vgbin"
 [ -n "$crashed" ] && echo "crashed:$crashed"
 echo "($builddir)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -210,27 +210,27 @@ static int decode_all(struct watcher *w, struct range *r, struct mr_error *err)
 /* Marks the declarations whose events are stored already. */
 static int mark_existing(struct watcher *w, struct range *r, struct mr_error *err)
 {
-    struct watch_sbuf bh, li;
+    struct db_sbuf bh, li;
     const char *p[3];
     PGresult *res;
 
     if (r->n_dl == 0)
         return MR_OK;
-    watch_arr_begin(&bh);
-    watch_arr_begin(&li);
+    db_arr_begin(&bh);
+    db_arr_begin(&li);
     for (size_t i = 0; i < r->n_dl; i++) {
         const struct eth_log *l = r->ev[r->dl[i].ev].log;
-        watch_arr_hex(&bh, l->block_hash, 32);
-        watch_arr_u64(&li, l->log_index);
+        db_arr_hex(&bh, l->block_hash, 32);
+        db_arr_u64(&li, l->log_index);
     }
-    watch_arr_end(&bh);
-    watch_arr_end(&li);
+    db_arr_end(&bh);
+    db_arr_end(&li);
     p[0] = w->cfg.chain_key;
     p[1] = bh.p;
     p[2] = li.p;
     if (bh.oom || li.oom) {
-        watch_sb_free(&bh);
-        watch_sb_free(&li);
+        db_sb_free(&bh);
+        db_sb_free(&li);
         return mr_fail(err, MR_ERR_NOMEM, "declarations: out of memory");
     }
     res = watch_sql(w->db, "looking up stored declarations",
@@ -239,8 +239,8 @@ static int mark_existing(struct watcher *w, struct range *r, struct mr_error *er
                     " ON e.block_hash = decode(u.h, 'hex') AND e.log_index = u.i"
                     " WHERE e.chain_key = $1",
                     3, p, PGRES_TUPLES_OK, err);
-    watch_sb_free(&bh);
-    watch_sb_free(&li);
+    db_sb_free(&bh);
+    db_sb_free(&li);
     if (res == NULL)
         return MR_ERR_IO;
     for (int row = 0; row < PQntuples(res); row++) {
@@ -365,22 +365,22 @@ static int validate(struct watcher *w, struct range *r, struct decl *d, int *mov
 /* The arrays of HEADERS_SQL ($2..$5) for the headers read with the range.
  * Returns 0, or -1 when out of memory (a[] freed either way by the
  * caller). */
-static int headers_params(const struct range *r, struct watch_sbuf a[4])
+static int headers_params(const struct range *r, struct db_sbuf a[4])
 {
     int oom = 0;
 
     for (int k = 0; k < 4; k++)
-        watch_arr_begin(&a[k]);
+        db_arr_begin(&a[k]);
     for (size_t i = 0; i < r->f.n_hdr; i++) {
         if (!r->f.found[i])
             continue;
-        watch_arr_u64(&a[0], r->f.hdr[i].number);
-        watch_arr_hex(&a[1], r->f.hdr[i].hash, 32);
-        watch_arr_hex(&a[2], r->f.hdr[i].parent_hash, 32);
-        watch_arr_hex(&a[3], r->f.hdr[i].state_root, 32);
+        db_arr_u64(&a[0], r->f.hdr[i].number);
+        db_arr_hex(&a[1], r->f.hdr[i].hash, 32);
+        db_arr_hex(&a[2], r->f.hdr[i].parent_hash, 32);
+        db_arr_hex(&a[3], r->f.hdr[i].state_root, 32);
     }
     for (int k = 0; k < 4; k++) {
-        watch_arr_end(&a[k]);
+        db_arr_end(&a[k]);
         oom |= a[k].oom;
     }
     return oom ? -1 : 0;
@@ -405,23 +405,23 @@ static struct pev *find_event(struct range *r, uint64_t block, uint64_t log_inde
 
 /* ---- the events: COPY in binary ---- */
 
-static void put_be(struct watch_sbuf *b, uint64_t v, size_t n)
+static void put_be(struct db_sbuf *b, uint64_t v, size_t n)
 {
     char x[8];
 
     for (size_t i = 0; i < n; i++)
         x[i] = (char)(uint8_t)(v >> (8 * (n - 1 - i)));
-    watch_sb_add(b, x, n);
+    db_sb_add(b, x, n);
 }
 
 /* One field of a binary COPY row: its length, then its bytes. */
-static void put_field(struct watch_sbuf *b, const void *p, size_t n)
+static void put_field(struct db_sbuf *b, const void *p, size_t n)
 {
     put_be(b, (uint32_t)n, 4);
-    watch_sb_add(b, p, n);
+    db_sb_add(b, p, n);
 }
 
-static void put_text(struct watch_sbuf *b, const char *s)
+static void put_text(struct db_sbuf *b, const char *s)
 {
     if (s == NULL)
         put_be(b, 0xffffffffu, 4); /* -1: NULL */
@@ -447,13 +447,13 @@ static void put_text(struct watch_sbuf *b, const char *s)
     "SELECT encode(message_hash, 'hex') FROM " DB_SCHEMA ".messages WHERE message_hash ="     \
     " ANY (ARRAY(SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x))"
 
-static void stored_params(const struct range *r, struct watch_sbuf *bh)
+static void stored_params(const struct range *r, struct db_sbuf *bh)
 {
-    watch_arr_begin(bh);
+    db_arr_begin(bh);
     for (size_t i = 0; i < r->n_ev; i++)
         if (i == 0 || memcmp(r->ev[i].log->block_hash, r->ev[i - 1].log->block_hash, 32) != 0)
-            watch_arr_hex(bh, r->ev[i].log->block_hash, 32);
-    watch_arr_end(bh);
+            db_arr_hex(bh, r->ev[i].log->block_hash, 32);
+    db_arr_end(bh);
 }
 
 static int hash_order(const void *a, const void *b)
@@ -463,12 +463,12 @@ static int hash_order(const void *a, const void *b)
 
 /* Returns the number of hashes in the array (0: no query needed), or -1
  * when out of memory. */
-static long known_params(const struct range *r, struct watch_sbuf *mh)
+static long known_params(const struct range *r, struct db_sbuf *mh)
 {
     uint8_t(*h)[32] = malloc((r->n_ev + 1) * 32);
     size_t n = 0, k = 0;
 
-    watch_arr_begin(mh);
+    db_arr_begin(mh);
     if (h == NULL)
         return -1;
     for (size_t i = 0; i < r->n_ev; i++)
@@ -478,10 +478,10 @@ static long known_params(const struct range *r, struct watch_sbuf *mh)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && memcmp(h[i], h[i - 1], 32) == 0)
             continue;
-        watch_arr_hex(mh, h[i], 32);
+        db_arr_hex(mh, h[i], 32);
         k++;
     }
-    watch_arr_end(mh);
+    db_arr_end(mh);
     free(h);
     return mh->oom ? -1 : (long)k;
 }
@@ -526,7 +526,7 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
                         struct mr_error *err)
 {
     static const char sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
-    struct watch_sbuf b;
+    struct db_sbuf b;
     char fields[WATCH_FIELDS_MAX + 1];
     const char *fail = NULL;
     PGresult *res;
@@ -545,8 +545,8 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
     PQclear(res);
     if (rc != MR_OK)
         return rc;
-    watch_sb_init(&b);
-    watch_sb_add(&b, sig, sizeof(sig));
+    db_sb_init(&b);
+    db_sb_add(&b, sig, sizeof(sig));
     put_be(&b, 0, 4); /* flags */
     put_be(&b, 0, 4); /* header extension */
     for (size_t i = 0; fail == NULL && i < r->n_ev; i++) {
@@ -593,7 +593,7 @@ static int write_events(struct watcher *w, struct range *r, size_t *inserted,
         else if (PQputCopyData(w->db, b.p, (int)b.n) != 1)
             fail = "could not send the rows";
     }
-    watch_sb_free(&b);
+    db_sb_free(&b);
     /* With a reason, the server abandons the COPY (and says so below). */
     if (PQputCopyEnd(w->db, fail) != 1)
         rc = mr_fail(err, MR_ERR_IO, "storing events: %s", PQerrorMessage(w->db));
@@ -686,14 +686,14 @@ static int write_refusal(struct watcher *w, const struct range *r, const struct 
  * uses the emitting Anchor (remote chain = that pair's other chain). */
 static int write_anchors(struct watcher *w, const struct range *r, struct mr_error *err)
 {
-    struct watch_sbuf a[4];
+    struct db_sbuf a[4];
     const char *p[5];
     PGresult *res = NULL;
     size_t n = 0;
     int oom = 0;
 
     for (int k = 0; k < 4; k++)
-        watch_arr_begin(&a[k]);
+        db_arr_begin(&a[k]);
     for (size_t i = 0; i < r->n_ev; i++) {
         const struct pev *e = &r->ev[i];
         struct u256 h;
@@ -709,16 +709,16 @@ static int write_anchors(struct watcher *w, const struct range *r, struct mr_err
             const struct watcher_pair *wp = &w->cfg.pairs[q];
             if (!wp->has_anchor || memcmp(wp->anchor, e->log->address, 20) != 0)
                 continue;
-            watch_arr_text(&a[0], wp->remote_chain);
-            watch_arr_u64(&a[1], height);
-            watch_arr_hex(&a[2], e->ev.words[1], 32);
-            watch_arr_hex(&a[3], e->log->tx_hash, 32);
+            db_arr_text(&a[0], wp->remote_chain);
+            db_arr_u64(&a[1], height);
+            db_arr_hex(&a[2], e->ev.words[1], 32);
+            db_arr_hex(&a[3], e->log->tx_hash, 32);
             n++;
         }
     }
     p[0] = w->cfg.chain_key;
     for (int k = 0; k < 4; k++) {
-        watch_arr_end(&a[k]);
+        db_arr_end(&a[k]);
         oom |= a[k].oom;
         p[k + 1] = a[k].p;
     }
@@ -731,7 +731,7 @@ static int write_anchors(struct watcher *w, const struct range *r, struct mr_err
                         ".chains c WHERE c.chain_key = u.r) ON CONFLICT DO NOTHING",
                         5, p, PGRES_COMMAND_OK, err);
     for (int k = 0; k < 4; k++)
-        watch_sb_free(&a[k]);
+        db_sb_free(&a[k]);
     if (oom)
         return mr_fail(err, MR_ERR_NOMEM, "anchors: out of memory");
     if (n == 0)
@@ -813,7 +813,7 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
                        struct mr_error *err)
 {
     struct watch_cursor now;
-    struct watch_sbuf hd_a[4], bh, mh;
+    struct db_sbuf hd_a[4], bh, mh;
     const char *hd_p[5], *bh_p[2], *mh_p[1], *ck_p[1] = {w->cfg.chain_key};
     struct db_step st[5];
     PGresult *pr[5];
@@ -824,8 +824,8 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
     /* One round trip: the transaction, the chain row locked and the cursor
      * read, which events and messages are stored already, the headers. */
     memset(st, 0, sizeof(st));
-    watch_sb_init(&bh);
-    watch_sb_init(&mh);
+    db_sb_init(&bh);
+    db_sb_init(&mh);
     if (headers_params(r, hd_a) != 0 || (n_known = known_params(r, &mh)) < 0)
         rc = mr_fail(err, MR_ERR_NOMEM, "range: out of memory");
     if (rc == MR_OK && r->n_ev > 0) {
@@ -879,9 +879,9 @@ static int write_range(struct watcher *w, struct range *r, const struct watch_cu
         }
     }
     for (int k = 0; k < 4; k++)
-        watch_sb_free(&hd_a[k]);
-    watch_sb_free(&bh);
-    watch_sb_free(&mh);
+        db_sb_free(&hd_a[k]);
+    db_sb_free(&bh);
+    db_sb_free(&mh);
     if (rc == MR_OK && (now.has != cur->has || (now.has && (now.block != cur->block ||
                                                             memcmp(now.hash, cur->hash, 32)))))
         *moved = 1;

@@ -105,8 +105,8 @@ static int find_ancestor(struct watcher *w, const struct watch_cursor *cur, stru
 }
 
 /* Messages declared in orphaned blocks.  Out: two arrays of bare hex. */
-static int dropped_messages(struct watcher *w, const char *first, struct watch_sbuf *drop,
-                            struct watch_sbuf *halt, size_t *n_drop, size_t *n_halt,
+static int dropped_messages(struct watcher *w, const char *first, struct db_sbuf *drop,
+                            struct db_sbuf *halt, size_t *n_drop, size_t *n_halt,
                             struct mr_error *err)
 {
     const char *p[2] = {w->cfg.chain_key, first};
@@ -125,15 +125,15 @@ static int dropped_messages(struct watcher *w, const char *first, struct watch_s
 
     if (res == NULL)
         return MR_ERR_IO;
-    watch_arr_begin(drop);
-    watch_arr_begin(halt);
+    db_arr_begin(drop);
+    db_arr_begin(halt);
     for (int i = 0; i < PQntuples(res); i++) {
         int acted = PQgetvalue(res, i, 1)[0] == 't';
-        watch_arr_text(acted ? halt : drop, PQgetvalue(res, i, 0));
+        db_arr_text(acted ? halt : drop, PQgetvalue(res, i, 0));
         (*(acted ? n_halt : n_drop))++;
     }
-    watch_arr_end(drop);
-    watch_arr_end(halt);
+    db_arr_end(drop);
+    db_arr_end(halt);
     PQclear(res);
     if (drop->oom || halt->oom)
         return mr_fail(err, MR_ERR_NOMEM, "reorg: out of memory");
@@ -268,7 +268,7 @@ static int rewind_cursor(struct watcher *w, const struct ancestor *a, const char
 static int undo(struct watcher *w, const struct watch_cursor *cur, const struct ancestor *a,
                 struct watcher_result *res, int *moved, struct mr_error *err)
 {
-    struct watch_sbuf dropa, halta;
+    struct db_sbuf dropa, halta;
     struct watch_cursor now;
     uint8_t(*touched)[32] = NULL;
     size_t n_touched = 0;
@@ -305,8 +305,8 @@ static int undo(struct watcher *w, const struct watch_cursor *cur, const struct 
         watch_log(w, 1, "%s", msg);
         rc = watch_alert(w->db, "warning", w->cfg.chain_key, w->cfg.chain_key, msg, err);
     }
-    watch_sb_free(&dropa);
-    watch_sb_free(&halta);
+    db_sb_free(&dropa);
+    db_sb_free(&halta);
     free(touched);
     if (rc == MR_OK && !*moved) {
         watch_hook(w, "reorg_written");

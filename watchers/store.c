@@ -13,111 +13,6 @@
 #include "eth/hex.h"
 #include "watchers/watch_int.h"
 
-/* ---- strings and array literals ---- */
-
-void watch_sb_init(struct watch_sbuf *b)
-{
-    memset(b, 0, sizeof(*b));
-}
-
-void watch_sb_free(struct watch_sbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
-void watch_sb_add(struct watch_sbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-void watch_sb_str(struct watch_sbuf *b, const char *s)
-{
-    watch_sb_add(b, s, strlen(s));
-}
-
-void watch_arr_begin(struct watch_sbuf *b)
-{
-    watch_sb_init(b);
-    watch_sb_str(b, "{");
-}
-
-static void sep(struct watch_sbuf *b)
-{
-    if (b->n > 1)
-        watch_sb_add(b, ",", 1);
-}
-
-void watch_arr_text(struct watch_sbuf *b, const char *s)
-{
-    const char *run;
-
-    sep(b);
-    if (s == NULL) {
-        watch_sb_str(b, "NULL");
-        return;
-    }
-    watch_sb_add(b, "\"", 1);
-    for (run = s; *s != '\0'; s++) {
-        if (*s == '"' || *s == '\\') {
-            watch_sb_add(b, run, (size_t)(s - run));
-            watch_sb_add(b, "\\", 1);
-            run = s;
-        }
-    }
-    watch_sb_add(b, run, (size_t)(s - run));
-    watch_sb_add(b, "\"", 1);
-}
-
-void watch_arr_hex(struct watch_sbuf *b, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    char tmp[128];
-
-    sep(b);
-    while (n > 0) {
-        size_t k = n > sizeof(tmp) / 2 ? sizeof(tmp) / 2 : n;
-        for (size_t i = 0; i < k; i++) {
-            tmp[2 * i] = digits[p[i] >> 4];
-            tmp[2 * i + 1] = digits[p[i] & 15];
-        }
-        watch_sb_add(b, tmp, 2 * k);
-        p += k;
-        n -= k;
-    }
-}
-
-void watch_arr_u64(struct watch_sbuf *b, uint64_t v)
-{
-    char num[24];
-
-    sep(b);
-    snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-    watch_sb_str(b, num);
-}
-
-void watch_arr_end(struct watch_sbuf *b)
-{
-    watch_sb_str(b, "}");
-}
-
 void watch_hex(const uint8_t *p, size_t n, char *out)
 {
     hex_encode_data(p, n, out, 2 * n + 3);
@@ -231,7 +126,7 @@ int watch_read_cursor(PGconn *db, const char *chain, struct watch_cursor *c, int
 int watch_update_messages(PGconn *db, const uint8_t (*hashes)[32], size_t n, int reorg,
                           size_t *jobs, struct mr_error *err)
 {
-    struct watch_sbuf arr;
+    struct db_sbuf arr;
     const char *p[2];
     uint8_t(*todo)[32] = NULL;
     size_t ntodo = 0;
@@ -242,19 +137,19 @@ int watch_update_messages(PGconn *db, const uint8_t (*hashes)[32], size_t n, int
         *jobs = 0;
     if (n == 0)
         return MR_OK;
-    watch_arr_begin(&arr);
+    db_arr_begin(&arr);
     for (size_t i = 0; i < n; i++)
-        watch_arr_hex(&arr, hashes[i], 32);
-    watch_arr_end(&arr);
+        db_arr_hex(&arr, hashes[i], 32);
+    db_arr_end(&arr);
     if (arr.oom) {
-        watch_sb_free(&arr);
+        db_sb_free(&arr);
         return mr_fail(err, MR_ERR_NOMEM, "message statuses: out of memory");
     }
     p[0] = arr.p;
     p[1] = reorg ? "true" : "false";
     res = watch_sql(db, "updating message statuses", UPDATE_MESSAGES_SQL, 2, p, PGRES_TUPLES_OK,
                     err);
-    watch_sb_free(&arr);
+    db_sb_free(&arr);
     if (res == NULL)
         return MR_ERR_IO;
     todo = calloc((size_t)PQntuples(res) + 1, sizeof(*todo));

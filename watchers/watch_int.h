@@ -15,6 +15,7 @@
 #include "chain/ethrpc.h"
 #include "chain/heads.h"
 #include "chain/rpc.h"
+#include "db/sqlbuf.h"
 #include "eth/error.h"
 #include "watchers/events.h"
 #include "watchers/watcher.h"
@@ -89,22 +90,7 @@ void watch_hook(const struct watcher *w, const char *point);
 
 /* ---- store.c: SQL helpers ---- */
 
-/* A growable string (a PostgreSQL array literal, a list).  oom is sticky. */
-struct watch_sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-void watch_sb_init(struct watch_sbuf *b);
-void watch_sb_free(struct watch_sbuf *b);
-void watch_sb_add(struct watch_sbuf *b, const char *s, size_t len);
-void watch_sb_str(struct watch_sbuf *b, const char *s);
-/* Array literals: watch_arr_begin, then elements, then watch_arr_end. */
-void watch_arr_begin(struct watch_sbuf *b);
-void watch_arr_text(struct watch_sbuf *b, const char *s);   /* NULL -> NULL element */
-void watch_arr_hex(struct watch_sbuf *b, const uint8_t *p, size_t n); /* hex without 0x */
-void watch_arr_u64(struct watch_sbuf *b, uint64_t v);
-void watch_arr_end(struct watch_sbuf *b);
+/* Growable strings and array literals: db/sqlbuf.h. */
 
 /* "0x" + hex into out (needs 2n+3). */
 void watch_hex(const uint8_t *p, size_t n, char *out);

@@ -35,7 +35,7 @@ static int waiting_height(PGconn *conn, const char *chain, const char *remote, u
                                  "SELECT coalesce(max(declared_block), 0) FROM " DB_SCHEMA
                                  ".messages WHERE target_chain = $1 AND source_chain = $2 AND"
                                  " target_status = 0 AND state NOT IN ('completed', 'reverted',"
-                                 " 'halted', 'refused')",
+                                 " 'halted', 'refused', 'held')",
                                  2, NULL, p, NULL, NULL, 0);
     int rc = db_check(res, PGRES_TUPLES_OK, "reading waiting messages", err);
 

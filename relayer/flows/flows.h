@@ -45,6 +45,7 @@
 
 #include "db/worker.h"
 #include "eth/error.h"
+#include "eth/u256.h"
 #include "relayer/config.h"
 
 #define FLOW_JOB_MSG "msg"
@@ -94,6 +95,36 @@ enum queue_outcome flow_handle(void *ctx, PGconn *conn, const struct queue_job *
  * the configured gateways (dedup: one live job per pair).  Out: *n. */
 int flow_enqueue_anchor_jobs(const struct config *cfg, PGconn *conn, size_t *n,
                              struct mr_error *err);
+
+/* The conservation monitor (RELIABILITY.md row 24; the reasoning is at the
+ * top of conservation.c).  What one check of a pair read. */
+struct flow_conservation {
+    uint64_t aux_block, origin_block;        /* where each side was read */
+    uint64_t aux_anchored, origin_anchored;  /* latest origin height anchored on aux
+                                                at aux_block, and vice versa */
+    struct u256 supply, redeem_escrow;       /* utility token: totalSupply, co-gateway's */
+    struct u256 vault, stake_escrow;         /* value token: stake vault's, gateway's */
+    struct u256 circulating, backing;        /* supply - redeem_escrow, vault + stake_escrow */
+    int attempts;                            /* pairs of blocks tried */
+    int tripped, newly;                      /* the breaker after the check; this check tripped it */
+};
+
+/* Reads pair gw at auxiliary block aux_block and origin block origin_block
+ * (out: every figure).  MR_ERR_NOTFOUND when the two blocks are not a
+ * consistent pair (an origin height anchored on auxiliary as of aux_block
+ * is above origin_block, or the reverse); node errors as they come. */
+int flow_conservation_measure(struct flow_ctx *ctx, const struct config_gateway *gw,
+                              uint64_t aux_block, uint64_t origin_block,
+                              struct flow_conservation *out, struct mr_error *err);
+
+/* One check of pair gw: measures at a consistent pair of final blocks
+ * (retrying with newer ones a few times) and records it (db/breaker.h),
+ * tripping the pair's breaker when circulating exceeds backing by more
+ * than the accepted excess.  `actor` names the checker in the log.  A
+ * check that cannot be made records its error and trips nothing. */
+int flow_conservation_check(struct flow_ctx *ctx, PGconn *conn, const struct config_gateway *gw,
+                            const char *actor, struct flow_conservation *out,
+                            struct mr_error *err);
 
 /* Frees the calling thread's node connections (handler threads do it when
  * they exit; a thread that called flow_handle itself calls this). */

@@ -91,6 +91,67 @@ void flow_decide(const struct flow_facts *f, struct flow_decision *d);
 /* The status a step sets on its chain when it succeeds. */
 int flow_step_effect(enum flow_step s, int *on_target);
 
+/* ------------------------------------------------- value limits -- */
+
+/* Why a message is held (messages.held_reason). */
+enum flow_hold {
+    FLOW_HOLD_NONE = 0,
+    FLOW_HOLD_PER_MESSAGE,       /* amount > relayer.limits.per_message */
+    FLOW_HOLD_PER_HOUR,          /* the pair's trailing hour + amount > relayer.limits.per_hour */
+    FLOW_HOLD_MIN_BOUNTY,        /* gasPrice x gasLimit < relayer.min_bounty */
+    FLOW_HOLD_OPERATOR           /* `mosaic-relayer message hold` */
+};
+
+/* "per_message", "per_hour", "min_bounty", "operator"; "" for NONE. */
+const char *flow_hold_name(enum flow_hold h);
+/* The reverse; FLOW_HOLD_NONE for an unknown name. */
+enum flow_hold flow_hold_parse(const char *name);
+
+/* What the policy is applied to. */
+struct flow_limits_facts {
+    struct u256 amount, gas_price, gas_limit;
+    struct u256 window;          /* amounts of the pair's other messages started
+                                    in the trailing 60 minutes */
+    int window_overflow;         /* that sum did not fit 256 bits */
+    int released;                /* an operator released it: it passes */
+};
+
+/* The policy (relayer.limits.per_message, .per_hour, relayer.min_bounty;
+ * zero = none), checked in that order: per_message, min_bounty, per_hour.
+ * The facilitator's pay for a message is the reward of mosaic-protocol.md
+ * §6, at most gasPrice x gasLimit (in the delivered token); min_bounty is
+ * compared with that maximum (an overflowing product passes).  On a hold,
+ * detail[cap] says the numbers.  Pure. */
+enum flow_hold flow_limits_decide(const struct config_relayer *pol,
+                                  const struct flow_limits_facts *f, char *detail, size_t cap);
+
+/* Whether a message's next steps are subject to the limits: the relayer
+ * has not started relaying it (`started`: relay_started_at set or a call of
+ * ours recorded), the target inbox is Undeclared (nobody confirmed it),
+ * and the source outbox is Declared or Progressed.  A revocation declared
+ * by the sender (outbox DeclaredRevocation) moves no value to the target:
+ * never held.  Pure. */
+int flow_limits_apply(int started, int src_latest, int tgt_latest);
+
+/* The outcome of flow_limits_gate. */
+struct flow_gate {
+    enum flow_hold hold;         /* NONE: it passed, relay_started_at is set */
+    int newly_held;              /* this call held it (state, alert) */
+    int skipped;                 /* the row is finished or halted: nothing written */
+    char pair[CONFIG_KEY_LEN];
+    char detail[400];
+};
+
+/* Inside the caller's transaction: locks the message row, and when
+ * per_hour is set the pair's advisory lock (so that concurrent workers see
+ * each other's starts), then: a held message stays held; one already
+ * started passes; otherwise the policy decides with the pair's window, and
+ * the message is either marked started (relay_started_at) or held
+ * (state 'held', reason, detail, an alert naming the message, pair,
+ * amount, limit and reason).  MR_ERR_NOTFOUND: no such message. */
+int flow_limits_gate(PGconn *conn, const struct config_relayer *pol, const uint8_t mh[32],
+                     struct flow_gate *g, struct mr_error *err);
+
 /* ------------------------------------------------------- call data -- */
 
 /* A message's fields (from its row). */

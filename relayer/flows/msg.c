@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "db/breaker.h"
 #include "db/db.h"
 #include "db/queue.h"
 #include "eth/hex.h"
@@ -40,6 +41,7 @@ struct run {
     struct flow_facts f;
     int waits;
     int sent;
+    int started;                           /* relay_started_at set, or a call of ours recorded */
     const char *wait_state;
 };
 
@@ -123,7 +125,7 @@ static int load(struct run *r, struct mr_error *err)
     res = PQexecParams(r->conn,
                        "SELECT flow, gateway_pair, source_chain, target_chain, intent_hash, sender,"
                        " nonce, beneficiary, amount, gas_price, gas_limit, hashlock, state,"
-                       " declared_block, coalesce(confirmed_block, -1)"
+                       " declared_block, coalesce(confirmed_block, -1), relay_started_at IS NOT NULL"
                        " FROM " DB_SCHEMA ".messages WHERE message_hash = $1::bytea",
                        1, NULL, p, NULL, NULL, 0);
     rc = db_check(res, PGRES_TUPLES_OK, "reading the message", err);
@@ -139,6 +141,7 @@ static int load(struct run *r, struct mr_error *err)
     snprintf(r->state, sizeof(r->state), "%s", PQgetvalue(res, 0, 12));
     r->declared_block = (uint64_t)strtoll(PQgetvalue(res, 0, 13), NULL, 10);
     r->confirmed_block = strtoll(PQgetvalue(res, 0, 14), NULL, 10);
+    r->started = PQgetvalue(res, 0, 15)[0] == 't';
     if (flow_bytea_parse(PQgetvalue(res, 0, 4), r->m.intent_hash, 32) ||
         flow_bytea_parse(PQgetvalue(res, 0, 5), r->m.sender, 20) ||
         flow_bytea_parse(PQgetvalue(res, 0, 7), r->m.beneficiary, 20) ||
@@ -220,6 +223,8 @@ static int load_steps(struct run *r, struct mr_error *err)
                        " ON t.id = mt.tx_id WHERE mt.message_hash = $1::bytea",
                        1, NULL, p, NULL, NULL, 0);
     rc = db_check(res, PGRES_TUPLES_OK, "reading the message's transactions", err);
+    if (rc == MR_OK && PQntuples(res) > 0)
+        r->started = 1;
     for (int i = 0; rc == MR_OK && i < PQntuples(res); i++) {
         int s = flow_step_parse(PQgetvalue(res, i, 0));
         const char *st = PQgetvalue(res, i, 1);
@@ -692,7 +697,7 @@ static enum queue_outcome finish(struct run *r, enum flow_verdict_kind what, con
             " target_done_block = coalesce($8::bigint, target_done_block),"
             " anchor_height = coalesce($9::bigint, anchor_height), updated_at = now()"
             " WHERE message_hash = $1::bytea AND state NOT IN ('completed', 'reverted', 'halted',"
-            " 'refused')",
+            " 'refused', 'held')",
             9, NULL, p, NULL, NULL, 0);
         rc = db_check(res, PGRES_COMMAND_OK, "recording the message's state", &err);
         if (rc == MR_OK)
@@ -755,13 +760,121 @@ static enum queue_outcome finish(struct run *r, enum flow_verdict_kind what, con
     return QUEUE_DONE_IN_TX;
 }
 
+/* ------------------------------------------------------------ limits -- */
+
+/* A held message the limits still apply to: its job completes, nothing
+ * else (no next run; `message release` queues one). */
+static enum queue_outcome finish_held(struct run *r, char *errmsg, size_t errcap)
+{
+    struct mr_error err;
+    int rc;
+
+    mr_error_clear(&err);
+    rc = db_exec(r->conn, "BEGIN", &err);
+    if (rc == MR_OK) {
+        rc = queue_complete_in_tx(r->conn, r->job, &err);
+        if (rc == MR_ERR_NOTFOUND) {
+            PQclear(PQexec(r->conn, "ROLLBACK"));
+            snprintf(errmsg, errcap, "the job is no longer ours");
+            return QUEUE_LOST;
+        }
+    }
+    if (rc == MR_OK)
+        rc = db_exec(r->conn, "COMMIT", &err);
+    if (rc != MR_OK) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+        snprintf(errmsg, errcap, "%s", err.msg);
+        return QUEUE_RETRY;
+    }
+    log_debug("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r), .msg_hash = r->m.hash),
+              "held: waiting for an operator (mosaic-relayer message release)");
+    return QUEUE_DONE_IN_TX;
+}
+
+/* A held message the limits no longer apply to (the sender declared a
+ * revocation, or someone else confirmed it on the target): back to
+ * 'declared', and the run goes on. */
+static int unhold(struct run *r, struct mr_error *err)
+{
+    char mh[67];
+    const char *p[1] = {mh};
+    PGresult *res;
+    int rc;
+
+    flow_bytea_text(r->m.hash, 32, mh);
+    res = PQexecParams(r->conn,
+                       "UPDATE " DB_SCHEMA ".messages SET state = 'declared', updated_at = now()"
+                       " WHERE message_hash = $1::bytea AND state = 'held'",
+                       1, NULL, p, NULL, NULL, 0);
+    rc = db_check(res, PGRES_COMMAND_OK, "releasing the message from its hold", err);
+    PQclear(res);
+    if (rc == MR_OK) {
+        log_info("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r), .msg_hash = r->m.hash),
+                 "no longer held: %s", r->f.src_latest == MOSAIC_DECLARED_REVOCATION
+                                           ? "the sender declared a revocation"
+                                           : "the target inbox progressed without us");
+        entered(r, "declared");
+    }
+    return rc;
+}
+
+/* The limits before the first call (flows/limits.c), in one transaction
+ * that, when the message is held, also completes the job.  *held: the run
+ * stops here (return value is the job's outcome). */
+static enum queue_outcome gate(struct run *r, int *held, char *errmsg, size_t errcap)
+{
+    struct mr_error err;
+    struct flow_gate g;
+    int rc;
+
+    *held = 0;
+    mr_error_clear(&err);
+    rc = db_exec(r->conn, "BEGIN", &err);
+    if (rc == MR_OK)
+        rc = flow_limits_gate(r->conn, &r->ctx->cfg->relayer, r->m.hash, &g, &err);
+    if (rc == MR_OK && g.hold != FLOW_HOLD_NONE) {
+        *held = 1;
+        rc = queue_complete_in_tx(r->conn, r->job, &err);
+        if (rc == MR_ERR_NOTFOUND) {
+            PQclear(PQexec(r->conn, "ROLLBACK"));
+            snprintf(errmsg, errcap, "the job is no longer ours");
+            return QUEUE_LOST;
+        }
+    }
+    if (rc == MR_OK)
+        rc = db_exec(r->conn, "COMMIT", &err);
+    if (rc != MR_OK) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+        *held = 1;
+        snprintf(errmsg, errcap, "mh=%s: limits: %s", short_mh(r), err.msg);
+        log_warn("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r), .msg_hash = r->m.hash),
+                 "limits: %s (will retry)", err.msg);
+        return QUEUE_RETRY;
+    }
+    if (g.newly_held) {
+        entered(r, "held");
+        log_warn("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r), .msg_hash = r->m.hash),
+                 "held by relayer limits (%s) on pair %s: %s", flow_hold_name(g.hold), g.pair,
+                 g.detail);
+    }
+    return QUEUE_DONE_IN_TX;
+}
+
+static int has_step(const struct flow_decision *d, enum flow_step s)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->steps[i] == s)
+            return 1;
+    return 0;
+}
+
 /* -------------------------------------------------------------- run -- */
 
 static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
 {
     struct mr_error err;
     struct flow_decision d;
-    int rc, pending = 0;
+    int rc, pending = 0, limited, gated = 0;
 
     mr_error_clear(&err);
     rc = parse_args(r, &err);
@@ -804,12 +917,41 @@ static enum queue_outcome run_msg(struct run *r, char *errmsg, size_t errcap)
     if (r->f.tgt_latest == MOSAIC_UNDECLARED && (rc = prev_pending(r, &pending, &err)) != MR_OK)
         goto retry;
     r->f.prev_pending = pending;
+    /* The value limits apply until the relayer starts the message. */
+    limited = flow_limits_apply(r->started, r->f.src_latest, r->f.tgt_latest);
+    if (strcmp(r->state, "held") == 0) {
+        if (limited)
+            return finish_held(r, errmsg, errcap);
+        if ((rc = unhold(r, &err)) != MR_OK)
+            goto retry;
+    }
     /* Decide, record, decide again with what is now in flight (pipelining),
      * until nothing more can be recorded without waiting for a chain. */
     for (int round = 0; round < 4; round++) {
         flow_decide(&r->f, &d);
         if (d.what != FLOW_SEND)
             break;
+        /* About to record calls: not while the pair's conservation breaker
+         * is tripped (RELIABILITY.md row 24, db/breaker.h). */
+        if (round == 0) {
+            int tripped = 0;
+            if ((rc = breaker_is_tripped(r->conn, r->gw->name, &tripped, &err)) != MR_OK)
+                goto retry;
+            if (tripped) {
+                log_info("flow", LOG_ID(.job = r->job->id, .flow = flow_name(r),
+                                        .msg_hash = r->m.hash),
+                         "held: pair %s's conservation breaker is tripped", r->gw->name);
+                return finish(r, FLOW_WAIT, r->state, "the pair's conservation breaker is tripped",
+                              errmsg, errcap);
+            }
+        }
+        if (limited && !gated && has_step(&d, FLOW_CONFIRM)) {
+            int held = 0;
+            enum queue_outcome o = gate(r, &held, errmsg, errcap);
+            if (held)
+                return o;
+            gated = 1;
+        }
         for (size_t i = 0; i < d.n; i++) {
             enum flow_res fr = do_step(r, d.steps[i], &err);
             if (fr == FLOW_R_HALT)

@@ -240,10 +240,13 @@ static enum flow_res halt_mismatch(struct flow_ctx *ctx, PGconn *conn,
 }
 
 /* Checks candidate k; FLOW_R_OK with res filled when it serves, FLOW_R_WAIT
- * when it does not (try the next), HALT / ERROR. */
+ * when it does not (try the next), HALT / ERROR.  *unreadable: the ERROR is
+ * the node refusing the proof at that height (geth's "missing trie node"
+ * for a pruned state, any error answer to eth_getProof) or a proof that
+ * does not verify: asking again will not help, a newer height may. */
 static enum flow_res check(struct flow_ctx *ctx, PGconn *conn, const struct flow_proof_req *q,
                            const struct cand *k, struct flow_proof_res *res, int *seen_status,
-                           struct mr_error *err)
+                           int *unreadable, struct mr_error *err)
 {
     struct rpc_endpoints *e = flow_rpc(ctx, q->about, err);
     char id[ETHRPC_BLOCK_ID_LEN];
@@ -272,9 +275,14 @@ static enum flow_res check(struct flow_ctx *ctx, PGconn *conn, const struct flow
     } else {
         pipelined = 1; /* behind our anchor in flight */
     }
-    if (flow_fetch_proof(ctx, q->about, q->about_gateway, q->slot, k->h, hdr.state_root, &res->p,
-                         err) != MR_OK)
-        return FLOW_R_ERROR;
+    {
+        int rc = flow_fetch_proof(ctx, q->about, q->about_gateway, q->slot, k->h, hdr.state_root,
+                                  &res->p, err);
+        if (rc != MR_OK) {
+            *unreadable = rc == MR_ERR_RPC || rc == MR_ERR_PROOF;
+            return FLOW_R_ERROR;
+        }
+    }
     *seen_status = res->p.status;
     if (!(q->accept & (1u << res->p.status))) {
         flow_proven_free(&res->p);
@@ -343,13 +351,20 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     if (gather(ctx, conn, q, c, &n, err) != MR_OK)
         return FLOW_R_ERROR;
     for (size_t i = 0; i < n; i++) {
-        int st = -1;
-        r = check(ctx, conn, q, &c[i], res, &st, err);
+        int st = -1, unreadable = 0;
+        r = check(ctx, conn, q, &c[i], res, &st, &unreadable, err);
         if (r == FLOW_R_ERROR) {
-            /* This height cannot be read now (a pruned state, a proof that
-             * does not verify): try the others, and a newer anchor. */
+            /* This height cannot be read now: try the others.  One the
+             * node refuses to prove (a pruned state: RELIABILITY.md row 26)
+             * counts as tried, so that a newer height is anchored rather
+             * than this one asked for again. */
             failed = *err;
             had_error = 1;
+            if (unreadable) {
+                if (i == 0)
+                    newest_why = *err;
+                top = c[i].h > top ? c[i].h : top;
+            }
             continue;
         }
         if (r != FLOW_R_WAIT)
@@ -412,10 +427,10 @@ enum flow_res flow_proof(struct flow_ctx *ctx, PGconn *conn, const struct flow_p
     if (gather(ctx, conn, q, c, &n, err) != MR_OK)
         return FLOW_R_ERROR;
     for (size_t i = 0; i < n; i++) {
-        int st = -1;
+        int st = -1, unreadable = 0;
         if (c[i].h != anchored)
             continue;
-        r = check(ctx, conn, q, &c[i], res, &st, err);
+        r = check(ctx, conn, q, &c[i], res, &st, &unreadable, err);
         res->anchored_now = created;
         return r;
     }

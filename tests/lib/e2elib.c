@@ -223,6 +223,7 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              "  flows: [stake, redeem, revert]\n"
              "  workers: %d\n"
              "  anchor: { enabled: true, max_interval: 1h }\n"
+             "%s"
              "log: { level: %s }\n"
              "deploy:\n"
              "  deployer: facilitator\n"
@@ -241,7 +242,8 @@ int e2e_up(struct e2e *e, const struct e2e_opts *o)
              o->poll_interval ? o->poll_interval : "200ms", CHAIN_ID_A, e->url_a,
              o->use_ws ? " ws: \"ws" : "", o->use_ws ? e->url_a + 4 : "", o->use_ws ? "\"," : "",
              o->poll_interval ? o->poll_interval : "200ms", tmp, tmp, tmp,
-             tmp, o->workers > 0 ? o->workers : 4, o->log_level ? o->log_level : "info", h,
+             tmp, o->workers > 0 ? o->workers : 4, o->relayer_extra ? o->relayer_extra : "",
+             o->log_level ? o->log_level : "info", h,
              E2E_BOUNTY, tmp, e->cfg, vt, bt);
     snprintf(path, sizeof(path), "%s/deploy.yaml", e->dir);
     write_text(path, yaml, 0600);
@@ -506,10 +508,12 @@ static void send_intents(struct e2e *e, struct cl_chain *c, const uint8_t gatewa
     snprintf(sig, sizeof(sig), "%s(uint256,address,uint256,uint256,uint256,bytes32)", fn);
     for (size_t i = 0; i < n; i++) {
         struct u256 nonce = cl_u256(m[i].nonce);
+        struct u256 mgp = m[i].set_gas ? cl_u256(m[i].gas_price) : gp;
+        struct u256 mgl = m[i].set_gas ? cl_u256(m[i].gas_limit) : gl;
         args[0] = abi_v_u256(&m[i].amount);
         args[1] = abi_v_address(m[i].beneficiary);
-        args[2] = abi_v_u256(&gp);
-        args[3] = abi_v_u256(&gl);
+        args[2] = abi_v_u256(&mgp);
+        args[3] = abi_v_u256(&mgl);
         args[4] = abi_v_u256(&nonce);
         args[5] = abi_v_bytes(m[i].hashlock, 32);
         send_async(c, fn, m[i].sender, gateway, value, sig, args, 6, 400000,
@@ -905,4 +909,120 @@ size_t e2e_check_key(struct cl_chain *c, const uint8_t addr[20])
                  (unsigned long long)count);
     free(v);
     return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Shared by the test programs (see e2elib.h).
+ * ---------------------------------------------------------------------- */
+
+int e2e_group_setup(void **state, struct e2e *e, const struct e2e_opts *o)
+{
+    *state = e2e_up(e, o) ? e : NULL;
+    return 0;
+}
+
+int e2e_group_teardown(void **state)
+{
+    if (*state != NULL)
+        e2e_down(*state);
+    return 0;
+}
+
+int e2e_selected(const char *func)
+{
+    const char *only = getenv("E2E_ONLY");
+
+    return only == NULL || strstr(func, only) != NULL;
+}
+
+struct u256 e2e_ut_of(struct e2e *e, const uint8_t who[20])
+{
+    return cl_token_balance(&e->a, e->ut, who);
+}
+
+struct u256 e2e_vt_of(struct e2e *e, const uint8_t who[20])
+{
+    return cl_token_balance(&e->o, e->vt, who);
+}
+
+struct u256 e2e_bt_of(struct e2e *e, const uint8_t who[20])
+{
+    return cl_token_balance(&e->o, e->bt, who);
+}
+
+struct u256 e2e_fees(struct e2e *e, struct cl_chain *c, uint64_t from, uint64_t to)
+{
+    struct e2e_tx *v = NULL;
+    struct u256 fee = cl_u256(0);
+    size_t n = e2e_sent_by(c, e->fac, from, to, &v);
+
+    for (size_t i = 0; i < n; i++)
+        fee = cl_add(fee, v[i].fee);
+    free(v);
+    return fee;
+}
+
+const struct eth_log *e2e_one_log(const struct eth_logs *l, const uint8_t mh[32],
+                                  const char *what)
+{
+    const struct eth_log *found = NULL;
+    size_t k = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].n_topics >= 2 && memcmp(l->v[i].topics[1], mh, 32) == 0) {
+            found = &l->v[i];
+            k++;
+        }
+    }
+    if (k != 1) {
+        char h[67];
+        hex_encode_data(mh, 32, h, sizeof(h));
+        fail_msg("%s for %s: %zu events on chain, expected exactly 1", what, h, k);
+    }
+    return found;
+}
+
+struct u256 e2e_target_reward(struct cl_chain *c, const uint8_t gw[20], const char *sig,
+                              const struct e2e_msg *m, uint64_t from, uint64_t to,
+                              struct u256 beneficiary_got, int by_proof)
+{
+    struct eth_logs l;
+    const struct eth_log *ev;
+    struct u256 reward;
+
+    e2e_logs(c, gw, sig, from, to, &l);
+    ev = e2e_one_log(&l, m->mh, sig);
+    cl_assert_u256("amount", e2e_word(ev, 2), m->amount);
+    reward = e2e_word(ev, 4);
+    cl_assert_u256("paid + reward", cl_add(e2e_word(ev, 3), reward), m->amount);
+    cl_assert_u256("the beneficiary's balance", beneficiary_got, e2e_word(ev, 3));
+    assert_int_equal(e2e_word_u64(ev, 5), by_proof);
+    ethrpc_logs_free(&l);
+    return reward;
+}
+
+void e2e_no_halts(struct e2e *e)
+{
+    assert_int_equal(tv_pg_int64(e->db, "SELECT count(*) FROM mosaic.signer_nonces WHERE"
+                                        " halted_reason IS NOT NULL"), 0);
+    assert_int_equal(tv_pg_int64(e->db, "SELECT count(*) FROM mosaic.alerts WHERE severity ="
+                                        " 'critical'"), 0);
+}
+
+void e2e_send_call(struct cl_chain *c, const char *what, const uint8_t from[20],
+                   const uint8_t to[20], const struct u256 *value, const char *sig,
+                   const struct abi_value *args, size_t n, uint8_t tx[32], uint64_t *block)
+{
+    struct eth_receipt r;
+    uint8_t *cd;
+    size_t len;
+
+    cl_calldata(sig, args, n, &cd, &len);
+    cl_send(c, what, from, to, value, cd, len, &r);
+    if (tx != NULL)
+        memcpy(tx, r.tx_hash, 32);
+    if (block != NULL)
+        *block = r.block_number;
+    ethrpc_receipt_free(&r);
+    free(cd);
 }

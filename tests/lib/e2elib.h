@@ -39,6 +39,9 @@ struct e2e_opts {
     const char *poll_interval;  /* the watchers'; NULL: "200ms" */
     const char *log_level;      /* NULL: "info" */
     int use_ws;                 /* the chains' `ws` (newHeads) besides polling */
+    const char *relayer_extra;  /* more lines of the `relayer:` section, each indented by two
+                                   spaces and ending in a newline
+                                   ("  min_bounty: \"1\"\n"); NULL: none */
     const char *contracts_dir;  /* the artifacts `deploy` uses; NULL: build/contracts
                                    (build/contracts/v010: Mosaic 0.10.0's layout) */
 };
@@ -67,6 +70,9 @@ struct e2e_msg {
     struct u256 amount;
     uint64_t nonce;
     int register_secret;        /* hand the secret to the relayer (pending_secrets) */
+    int set_gas;                /* use gas_price and gas_limit below instead of
+                                   E2E_GAS_PRICE and E2E_GAS_LIMIT */
+    uint64_t gas_price, gas_limit;
     uint8_t secret[32], hashlock[32], mh[32];
     uint64_t block;             /* of the declaration */
     uint8_t tx[32];
@@ -153,5 +159,66 @@ size_t e2e_check_key(struct cl_chain *c, const uint8_t addr[20]);
 
 /* The 4-byte selector of a signature. */
 void e2e_selector(const char *sig, uint8_t out[4]);
+
+/* ------------------------------------------------------------------------
+ * Shared by the test programs (tests/unit/test_e2e*.c): the group fixture,
+ * the test guard, and checks more than one program makes.
+ * ---------------------------------------------------------------------- */
+
+/* The body of a program's cmocka group setup: brings `e` up with `o`.
+ * *state = e when it came up, NULL when PostgreSQL or anvil is not
+ * available (E2E_REQUIRE then skips every test).  Returns 0. */
+int e2e_group_setup(void **state, struct e2e *e, const struct e2e_opts *o);
+/* A cmocka group teardown: takes down what e2e_group_setup brought up. */
+int e2e_group_teardown(void **state);
+/* Whether the test named `func` is to run: E2E_ONLY=name in the
+ * environment runs only the tests whose name contains it (stress runs). */
+int e2e_selected(const char *func);
+/* Opens every e2e test: skipped when the group setup found no chains or
+ * no database; returns at once (passes) when E2E_ONLY leaves it out. */
+#define E2E_REQUIRE(state)                                                     \
+    do {                                                                       \
+        if (*(state) == NULL)                                                  \
+            skip();                                                            \
+        if (!e2e_selected(__func__))                                           \
+            return;                                                            \
+    } while (0)
+
+/* Token balances of `who`: utility token (auxiliary chain), value and
+ * base token (origin). */
+struct u256 e2e_ut_of(struct e2e *e, const uint8_t who[20]);
+struct u256 e2e_vt_of(struct e2e *e, const uint8_t who[20]);
+struct u256 e2e_bt_of(struct e2e *e, const uint8_t who[20]);
+
+/* The fees the facilitator paid in blocks [from, to] of c. */
+struct u256 e2e_fees(struct e2e *e, struct cl_chain *c, uint64_t from, uint64_t to);
+
+/* The log among l for message mh (topic 1); fails the test unless there is
+ * exactly one.  Borrowed from l. */
+const struct eth_log *e2e_one_log(const struct eth_logs *l, const uint8_t mh[32],
+                                  const char *what);
+
+#define E2E_MINT_PROGRESSED \
+    "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
+#define E2E_UNSTAKE_PROGRESSED \
+    "UnstakeProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
+
+/* The target's one `sig` (...Progressed: MintProgressed, UnstakeProgressed)
+ * event of m in [from, to] of c at gateway gw: the amount, paid + reward =
+ * amount, the beneficiary's balance `beneficiary_got` = paid, the proof
+ * flag = by_proof.  Returns the reward. */
+struct u256 e2e_target_reward(struct cl_chain *c, const uint8_t gw[20], const char *sig,
+                              const struct e2e_msg *m, uint64_t from, uint64_t to,
+                              struct u256 beneficiary_got, int by_proof);
+
+/* No signer key halted and no critical alert. */
+void e2e_no_halts(struct e2e *e);
+
+/* Sends sig(args[n]) from `from` to `to` with `value` (NULL: none) and
+ * waits for it; it must succeed.  Out (each may be NULL): its hash and
+ * block. */
+void e2e_send_call(struct cl_chain *c, const char *what, const uint8_t from[20],
+                   const uint8_t to[20], const struct u256 *value, const char *sig,
+                   const struct abi_value *args, size_t n, uint8_t tx[32], uint64_t *block);
 
 #endif /* MR_E2ELIB_H */

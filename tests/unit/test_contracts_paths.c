@@ -58,6 +58,61 @@ static void mint_for_redeemer(struct mn_net *n, struct u256 amount)
     cl_assert_u256("minted", cl_token_balance(&n->a, n->ut, n->redeemer), amount);
 }
 
+/* A progress by proof: sig(mh, p's storage proof, h, status) sent to `to`
+ * on c by `from`; p is freed.  Out: *r (ethrpc_receipt_free). */
+static void progress_with_proof(struct cl_chain *c, const uint8_t from[20], const uint8_t to[20],
+                                const char *sig, const uint8_t mh[32], struct mn_proven *p,
+                                uint64_t h, enum mosaic_status status, struct eth_receipt *r)
+{
+    char label[64];
+    struct abi_value args[4];
+
+    snprintf(label, sizeof(label), "%.*s", (int)strcspn(sig, "("), sig);
+    args[0] = abi_v_bytes(mh, 32);
+    args[1] = abi_v_bytes(p->storage_nodes, p->storage_nodes_len);
+    args[2] = abi_v_uint(h);
+    args[3] = abi_v_uint(status);
+    mn_tx(c, label, from, to, NULL, sig, args, 4, r);
+    mn_proven_free(p);
+}
+
+/* One proven step of a revert (5.3, 5.5): the status of mh in the outbox or
+ * inbox (`inbox`) at height h relayed from the other chain, then sig(mh, h,
+ * storage proof) sent by the facilitator to the gateway of the chain
+ * relayed to (`to_origin`: the gateway, else the co-gateway), which logs
+ * `event` and then holds `after` in its own box for mh (the other box).
+ * Returns the call's block. */
+static uint64_t revert_step(struct mn_net *n, const uint8_t mh[32], int to_origin, int inbox,
+                            enum mosaic_status status, uint64_t h, const char *sig,
+                            const char *event, int after)
+{
+    struct cl_chain *c = to_origin ? &n->o : &n->a;
+    const uint8_t *gw = to_origin ? n->gw : n->cgw;
+    char label[64];
+    struct mn_proven p;
+    struct eth_receipt r;
+    struct abi_value args[3];
+    uint64_t block;
+
+    if (to_origin)
+        mn_relay_to_origin(n, mh, inbox, status, h, NULL, &p);
+    else
+        mn_relay_to_aux(n, mh, inbox, status, h, NULL, &p);
+    snprintf(label, sizeof(label), "%.*s", (int)strcspn(sig, "("), sig);
+    args[0] = abi_v_bytes(mh, 32);
+    args[1] = abi_v_uint(h);
+    args[2] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
+    mn_tx(c, label, to_origin ? n->o_fac : n->a_fac, gw, NULL, sig, args, 3, &r);
+    mn_proven_free(&p);
+    mn_need_log(&r, gw, event);
+    block = r.block_number;
+    ethrpc_receipt_free(&r);
+    assert_int_equal(mn_u64(mn_view_mh(c, gw, inbox ? "getOutboxMessageStatus(bytes32)"
+                                                    : "getInboxMessageStatus(bytes32)", mh)),
+                     after);
+    return block;
+}
+
 /* ---- 5.2: proofs only ---- */
 
 static void test_proof_paths(void **state)
@@ -93,13 +148,9 @@ static void test_proof_paths(void **state)
     assert_int_equal(mn_u64(mn_log_word(l, 3)), 1);
     ethrpc_receipt_free(&r);
 
-    args[0] = abi_v_bytes(m.mh, 32);
-    args[1] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    args[2] = abi_v_uint(h);
-    args[3] = abi_v_uint(MOSAIC_DECLARED);
-    mn_tx(&n.a, "progressMintWithProof", n.a_fac, n.cgw, NULL,
-          "progressMintWithProof(bytes32,bytes,uint256,uint256)", args, 4, &r);
-    mn_proven_free(&p);
+    progress_with_proof(&n.a, n.a_fac, n.cgw,
+                        "progressMintWithProof(bytes32,bytes,uint256,uint256)", m.mh, &p, h,
+                        MOSAIC_DECLARED, &r);
     l = mn_need_log(&r, n.cgw,
                     "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)");
     reward = mn_expected_reward(&n.a, n.cgw, m.mh, m.gas_price, m.gas_limit);
@@ -118,12 +169,9 @@ static void test_proof_paths(void **state)
     /* Origin: the co-gateway's inbox = Progressed at h2, anchored in AnchorO. */
     bt_fac = cl_token_balance(&n.o, n.bt, n.o_fac);
     mn_relay_to_origin(&n, m.mh, 1, MOSAIC_PROGRESSED, h2, "(proof path)", &p);
-    args[1] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    args[2] = abi_v_uint(h2);
-    args[3] = abi_v_uint(MOSAIC_PROGRESSED);
-    mn_tx(&n.o, "progressStakeWithProof", n.o_fac, n.gw, NULL,
-          "progressStakeWithProof(bytes32,bytes,uint256,uint256)", args, 4, &r);
-    mn_proven_free(&p);
+    progress_with_proof(&n.o, n.o_fac, n.gw,
+                        "progressStakeWithProof(bytes32,bytes,uint256,uint256)", m.mh, &p, h2,
+                        MOSAIC_PROGRESSED, &r);
     l = mn_need_log(&r, n.gw, "StakeProgressed(bytes32,address,uint256,uint256,bool,bytes32)");
     assert_int_equal(mn_u64(mn_log_word(l, 3)), 1);
     ethrpc_receipt_free(&r);
@@ -138,13 +186,9 @@ static void test_proof_paths(void **state)
     mosaic_outbox_slot(m.mh, MOSAIC_MESSAGE_BOX_OFFSET, slot);
     mn_fetch_proof(&n.a, n.cgw, slot, h, MOSAIC_DECLARED, &p);
     vt_fac = cl_token_balance(&n.o, n.vt, n.o_fac);
-    args[0] = abi_v_bytes(m.mh, 32);
-    args[1] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    args[2] = abi_v_uint(h);
-    args[3] = abi_v_uint(MOSAIC_DECLARED);
-    mn_tx(&n.o, "progressUnstakeWithProof", n.o_fac, n.gw, NULL,
-          "progressUnstakeWithProof(bytes32,bytes,uint256,uint256)", args, 4, &r);
-    mn_proven_free(&p);
+    progress_with_proof(&n.o, n.o_fac, n.gw,
+                        "progressUnstakeWithProof(bytes32,bytes,uint256,uint256)", m.mh, &p, h,
+                        MOSAIC_DECLARED, &r);
     reward = mn_expected_reward(&n.o, n.gw, m.mh, m.gas_price, m.gas_limit);
     l = mn_need_log(&r, n.gw, "UnstakeProgressed(bytes32,address,address,uint256,uint256,"
                           "uint256,bool,bytes32)");
@@ -158,12 +202,9 @@ static void test_proof_paths(void **state)
     /* Auxiliary: the gateway's inbox = Progressed at h2, anchored in AnchorA. */
     mn_relay_to_aux(&n, m.mh, 1, MOSAIC_PROGRESSED, h2, "(proof path)", &p);
     native_fac = cl_balance(&n.a, n.a_fac);
-    args[1] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    args[2] = abi_v_uint(h2);
-    args[3] = abi_v_uint(MOSAIC_PROGRESSED);
-    mn_tx(&n.a, "progressRedeemWithProof", n.a_fac, n.cgw, NULL,
-          "progressRedeemWithProof(bytes32,bytes,uint256,uint256)", args, 4, &r);
-    mn_proven_free(&p);
+    progress_with_proof(&n.a, n.a_fac, n.cgw,
+                        "progressRedeemWithProof(bytes32,bytes,uint256,uint256)", m.mh, &p, h2,
+                        MOSAIC_PROGRESSED, &r);
     l = mn_need_log(&r, n.cgw, "RedeemProgressed(bytes32,address,uint256,uint256,bool,bytes32)");
     assert_int_equal(mn_u64(mn_log_word(l, 3)), 1);
     cl_assert_u256("redeem bounty", cl_balance(&n.a, n.a_fac),
@@ -180,7 +221,6 @@ static void test_stake_revert(void **state)
 {
     struct mn_net n;
     struct mn_msg m;
-    struct mn_proven p;
     struct eth_receipt r;
     struct abi_value args[3];
     uint8_t burner[20];
@@ -212,28 +252,15 @@ static void test_stake_revert(void **state)
     assert_int_equal(mn_u64(mn_view_mh(&n.o, n.gw, "getOutboxMessageStatus(bytes32)", m.mh)), 3);
 
     /* 2-3. the outbox = DeclaredRevocation on the co-gateway: inbox -> Revoked. */
-    mn_relay_to_aux(&n, m.mh, 0, MOSAIC_DECLARED_REVOCATION, h, NULL, &p);
-    args[1] = abi_v_uint(h);
-    args[2] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    mn_tx(&n.a, "confirmRevertStakeIntent", n.a_fac, n.cgw, NULL,
-          "confirmRevertStakeIntent(bytes32,uint256,bytes)", args, 3, &r);
-    mn_proven_free(&p);
-    mn_need_log(&r, n.cgw, "RevertStakeIntentConfirmed(bytes32,address,uint256,uint256)");
-    h = r.block_number;
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n.a, n.cgw, "getInboxMessageStatus(bytes32)", m.mh)), 4);
+    h = revert_step(&n, m.mh, 0, 0, MOSAIC_DECLARED_REVOCATION, h,
+                    "confirmRevertStakeIntent(bytes32,uint256,bytes)",
+                    "RevertStakeIntentConfirmed(bytes32,address,uint256,uint256)", MOSAIC_REVOKED);
     cl_assert_u256("mint deleted", mn_view_mh(&n.a, n.cgw, "mints(bytes32)", m.mh), cl_u256(0));
 
     /* 4-5. the inbox = Revoked on the gateway: stake back, bounty burnt. */
-    mn_relay_to_origin(&n, m.mh, 1, MOSAIC_REVOKED, h, NULL, &p);
-    args[1] = abi_v_uint(h);
-    args[2] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    mn_tx(&n.o, "progressRevertStake", n.o_fac, n.gw, NULL,
-          "progressRevertStake(bytes32,uint256,bytes)", args, 3, &r);
-    mn_proven_free(&p);
-    mn_need_log(&r, n.gw, "StakeReverted(bytes32,address,uint256,uint256)");
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n.o, n.gw, "getOutboxMessageStatus(bytes32)", m.mh)), 4);
+    (void)revert_step(&n, m.mh, 1, 1, MOSAIC_REVOKED, h,
+                      "progressRevertStake(bytes32,uint256,bytes)",
+                      "StakeReverted(bytes32,address,uint256,uint256)", MOSAIC_REVOKED);
     cl_assert_u256("staker value tokens back", cl_token_balance(&n.o, n.vt, n.staker),
                    cl_add(vt_staker, m.amount));
     cl_assert_u256("staker base tokens", cl_token_balance(&n.o, n.bt, n.staker), cl_u256(0));
@@ -254,7 +281,6 @@ static void test_redeem_revert(void **state)
 {
     struct mn_net n;
     struct mn_msg m;
-    struct mn_proven p;
     struct eth_receipt r;
     struct abi_value args[3];
     uint8_t burner[20], ben[20];
@@ -287,27 +313,14 @@ static void test_redeem_revert(void **state)
     cl_assert_u256("burner after revertRedeem", cl_balance(&n.a, burner), penalty);
 
     /* 2. the co-gateway outbox = DeclaredRevocation on the gateway: inbox -> Revoked. */
-    mn_relay_to_origin(&n, m.mh, 0, MOSAIC_DECLARED_REVOCATION, h, NULL, &p);
-    args[1] = abi_v_uint(h);
-    args[2] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    mn_tx(&n.o, "confirmRevertRedeemIntent", n.o_fac, n.gw, NULL,
-          "confirmRevertRedeemIntent(bytes32,uint256,bytes)", args, 3, &r);
-    mn_proven_free(&p);
-    mn_need_log(&r, n.gw, "RevertRedeemIntentConfirmed(bytes32,address,uint256,uint256)");
-    h = r.block_number;
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n.o, n.gw, "getInboxMessageStatus(bytes32)", m.mh)), 4);
+    h = revert_step(&n, m.mh, 1, 0, MOSAIC_DECLARED_REVOCATION, h,
+                    "confirmRevertRedeemIntent(bytes32,uint256,bytes)",
+                    "RevertRedeemIntentConfirmed(bytes32,address,uint256,uint256)", MOSAIC_REVOKED);
 
     /* 3. the gateway inbox = Revoked on the co-gateway: tokens back, bounty burnt. */
-    mn_relay_to_aux(&n, m.mh, 1, MOSAIC_REVOKED, h, NULL, &p);
-    args[1] = abi_v_uint(h);
-    args[2] = abi_v_bytes(p.storage_nodes, p.storage_nodes_len);
-    mn_tx(&n.a, "progressRevertRedeem", n.a_fac, n.cgw, NULL,
-          "progressRevertRedeem(bytes32,uint256,bytes)", args, 3, &r);
-    mn_proven_free(&p);
-    mn_need_log(&r, n.cgw, "RedeemReverted(bytes32,address,uint256,uint256)");
-    ethrpc_receipt_free(&r);
-    assert_int_equal(mn_u64(mn_view_mh(&n.a, n.cgw, "getOutboxMessageStatus(bytes32)", m.mh)), 4);
+    (void)revert_step(&n, m.mh, 0, 1, MOSAIC_REVOKED, h,
+                      "progressRevertRedeem(bytes32,uint256,bytes)",
+                      "RedeemReverted(bytes32,address,uint256,uint256)", MOSAIC_REVOKED);
     cl_assert_u256("redeemer tokens back", cl_token_balance(&n.a, n.ut, n.redeemer),
                    cl_u256_e(100, 18));
     cl_assert_u256("burner: penalty + bounty", cl_balance(&n.a, burner),

@@ -35,79 +35,15 @@
 #include "tests/lib/e2elib.h"
 
 static struct e2e E;
-static int ready;
 
 static int group_setup(void **state)
 {
     struct e2e_opts o;
 
-    (void)state;
     memset(&o, 0, sizeof(o));
     o.anvil_args = "--block-time 1";
     o.workers = 4;
-    ready = e2e_up(&E, &o);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (ready)
-        e2e_down(&E);
-    return 0;
-}
-
-/* E2E_ONLY=name runs only the tests whose name contains it (stress runs). */
-#define REQUIRE()                                                              \
-    do {                                                                       \
-        (void)state;                                                           \
-        if (!ready)                                                            \
-            skip();                                                            \
-        if (getenv("E2E_ONLY") != NULL && strstr(__func__, getenv("E2E_ONLY")) == NULL) \
-            return;                                                            \
-    } while (0)
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
-
-static struct u256 ut_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.a, E.ut, who);
-}
-
-static struct u256 vt_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.o, E.vt, who);
-}
-
-static struct u256 bt_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.o, E.bt, who);
-}
-
-/* The log among l[n] for message mh; fails unless exactly one. */
-static const struct eth_log *one_for(const struct eth_logs *l, const uint8_t mh[32],
-                                     const char *what)
-{
-    const struct eth_log *found = NULL;
-    size_t k = 0;
-
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->v[i].n_topics >= 2 && memcmp(l->v[i].topics[1], mh, 32) == 0) {
-            found = &l->v[i];
-            k++;
-        }
-    }
-    if (k != 1) {
-        char h[67];
-        hex_encode_data(mh, 32, h, sizeof(h));
-        fail_msg("%s for %s: %zu events on chain, expected exactly 1", what, h, k);
-    }
-    return found;
+    return e2e_group_setup(state, &E, &o);
 }
 
 /* Per message: one StakeIntentConfirmed, one MintProgressed, one
@@ -122,9 +58,7 @@ static struct u256 check_stakes(const struct e2e_msg *m, size_t n, uint64_t from
     e2e_logs(&E.a, E.cogw,
              "StakeIntentConfirmed(bytes32,address,uint256,address,uint256,uint256,bytes32)",
              from_a, to_a, confirmed);
-    e2e_logs(&E.a, E.cogw,
-             "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)",
-             from_a, to_a, &minted);
+    e2e_logs(&E.a, E.cogw, E2E_MINT_PROGRESSED, from_a, to_a, &minted);
     e2e_logs(&E.o, E.gw, "StakeProgressed(bytes32,address,uint256,uint256,bool,bytes32)", from_o,
              to_o, &progressed);
     assert_int_equal(confirmed->n, n);
@@ -133,13 +67,13 @@ static struct u256 check_stakes(const struct e2e_msg *m, size_t n, uint64_t from
     for (size_t i = 0; i < n; i++) {
         const struct eth_log *mp;
         struct u256 got, reward;
-        (void)one_for(confirmed, m[i].mh, "StakeIntentConfirmed");
-        (void)one_for(&progressed, m[i].mh, "StakeProgressed");
-        mp = one_for(&minted, m[i].mh, "MintProgressed");
+        (void)e2e_one_log(confirmed, m[i].mh, "StakeIntentConfirmed");
+        (void)e2e_one_log(&progressed, m[i].mh, "StakeProgressed");
+        mp = e2e_one_log(&minted, m[i].mh, "MintProgressed");
         cl_assert_u256("MintProgressed stake amount", e2e_word(mp, 2), m[i].amount);
         reward = e2e_word(mp, 4);
         cl_assert_u256("minted + reward", cl_add(e2e_word(mp, 3), reward), m[i].amount);
-        got = ut_of(m[i].beneficiary);
+        got = e2e_ut_of(&E, m[i].beneficiary);
         cl_assert_u256("beneficiary's utility tokens", got, e2e_word(mp, 3));
         rewards = cl_add(rewards, reward);
     }
@@ -209,14 +143,6 @@ static uint64_t relay_gas(uint64_t from_o, uint64_t to_o, uint64_t from_a, uint6
     return gas;
 }
 
-static void no_halts(void)
-{
-    assert_int_equal(tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.signer_nonces WHERE"
-                                       " halted_reason IS NOT NULL"), 0);
-    assert_int_equal(tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.alerts WHERE severity ="
-                                       " 'critical'"), 0);
-}
-
 /* ------------------------------------------------------------- tests -- */
 
 static void test_burst_100(void **state)
@@ -228,15 +154,15 @@ static void test_burst_100(void **state)
     uint64_t from_o, from_a, to_o, to_a, first_decl = 0, last_decl = 0, last_mint = 0, gas;
     size_t heights, txs;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     m = calloc(N, sizeof(*m));
     assert_non_null(m);
     e2e_quiet(&E);
     from_o = cl_block_number(&E.o) + 1;
     from_a = cl_block_number(&E.a) + 1;
-    fac_ut0 = ut_of(E.fac);
-    fac_bt0 = bt_of(E.fac);
-    vault0 = vt_of(E.vault);
+    fac_ut0 = e2e_ut_of(&E, E.fac);
+    fac_bt0 = e2e_bt_of(&E, E.fac);
+    vault0 = e2e_vt_of(&E, E.vault);
     for (size_t i = 0; i < N; i++) {
         m[i].amount = cl_u256_e(1 + i % 10, 18);
         m[i].register_secret = 1;
@@ -250,10 +176,10 @@ static void test_burst_100(void **state)
     to_a = cl_block_number(&E.a);
     rewards = check_stakes(m, N, from_o, to_o, from_a, to_a, &confirmed);
     heights = check_heights(&confirmed, from_a, to_a);
-    cl_assert_u256("the facilitator's rewards", cl_sub(ut_of(E.fac), fac_ut0), rewards);
-    cl_assert_u256("the facilitator's bounties", cl_sub(bt_of(E.fac), fac_bt0),
+    cl_assert_u256("the facilitator's rewards", cl_sub(e2e_ut_of(&E, E.fac), fac_ut0), rewards);
+    cl_assert_u256("the facilitator's bounties", cl_sub(e2e_bt_of(&E, E.fac), fac_bt0),
                    cl_u256(N * E2E_BOUNTY));
-    cl_assert_u256("staked into the vault", cl_sub(vt_of(E.vault), vault0), sum);
+    cl_assert_u256("staked into the vault", cl_sub(e2e_vt_of(&E, E.vault), vault0), sum);
     for (size_t i = 0; i < N; i++) {
         first_decl = first_decl == 0 || m[i].block < first_decl ? m[i].block : first_decl;
         last_decl = m[i].block > last_decl ? m[i].block : last_decl;
@@ -263,7 +189,7 @@ static void test_burst_100(void **state)
                                                             : last_mint;
     e2e_check_key(&E.o, E.fac);
     e2e_check_key(&E.a, E.fac);
-    no_halts();
+    e2e_no_halts(&E);
     gas = relay_gas(from_o, to_o, from_a, to_a, &txs);
     print_message("burst of %d: declared in origin blocks %llu..%llu, confirmed by aux block "
                   "%llu; %zu height(s) anchored and proven; %zu relayer transactions, %llu relay "
@@ -282,7 +208,7 @@ static void test_kill9_burst(void **state)
     uint64_t from_o, from_a, to_o, to_a;
     unsigned seed, kills;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     m = calloc(N, sizeof(*m));
     assert_non_null(m);
     assert_int_equal(sys_random(&seed, sizeof(seed)), 0);
@@ -307,14 +233,14 @@ static void test_kill9_burst(void **state)
     for (unsigned k = 0; k < kills; k++) {
         long wait = 50 + rand() % 1200, pause = rand() % 300;
         size_t done, txs;
-        sleep_ms(wait);
+        tv_sleep_ms(wait);
         e2e_daemon_check(&E);
         done = k == 0 ? 0 : e2e_count_state(&E, m, N, "completed", NULL);
         txs = (size_t)tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.transactions");
         print_message("kill %u after %ld ms (%zu messages completed, %zu transactions recorded),"
                       " restart after %ld ms\n", k + 1, wait, done, txs, pause);
         e2e_daemon_kill(&E);
-        sleep_ms(pause);
+        tv_sleep_ms(pause);
         e2e_daemon_restart(&E);
         if (k == 0)
             e2e_stake_collect(&E, m, N);
@@ -330,7 +256,7 @@ static void test_kill9_burst(void **state)
     }
     e2e_check_key(&E.o, E.fac);
     e2e_check_key(&E.a, E.fac);
-    no_halts();
+    e2e_no_halts(&E);
     ethrpc_logs_free(&confirmed);
     free(m);
 }
@@ -355,53 +281,6 @@ static void owner_anchor(struct cl_chain *on, const uint8_t anchor[20], struct c
     free(cd);
 }
 
-static void send1(struct cl_chain *c, const char *what, const uint8_t from[20],
-                  const uint8_t to[20], const struct u256 *value, const char *sig,
-                  const struct abi_value *args, size_t n)
-{
-    struct eth_receipt r;
-    uint8_t *cd;
-    size_t len;
-
-    cl_calldata(sig, args, n, &cd, &len);
-    cl_send(c, what, from, to, value, cd, len, &r);
-    ethrpc_receipt_free(&r);
-    free(cd);
-}
-
-static struct u256 fees_of(struct cl_chain *c, uint64_t from, uint64_t to)
-{
-    struct e2e_tx *v = NULL;
-    struct u256 fee = cl_u256(0);
-    size_t n = e2e_sent_by(c, E.fac, from, to, &v);
-
-    for (size_t i = 0; i < n; i++)
-        fee = cl_add(fee, v[i].fee);
-    free(v);
-    return fee;
-}
-
-/* The reward of a ...Progressed event on the target (word 4: mint, unstake),
- * after checking paid + reward = amount and the beneficiary's balance. */
-static struct u256 target_reward(struct cl_chain *c, const uint8_t gw[20], const char *sig,
-                                 const struct e2e_msg *m, uint64_t from, uint64_t to,
-                                 struct u256 beneficiary_got, int by_proof)
-{
-    struct eth_logs l;
-    const struct eth_log *e;
-    struct u256 reward;
-
-    e2e_logs(c, gw, sig, from, to, &l);
-    e = one_for(&l, m->mh, sig);
-    cl_assert_u256("amount", e2e_word(e, 2), m->amount);
-    reward = e2e_word(e, 4);
-    cl_assert_u256("paid + reward", cl_add(e2e_word(e, 3), reward), m->amount);
-    cl_assert_u256("the beneficiary's balance", beneficiary_got, e2e_word(e, 3));
-    assert_int_equal(e2e_word_u64(e, 5), by_proof);
-    ethrpc_logs_free(&l);
-    return reward;
-}
-
 static void test_six_flows(void **state)
 {
     struct e2e_msg s[4], r[3];
@@ -411,7 +290,7 @@ static void test_six_flows(void **state)
     uint8_t red[3][20];
     uint64_t b_o, b_a, e_o, e_a;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     e2e_quiet(&E);
     memset(s, 0, sizeof(s));
     memset(r, 0, sizeof(r));
@@ -419,9 +298,9 @@ static void test_six_flows(void **state)
         cl_new_account(&E.a, 10, red[i]);
     b_o = cl_block_number(&E.o) + 1;
     b_a = cl_block_number(&E.a) + 1;
-    fac_ut0 = ut_of(E.fac);
-    fac_bt0 = bt_of(E.fac);
-    vault0 = vt_of(E.vault);
+    fac_ut0 = e2e_ut_of(&E, E.fac);
+    fac_bt0 = e2e_bt_of(&E, E.fac);
+    vault0 = e2e_vt_of(&E, E.vault);
 
     /* Phase A, the relayer stopped: a stake that its staker reverts after
      * the organization anchored the stake's block (§5.3). */
@@ -431,13 +310,14 @@ static void test_six_flows(void **state)
     owner_anchor(&E.a, E.anchor_a, &E.o, s[3].block);
     args[0] = abi_v_address(s[3].sender);
     args[1] = abi_v_u256(&penalty);
-    send1(&E.o, "bt.transfer (penalty)", E.holder, E.bt, NULL, "transfer(address,uint256)", args,
-          2);
+    e2e_send_call(&E.o, "bt.transfer (penalty)", E.holder, E.bt, NULL, "transfer(address,uint256)",
+                  args, 2, NULL, NULL);
     args[0] = abi_v_address(E.gw);
-    send1(&E.o, "bt.approve (penalty)", s[3].sender, E.bt, NULL, "approve(address,uint256)", args,
-          2);
+    e2e_send_call(&E.o, "bt.approve (penalty)", s[3].sender, E.bt, NULL,
+                  "approve(address,uint256)", args, 2, NULL, NULL);
     args[0] = abi_v_bytes(s[3].mh, 32);
-    send1(&E.o, "revertStake", s[3].sender, E.gw, NULL, "revertStake(bytes32)", args, 1);
+    e2e_send_call(&E.o, "revertStake", s[3].sender, E.gw, NULL, "revertStake(bytes32)", args, 1,
+                  NULL, NULL);
     assert_int_equal(e2e_status(&E, &s[3], 0), MOSAIC_DECLARED_REVOCATION);
 
     /* Phase B, the relayer running: §5.1 (secret registered) twice, §5.2
@@ -457,21 +337,20 @@ static void test_six_flows(void **state)
     e_a = cl_block_number(&E.a);
     rw = cl_u256(0);
     for (int i = 0; i < 3; i++) {
-        red_ut[i] = ut_of(red[i]);
-        rw = cl_add(rw, target_reward(&E.a, E.cogw, "MintProgressed(bytes32,address,address,"
-                                      "uint256,uint256,uint256,bool,bytes32)",
-                                      &s[i], b_a, e_a, red_ut[i], i == 1));
+        red_ut[i] = e2e_ut_of(&E, red[i]);
+        rw = cl_add(rw, e2e_target_reward(&E.a, E.cogw, E2E_MINT_PROGRESSED, &s[i], b_a, e_a,
+                                          red_ut[i], i == 1));
         assert_int_equal(e2e_status(&E, &s[i], 0), MOSAIC_PROGRESSED);
         assert_int_equal(e2e_status(&E, &s[i], 1), MOSAIC_PROGRESSED);
     }
-    cl_assert_u256("the facilitator's rewards", cl_sub(ut_of(E.fac), fac_ut0), rw);
+    cl_assert_u256("the facilitator's rewards", cl_sub(e2e_ut_of(&E, E.fac), fac_ut0), rw);
     /* Three bounties (progressStake twice, progressStakeWithProof); the
      * reverted stake's bounty is burned. */
-    cl_assert_u256("the facilitator's bounties", cl_sub(bt_of(E.fac), fac_bt0),
+    cl_assert_u256("the facilitator's bounties", cl_sub(e2e_bt_of(&E, E.fac), fac_bt0),
                    cl_mul(bounty, cl_u256(3)));
-    cl_assert_u256("the reverted stake back", vt_of(s[3].sender), s[3].amount);
-    cl_assert_u256("the reverted staker's base tokens", bt_of(s[3].sender), cl_u256(0));
-    cl_assert_u256("the vault", cl_sub(vt_of(E.vault), vault0),
+    cl_assert_u256("the reverted stake back", e2e_vt_of(&E, s[3].sender), s[3].amount);
+    cl_assert_u256("the reverted staker's base tokens", e2e_bt_of(&E, s[3].sender), cl_u256(0));
+    cl_assert_u256("the vault", cl_sub(e2e_vt_of(&E, E.vault), vault0),
                    cl_add(cl_add(s[0].amount, s[1].amount), s[2].amount));
     assert_int_equal(e2e_status(&E, &s[3], 0), MOSAIC_REVOKED);
     assert_int_equal(e2e_status(&E, &s[3], 1), MOSAIC_REVOKED);
@@ -480,8 +359,8 @@ static void test_six_flows(void **state)
      * after the organization anchored the redeem's block (§5.5). */
     b_o = cl_block_number(&E.o) + 1;
     b_a = cl_block_number(&E.a) + 1;
-    fac_vt0 = vt_of(E.fac);
-    vault0 = vt_of(E.vault);
+    fac_vt0 = e2e_vt_of(&E, E.fac);
+    vault0 = e2e_vt_of(&E, E.vault);
     fac_eth_a0 = cl_balance(&E.a, E.fac);
     fac_eth_o0 = cl_balance(&E.o, E.fac);
     memcpy(r[2].sender, red[2], 20);
@@ -490,7 +369,8 @@ static void test_six_flows(void **state)
     e2e_redeem_burst(&E, &r[2], 1);
     owner_anchor(&E.o, E.anchor_o, &E.a, r[2].block);
     args[0] = abi_v_bytes(r[2].mh, 32);
-    send1(&E.a, "revertRedeem", red[2], E.cogw, &penalty, "revertRedeem(bytes32)", args, 1);
+    e2e_send_call(&E.a, "revertRedeem", red[2], E.cogw, &penalty, "revertRedeem(bytes32)", args, 1,
+                  NULL, NULL);
     assert_int_equal(e2e_status(&E, &r[2], 0), MOSAIC_DECLARED_REVOCATION);
 
     /* Phase D, the relayer running: §5.4 by hashlock (half of the tokens)
@@ -511,30 +391,31 @@ static void test_six_flows(void **state)
     e_a = cl_block_number(&E.a);
     rw = cl_u256(0);
     for (int i = 0; i < 2; i++) {
-        rw = cl_add(rw, target_reward(&E.o, E.gw, "UnstakeProgressed(bytes32,address,address,"
-                                      "uint256,uint256,uint256,bool,bytes32)",
-                                      &r[i], b_o, e_o, vt_of(r[i].beneficiary), i == 1));
+        rw = cl_add(rw, e2e_target_reward(&E.o, E.gw, E2E_UNSTAKE_PROGRESSED, &r[i], b_o, e_o,
+                                          e2e_vt_of(&E, r[i].beneficiary), i == 1));
         assert_int_equal(e2e_status(&E, &r[i], 0), MOSAIC_PROGRESSED);
         assert_int_equal(e2e_status(&E, &r[i], 1), MOSAIC_PROGRESSED);
     }
-    cl_assert_u256("the facilitator's unstake rewards", cl_sub(vt_of(E.fac), fac_vt0), rw);
-    cl_assert_u256("the vault", cl_sub(vault0, vt_of(E.vault)), cl_add(r[0].amount, r[1].amount));
-    cl_assert_u256("the first redeemer's rest", ut_of(red[0]), cl_sub(red_ut[0], r[0].amount));
-    cl_assert_u256("the second redeemer's rest", ut_of(red[1]), cl_u256(0));
-    cl_assert_u256("the reverted redeem back", ut_of(red[2]), red_ut[2]);
+    cl_assert_u256("the facilitator's unstake rewards", cl_sub(e2e_vt_of(&E, E.fac), fac_vt0), rw);
+    cl_assert_u256("the vault", cl_sub(vault0, e2e_vt_of(&E, E.vault)),
+                   cl_add(r[0].amount, r[1].amount));
+    cl_assert_u256("the first redeemer's rest", e2e_ut_of(&E, red[0]),
+                   cl_sub(red_ut[0], r[0].amount));
+    cl_assert_u256("the second redeemer's rest", e2e_ut_of(&E, red[1]), cl_u256(0));
+    cl_assert_u256("the reverted redeem back", e2e_ut_of(&E, red[2]), red_ut[2]);
     assert_int_equal(e2e_status(&E, &r[2], 0), MOSAIC_REVOKED);
     assert_int_equal(e2e_status(&E, &r[2], 1), MOSAIC_REVOKED);
     /* Native coin: two redeem bounties (progressRedeem and
      * progressRedeemWithProof) minus the fees of every transaction the
      * facilitator sent on the auxiliary chain; only fees on origin. */
     cl_assert_u256("the facilitator's coin on aux",
-                   cl_add(cl_balance(&E.a, E.fac), fees_of(&E.a, b_a, e_a)),
+                   cl_add(cl_balance(&E.a, E.fac), e2e_fees(&E, &E.a, b_a, e_a)),
                    cl_add(fac_eth_a0, cl_mul(bounty, cl_u256(2))));
     cl_assert_u256("the facilitator's coin on origin",
-                   cl_add(cl_balance(&E.o, E.fac), fees_of(&E.o, b_o, e_o)), fac_eth_o0);
+                   cl_add(cl_balance(&E.o, E.fac), e2e_fees(&E, &E.o, b_o, e_o)), fac_eth_o0);
     e2e_check_key(&E.o, E.fac);
     e2e_check_key(&E.a, E.fac);
-    no_halts();
+    e2e_no_halts(&E);
 }
 
 int main(void)
@@ -545,5 +426,5 @@ int main(void)
         cmocka_unit_test(test_six_flows),
     };
     signal(SIGPIPE, SIG_IGN);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

@@ -38,41 +38,16 @@
 #include "tests/lib/e2elib.h"
 
 static struct e2e E;
-static int ready;
 static uint8_t redeemer[20];      /* test_stake's beneficiary, impersonated on aux */
 
 static int group_setup(void **state)
 {
     struct e2e_opts o;
 
-    (void)state;
     memset(&o, 0, sizeof(o));
     o.anvil_args = "--block-time 1";
     o.workers = 2;
-    ready = e2e_up(&E, &o);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (ready)
-        e2e_down(&E);
-    return 0;
-}
-
-#define REQUIRE()          \
-    do {                   \
-        (void)state;       \
-        if (!ready)        \
-            skip();        \
-    } while (0)
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
+    return e2e_group_setup(state, &E, &o);
 }
 
 static void exec_sql(const char *sql)
@@ -191,7 +166,7 @@ static void wait_status(const struct e2e_msg *m, int on_target, int want)
         if (e2e_status(&E, m, on_target) == want)
             return;
         e2e_daemon_check(&E);
-        sleep_ms(100);
+        tv_sleep_ms(100);
     }
     e2e_diagnose(&E);
     e2e_daemon_tail(&E, 6000);
@@ -222,24 +197,6 @@ static struct u256 fac_txs(struct cl_chain *c, uint64_t from, uint64_t to, const
     }
     free(v);
     return fee;
-}
-
-/* A call sent by `from` (waited for, must succeed).  Out: its hash and
- * block. */
-static void send_call(struct cl_chain *c, const char *what, const uint8_t from[20],
-                      const uint8_t to[20], const char *sig, const struct abi_value *args, size_t n,
-                      uint8_t tx[32], uint64_t *block)
-{
-    struct eth_receipt r;
-    uint8_t *cd;
-    size_t len;
-
-    cl_calldata(sig, args, n, &cd, &len);
-    cl_send(c, what, from, to, NULL, cd, len, &r);
-    memcpy(tx, r.tx_hash, 32);
-    *block = r.block_number;
-    ethrpc_receipt_free(&r);
-    free(cd);
 }
 
 /* The one `sig` event of the message in [from, to]: its data word i. */
@@ -286,10 +243,6 @@ static const char *const PROGRESS_UNSTAKE[] = {
 static const char *const PROGRESS_REDEEM_PROOF[] = {
     "progressRedeemWithProof(bytes32,bytes,uint256,uint256)"};
 
-#define MINT_PROGRESSED "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
-#define UNSTAKE_PROGRESSED \
-    "UnstakeProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
-
 /* ------------------------------------------------------------- tests -- */
 
 static void test_stake_progressed_by_other(void **state)
@@ -300,7 +253,7 @@ static void test_stake_progressed_by_other(void **state)
     struct abi_value args[2];
     uint64_t b_o, b_a, e_o, e_a, blk_o, blk_a, blk;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     e2e_quiet(&E);
     memset(&m, 0, sizeof(m));
     cl_new_account(&E.o, 10, other);
@@ -329,10 +282,10 @@ static void test_stake_progressed_by_other(void **state)
     /* Someone else, who knows the secret, progresses both sides. */
     args[0] = abi_v_bytes(m.mh, 32);
     args[1] = abi_v_bytes(m.secret, 32);
-    send_call(&E.a, "progressMint (someone else)", other, E.cogw, "progressMint(bytes32,bytes32)",
-              args, 2, tx_a, &blk_a);
-    send_call(&E.o, "progressStake (someone else)", other, E.gw,
-              "progressStake(bytes32,bytes32)", args, 2, tx_o, &blk_o);
+    e2e_send_call(&E.a, "progressMint (someone else)", other, E.cogw, NULL,
+                  "progressMint(bytes32,bytes32)", args, 2, tx_a, &blk_a);
+    e2e_send_call(&E.o, "progressStake (someone else)", other, E.gw, NULL,
+                  "progressStake(bytes32,bytes32)", args, 2, tx_o, &blk_o);
     assert_int_equal(e2e_status(&E, &m, 0), MOSAIC_PROGRESSED);
     assert_int_equal(e2e_status(&E, &m, 1), MOSAIC_PROGRESSED);
 
@@ -369,7 +322,7 @@ static void test_stake_progressed_by_other(void **state)
 
     /* Balances to the wei: the reward and the bounty went to the other
      * account, nothing to the facilitator, whose coin paid its fees only. */
-    reward = event_word(&E.a, E.cogw, MINT_PROGRESSED, &m, b_a, e_a, 4, seen);
+    reward = event_word(&E.a, E.cogw, E2E_MINT_PROGRESSED, &m, b_a, e_a, 4, seen);
     assert_memory_equal(seen, tx_a, 32);
     assert_false(u256_is_zero(&reward));
     cl_assert_u256("the other account's reward", cl_token_balance(&E.a, E.ut, other), reward);
@@ -395,7 +348,7 @@ static void test_redeem_target_progressed_by_other(void **state)
     struct abi_value args[2];
     uint64_t b_o, b_a, e_o, e_a, blk_o, blk;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     /* The redeemer holds the utility tokens test_stake_progressed_by_other
      * minted to it. */
     memset(&r, 0, sizeof(r));
@@ -425,8 +378,8 @@ static void test_redeem_target_progressed_by_other(void **state)
     /* Someone else progresses the target side (origin) with the secret. */
     args[0] = abi_v_bytes(r.mh, 32);
     args[1] = abi_v_bytes(r.secret, 32);
-    send_call(&E.o, "progressUnstake (someone else)", other, E.gw,
-              "progressUnstake(bytes32,bytes32)", args, 2, tx_o, &blk_o);
+    e2e_send_call(&E.o, "progressUnstake (someone else)", other, E.gw, NULL,
+                  "progressUnstake(bytes32,bytes32)", args, 2, tx_o, &blk_o);
     assert_int_equal(e2e_status(&E, &r, 1), MOSAIC_PROGRESSED);
     assert_int_equal(e2e_status(&E, &r, 0), MOSAIC_DECLARED);
 
@@ -456,7 +409,7 @@ static void test_redeem_target_progressed_by_other(void **state)
 
     /* Balances: the unstake reward to the other account, the redeem's
      * bounty (coin) to the facilitator, which progressed the source. */
-    reward = event_word(&E.o, E.gw, UNSTAKE_PROGRESSED, &r, b_o, e_o, 4, seen);
+    reward = event_word(&E.o, E.gw, E2E_UNSTAKE_PROGRESSED, &r, b_o, e_o, 4, seen);
     assert_memory_equal(seen, tx_o, 32);
     assert_false(u256_is_zero(&reward));
     cl_assert_u256("the other account's reward", cl_token_balance(&E.o, E.vt, other), reward);
@@ -480,5 +433,5 @@ int main(void)
         cmocka_unit_test(test_redeem_target_progressed_by_other),
     };
     signal(SIGPIPE, SIG_IGN);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

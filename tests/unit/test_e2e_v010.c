@@ -34,49 +34,16 @@
 #include "tests/lib/e2elib.h"
 
 static struct e2e E;
-static int ready;
 
 static int group_setup(void **state)
 {
     struct e2e_opts o;
 
-    (void)state;
     memset(&o, 0, sizeof(o));
     o.anvil_args = "--block-time 1";
     o.workers = 2;
     o.contracts_dir = "build/contracts/v010";
-    ready = e2e_up(&E, &o);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (ready)
-        e2e_down(&E);
-    return 0;
-}
-
-#define REQUIRE()          \
-    do {                   \
-        (void)state;       \
-        if (!ready)        \
-            skip();        \
-    } while (0)
-
-static struct u256 ut_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.a, E.ut, who);
-}
-
-static struct u256 vt_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.o, E.vt, who);
-}
-
-static struct u256 bt_of(const uint8_t who[20])
-{
-    return cl_token_balance(&E.o, E.bt, who);
+    return e2e_group_setup(state, &E, &o);
 }
 
 /* The storage word at `slot` of `addr`. */
@@ -147,70 +114,13 @@ static void check_slots(const struct e2e_msg *m, int want)
     assert_word("keccak(mh . 10)", w, x);
 }
 
-/* The one `sig` event of message m in [from, to] of c. */
-static const struct eth_log *one_for(const struct eth_logs *l, const struct e2e_msg *m,
-                                     const char *sig)
-{
-    const struct eth_log *found = NULL;
-    size_t k = 0;
-
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->v[i].n_topics >= 2 && memcmp(l->v[i].topics[1], m->mh, 32) == 0) {
-            found = &l->v[i];
-            k++;
-        }
-    }
-    if (k != 1)
-        fail_msg("%s: %zu events for the message, expected 1", sig, k);
-    return found;
-}
-
-/* The target's ...Progressed event of m: amount, paid + reward = amount,
- * the beneficiary holds `paid`, the proof flag.  Returns the reward. */
-static struct u256 target_reward(struct cl_chain *c, const uint8_t gw[20], const char *sig,
-                                 const struct e2e_msg *m, uint64_t from, uint64_t to,
-                                 struct u256 beneficiary_got, int by_proof)
-{
-    struct eth_logs l;
-    const struct eth_log *e;
-    struct u256 reward;
-
-    e2e_logs(c, gw, sig, from, to, &l);
-    e = one_for(&l, m, sig);
-    cl_assert_u256("amount", e2e_word(e, 2), m->amount);
-    reward = e2e_word(e, 4);
-    cl_assert_u256("paid + reward", cl_add(e2e_word(e, 3), reward), m->amount);
-    cl_assert_u256("the beneficiary's balance", beneficiary_got, e2e_word(e, 3));
-    assert_int_equal(e2e_word_u64(e, 5), by_proof);
-    ethrpc_logs_free(&l);
-    return reward;
-}
-
-static struct u256 fees_of(struct cl_chain *c, uint64_t from, uint64_t to)
-{
-    struct e2e_tx *v = NULL;
-    struct u256 fee = cl_u256(0);
-    size_t n = e2e_sent_by(c, E.fac, from, to, &v);
-
-    for (size_t i = 0; i < n; i++)
-        fee = cl_add(fee, v[i].fee);
-    free(v);
-    return fee;
-}
-
+/* e2e_no_halts, and no transaction failed. */
 static void no_halts(void)
 {
-    assert_int_equal(tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.signer_nonces WHERE"
-                                       " halted_reason IS NOT NULL"), 0);
-    assert_int_equal(tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.alerts WHERE severity ="
-                                       " 'critical'"), 0);
+    e2e_no_halts(&E);
     assert_int_equal(tv_pg_int64(E.db, "SELECT count(*) FROM mosaic.transactions WHERE"
                                        " receipt_status = 0 OR state = 'failed'"), 0);
 }
-
-#define MINT_PROGRESSED "MintProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
-#define UNSTAKE_PROGRESSED \
-    "UnstakeProgressed(bytes32,address,address,uint256,uint256,uint256,bool,bytes32)"
 
 /* ------------------------------------------------------------- tests -- */
 
@@ -225,7 +135,7 @@ static void test_layout(void **state)
     uint8_t sel[4], w[32], zero[20] = {0}, someone[20], def[20];
     int off = -1, o, a;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     /* The variant answers no MESSAGE_BOX_OFFSET() and starts nonces at 1. */
     e2e_selector("MESSAGE_BOX_OFFSET()", sel);
     assert_int_equal(cl_call_word(&E.o, E.gw, sel, 4, w, NULL, 0), 0);
@@ -283,7 +193,7 @@ static void test_stake_and_redeem(void **state)
     uint8_t red[2][20];
     uint64_t b_o, b_a, e_o, e_a;
 
-    REQUIRE();
+    E2E_REQUIRE(state);
     e2e_quiet(&E);
     memset(s, 0, sizeof(s));
     memset(r, 0, sizeof(r));
@@ -291,9 +201,9 @@ static void test_stake_and_redeem(void **state)
         cl_new_account(&E.a, 10, red[i]);
     b_o = cl_block_number(&E.o) + 1;
     b_a = cl_block_number(&E.a) + 1;
-    fac_ut0 = ut_of(E.fac);
-    fac_bt0 = bt_of(E.fac);
-    vault0 = vt_of(E.vault);
+    fac_ut0 = e2e_ut_of(&E, E.fac);
+    fac_bt0 = e2e_bt_of(&E, E.fac);
+    vault0 = e2e_vt_of(&E, E.vault);
 
     /* Two stakes, by hashlock and by proof (the secret is not the
      * relayer's), each the sender's first message: nonce 1. */
@@ -324,10 +234,10 @@ static void test_stake_and_redeem(void **state)
     {
         struct eth_logs l;
         struct u256 got0 = cl_u256(0);
-        e2e_logs(&E.a, E.cogw, MINT_PROGRESSED, b_a, e_a, &l);
+        e2e_logs(&E.a, E.cogw, E2E_MINT_PROGRESSED, b_a, e_a, &l);
         assert_int_equal(l.n, 3);
         for (int i = 0; i < 3; i++) {
-            const struct eth_log *e = one_for(&l, &s[i], MINT_PROGRESSED);
+            const struct eth_log *e = e2e_one_log(&l, s[i].mh, E2E_MINT_PROGRESSED);
             cl_assert_u256("amount", e2e_word(e, 2), s[i].amount);
             cl_assert_u256("minted + reward", cl_add(e2e_word(e, 3), e2e_word(e, 4)),
                            s[i].amount);
@@ -336,27 +246,27 @@ static void test_stake_and_redeem(void **state)
             if (i != 1)
                 got0 = cl_add(got0, e2e_word(e, 3));
             else
-                cl_assert_u256("the second beneficiary", ut_of(red[1]), e2e_word(e, 3));
+                cl_assert_u256("the second beneficiary", e2e_ut_of(&E, red[1]), e2e_word(e, 3));
             check_slots(&s[i], MOSAIC_PROGRESSED);
         }
-        cl_assert_u256("the first beneficiary (two mints)", ut_of(red[0]), got0);
+        cl_assert_u256("the first beneficiary (two mints)", e2e_ut_of(&E, red[0]), got0);
         ethrpc_logs_free(&l);
     }
-    cl_assert_u256("the facilitator's rewards", cl_sub(ut_of(E.fac), fac_ut0), rw);
-    cl_assert_u256("the facilitator's bounties", cl_sub(bt_of(E.fac), fac_bt0),
+    cl_assert_u256("the facilitator's rewards", cl_sub(e2e_ut_of(&E, E.fac), fac_ut0), rw);
+    cl_assert_u256("the facilitator's bounties", cl_sub(e2e_bt_of(&E, E.fac), fac_bt0),
                    cl_mul(bounty, cl_u256(3)));
-    cl_assert_u256("the vault", cl_sub(vt_of(E.vault), vault0),
+    cl_assert_u256("the vault", cl_sub(e2e_vt_of(&E, E.vault), vault0),
                    cl_add(cl_add(s[0].amount, s[1].amount), s[2].amount));
 
     /* Two redeems back, by hashlock (half) and by proof (all). */
     b_o = cl_block_number(&E.o) + 1;
     b_a = cl_block_number(&E.a) + 1;
-    fac_vt0 = vt_of(E.fac);
-    vault0 = vt_of(E.vault);
+    fac_vt0 = e2e_vt_of(&E, E.fac);
+    vault0 = e2e_vt_of(&E, E.vault);
     fac_eth_a0 = cl_balance(&E.a, E.fac);
     fac_eth_o0 = cl_balance(&E.o, E.fac);
     for (int i = 0; i < 2; i++)
-        red_ut[i] = ut_of(red[i]);
+        red_ut[i] = e2e_ut_of(&E, red[i]);
     e2e_daemon_start(&E);
     memcpy(r[0].sender, red[0], 20);
     assert_int_equal(u256_divmod_u64(&r[0].amount, &red_ut[0], 2, NULL), MR_OK);
@@ -374,19 +284,21 @@ static void test_stake_and_redeem(void **state)
     e_a = cl_block_number(&E.a);
     rw = cl_u256(0);
     for (int i = 0; i < 2; i++) {
-        rw = cl_add(rw, target_reward(&E.o, E.gw, UNSTAKE_PROGRESSED, &r[i], b_o, e_o,
-                                      vt_of(r[i].beneficiary), i == 1));
+        rw = cl_add(rw, e2e_target_reward(&E.o, E.gw, E2E_UNSTAKE_PROGRESSED, &r[i], b_o, e_o,
+                                          e2e_vt_of(&E, r[i].beneficiary), i == 1));
         check_slots(&r[i], MOSAIC_PROGRESSED);
     }
-    cl_assert_u256("the facilitator's unstake rewards", cl_sub(vt_of(E.fac), fac_vt0), rw);
-    cl_assert_u256("the vault", cl_sub(vault0, vt_of(E.vault)), cl_add(r[0].amount, r[1].amount));
-    cl_assert_u256("the first redeemer's rest", ut_of(red[0]), cl_sub(red_ut[0], r[0].amount));
-    cl_assert_u256("the second redeemer's rest", ut_of(red[1]), cl_u256(0));
+    cl_assert_u256("the facilitator's unstake rewards", cl_sub(e2e_vt_of(&E, E.fac), fac_vt0), rw);
+    cl_assert_u256("the vault", cl_sub(vault0, e2e_vt_of(&E, E.vault)),
+                   cl_add(r[0].amount, r[1].amount));
+    cl_assert_u256("the first redeemer's rest", e2e_ut_of(&E, red[0]),
+                   cl_sub(red_ut[0], r[0].amount));
+    cl_assert_u256("the second redeemer's rest", e2e_ut_of(&E, red[1]), cl_u256(0));
     cl_assert_u256("the facilitator's coin on aux",
-                   cl_add(cl_balance(&E.a, E.fac), fees_of(&E.a, b_a, e_a)),
+                   cl_add(cl_balance(&E.a, E.fac), e2e_fees(&E, &E.a, b_a, e_a)),
                    cl_add(fac_eth_a0, cl_mul(bounty, cl_u256(2))));
     cl_assert_u256("the facilitator's coin on origin",
-                   cl_add(cl_balance(&E.o, E.fac), fees_of(&E.o, b_o, e_o)), fac_eth_o0);
+                   cl_add(cl_balance(&E.o, E.fac), e2e_fees(&E, &E.o, b_o, e_o)), fac_eth_o0);
     e2e_check_key(&E.o, E.fac);
     e2e_check_key(&E.a, E.fac);
     no_halts();
@@ -399,5 +311,5 @@ int main(void)
         cmocka_unit_test(test_stake_and_redeem),
     };
     signal(SIGPIPE, SIG_IGN);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, e2e_group_teardown);
 }

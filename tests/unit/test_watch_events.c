@@ -278,6 +278,15 @@ static void test_check_intent_vectors(void **state)
             memset(in.beneficiary, 0, 20);
             assert_int_equal(watch_check_intent(&in, &m, gw, &err), MR_ERR_INVALID);
             assert_non_null(strstr(err.msg, "beneficiary"));
+            /* So are amount 0 and a zero sender (RELIABILITY.md row 23). */
+            vector_decl(c, kind, &in, &m, gw);
+            u256_zero(&in.amount);
+            assert_int_equal(watch_check_intent(&in, &m, gw, &err), MR_ERR_INVALID);
+            assert_non_null(strstr(err.msg, "amount is 0"));
+            vector_decl(c, kind, &in, &m, gw);
+            memset(in.sender, 0, 20);
+            assert_int_equal(watch_check_intent(&in, &m, gw, &err), MR_ERR_INVALID);
+            assert_non_null(strstr(err.msg, "sender is the zero address"));
         }
     }
     json_decref(v);
