@@ -195,7 +195,7 @@ int queue_enqueue_batch(PGconn *conn, const struct queue_job_spec *specs, size_t
 int queue_wake(PGconn *conn, const char *const *keys, size_t n, size_t *woken,
                struct mr_error *err)
 {
-    struct sbuf a;
+    struct db_sbuf a;
     const char *params[1];
     PGresult *res;
     int rc = MR_OK;
@@ -204,13 +204,12 @@ int queue_wake(PGconn *conn, const char *const *keys, size_t n, size_t *woken,
         *woken = 0;
     if (n == 0)
         return MR_OK;
-    memset(&a, 0, sizeof(a));
-    sb_str(&a, "{");
+    db_arr_begin(&a);
     for (size_t i = 0; i < n; i++)
-        sb_elem(&a, keys[i], i == 0);
-    sb_str(&a, "}");
+        db_arr_text(&a, keys[i]);
+    db_arr_end(&a);
     if (a.oom) {
-        free(a.p);
+        db_sb_free(&a);
         return mr_fail(err, MR_ERR_NOMEM, "wake: out of memory");
     }
     params[0] = a.p;
@@ -219,7 +218,7 @@ int queue_wake(PGconn *conn, const char *const *keys, size_t n, size_t *woken,
     if (rc == MR_OK && woken != NULL)
         *woken = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    free(a.p);
+    db_sb_free(&a);
     return rc;
 }
 

@@ -1213,7 +1213,7 @@ static void test_node_outage_waits(void **state)
     hex_encode_data(m.hash, 32, mh, sizeof(mh));
     fproxy_rule(px, "*", FP_STATUS, 500, 0, NULL, NULL);
     pass_with(&x);
-    sleep_ms(1300);
+    tv_sleep_ms(1300);
     pass_with(&x);
     assert_true(fproxy_count(px, "*") > 0);
     assert_int_equal(q64("SELECT count(*) FROM jobs WHERE kind = 'msg' AND args->>'message_hash'"
