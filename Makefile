@@ -12,6 +12,11 @@
 #   make bench-watch  the watcher's 10,000-event backfill next to bare eth_getLogs
 #   make bench-txm    the transaction manager next to a bare send loop; keep-alive
 #   make bench-e2e    the relayer end to end against the protocol's floor (ANVIL.md)
+#   make chaos      CHAOS_SECONDS (300) of stakes and redeems under seeded faults
+#                   (CHAOS_SEED), then a drain and the invariants; fails on any violation
+#   make soak       SOAK_SECONDS (600) of steady traffic without faults: throughput,
+#                   latency, RSS/CPU/DB size/queue over time; fails on a stuck
+#                   message or RSS growth beyond SOAK_RSS_GROWTH_MIB (16)
 #   make contracts  compile contracts/*.sol into build/contracts/<Name>.json
 #   make deps       install Debian packages and the pinned npm tools
 #   make demo       the relayer at work on a local devnet (deploy/demo.sh)
@@ -19,7 +24,8 @@
 #   make clean
 #
 # Variables: BUILDDIR (default build), CC, EXTRA_CFLAGS, SAN (sanitizer
-# flags for the variant), FUZZ_SECONDS, VECTORS (default ../shared/vectors).
+# flags for the variant), FUZZ_SECONDS, VECTORS (default ../shared/vectors),
+# CHAOS_SECONDS, CHAOS_SEED, SOAK_SECONDS.
 
 CC        ?= cc
 BUILDDIR  ?= build
@@ -81,7 +87,7 @@ FUZZ_FLAGS = $(CSTD) -O1 -g -I. $(PQ_CFLAGS) -fsanitize=fuzzer,address,undefined
 
 .SECONDARY:
 
-.PHONY: demo demo-down bench-queue bench-watch bench-txm bench-e2e all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
+.PHONY: chaos soak demo demo-down bench-queue bench-watch bench-txm bench-e2e all test check asan ubsan valgrind fuzz fuzz-build bench deps clean contracts
 
 all: $(BIN) $(ETH_LIB)
 
@@ -219,6 +225,22 @@ $(BUILDDIR)/bench-e2e: bench/e2e/bench_e2e.c $(TLIB_OBJ) $(filter-out $(APP_MAIN
 
 bench-e2e: $(BIN) $(BUILDDIR)/bench-e2e $(CONTRACTS_STAMP)
 	sh bench/e2e/run.sh $(abspath $(BUILDDIR))
+
+# Long runs of the relayer end to end (tests/chaos/chaos.c): chaos injects
+# seeded faults (kill -9, SIGSTOP, SIGTERM, PostgreSQL crashes and killed
+# sessions, RPC faults through a proxy, shallow reorgs), soak runs steadily;
+# both drain and check the invariants (RELIABILITY.md §0).
+CHAOS_SECONDS ?= 300
+SOAK_SECONDS  ?= 600
+$(BUILDDIR)/chaos: tests/chaos/chaos.c $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TLIB_OBJ) $(filter-out $(APP_MAIN),$(APP_OBJ)) $(ETH_LIB) \
+	    $(TEST_LIBS) $(APP_LIBS) $(ETH_LIBS) $(LDFLAGS_ALL)
+
+chaos: $(BIN) $(BUILDDIR)/chaos $(CONTRACTS_STAMP)
+	CHAOS_SECONDS=$(CHAOS_SECONDS) sh tests/chaos/run.sh $(abspath $(BUILDDIR)) chaos
+
+soak: $(BIN) $(BUILDDIR)/chaos $(CONTRACTS_STAMP)
+	SOAK_SECONDS=$(SOAK_SECONDS) sh tests/chaos/run.sh $(abspath $(BUILDDIR)) soak
 
 deps:
 	sh deploy/install-deps.sh

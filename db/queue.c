@@ -186,6 +186,42 @@ int queue_enqueue_batch(PGconn *conn, const struct queue_job_spec *specs, size_t
     return rc;
 }
 
+#define WAKE_SQL                                                                           \
+    "WITH w AS (SELECT id FROM " DB_SCHEMA ".jobs WHERE dedup_key = ANY($1::text[])"      \
+    " AND state IN ('scheduled', 'retryable') AND run_at > now()"                          \
+    " FOR UPDATE SKIP LOCKED)"                                                              \
+    " UPDATE " DB_SCHEMA ".jobs j SET run_at = now() FROM w WHERE j.id = w.id"
+
+int queue_wake(PGconn *conn, const char *const *keys, size_t n, size_t *woken,
+               struct mr_error *err)
+{
+    struct db_sbuf a;
+    const char *params[1];
+    PGresult *res;
+    int rc = MR_OK;
+
+    if (woken != NULL)
+        *woken = 0;
+    if (n == 0)
+        return MR_OK;
+    db_arr_begin(&a);
+    for (size_t i = 0; i < n; i++)
+        db_arr_text(&a, keys[i]);
+    db_arr_end(&a);
+    if (a.oom) {
+        db_sb_free(&a);
+        return mr_fail(err, MR_ERR_NOMEM, "wake: out of memory");
+    }
+    params[0] = a.p;
+    res = exec_prepared(conn, "mr_wake", WAKE_SQL, 1, params);
+    rc = db_check(res, PGRES_COMMAND_OK, "waking jobs", err);
+    if (rc == MR_OK && woken != NULL)
+        *woken = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    db_sb_free(&a);
+    return rc;
+}
+
 #define CLAIM_SQL                                                                          \
     "WITH c AS (SELECT id FROM " DB_SCHEMA ".jobs WHERE state = 'available'"              \
     " AND ($2::text[] IS NULL OR kind = ANY($2::text[]))"                                  \

@@ -63,6 +63,15 @@ int queue_enqueue(PGconn *conn, const struct queue_job_spec *spec, int64_t *id,
 int queue_enqueue_batch(PGconn *conn, const struct queue_job_spec *specs, size_t n,
                         size_t *inserted, struct mr_error *err);
 
+/* New work for jobs that may be waiting already: live jobs whose dedup key
+ * is one of keys[n] and that are scheduled or waiting for a retry at a later
+ * time are made due now (rows another transaction holds are skipped, never
+ * waited for).  An enqueue deduplicated against such a job would otherwise
+ * wait out its delay (the flows' polls, the retry backoff).  Out: *woken
+ * (may be NULL). */
+int queue_wake(PGconn *conn, const char *const *keys, size_t n, size_t *woken,
+               struct mr_error *err);
+
 /* NOTIFY throttle for this process: an enqueue within `us` microseconds of
  * the previous NOTIFY sends none (workers make a trailing claim after each
  * wake-up to cover it).  Default 1000; 0 disables throttling. */

@@ -199,6 +199,21 @@ int watch_enqueue_msg(PGconn *db, const uint8_t (*hashes)[32], size_t n, struct 
         specs[i].dedup_key = keys[i];
     }
     rc = queue_enqueue_batch(db, specs, n, NULL, err);
+    /* A message whose job is already waiting (a flow's poll, a retry) has
+     * news now: run it at once instead of after its delay (make chaos: the
+     * event that lets a message finish used to be swallowed by the dedup
+     * and the message completed only at its next poll, up to 30 s later). */
+    if (rc == MR_OK) {
+        const char **k = calloc(n, sizeof(*k));
+        if (k == NULL) {
+            rc = mr_fail(err, MR_ERR_NOMEM, "enqueue: out of memory");
+        } else {
+            for (size_t i = 0; i < n; i++)
+                k[i] = keys[i];
+            rc = queue_wake(db, k, n, NULL, err);
+            free(k);
+        }
+    }
     free(specs);
     free(args);
     free(keys);

@@ -630,6 +630,20 @@ static enum flow_res do_step(struct run *r, enum flow_step s, struct mr_error *e
     for (int i = 0; i < FLOW_STEP_COUNT; i++)
         if ((r->f.inflight & (1u << i)) && flow_step_on_target((enum flow_step)i) == on_target)
             pipelined = 1;
+    /* progressUnstake pays from the stake vault, which only the stakes'
+     * progressStake calls fill (other messages, other jobs): pipelined, it
+     * cannot be dry-run, and it reverted ("Insufficient balance.") when a
+     * redeem outran the stake backing it (make chaos, seed 606).  It waits
+     * for our call before it to be mined and is dry-run like any other. */
+    if (pipelined && r->m.kind == MOSAIC_REDEEM &&
+        (s == FLOW_PROGRESS_TARGET || s == FLOW_PROGRESS_TARGET_PROOF)) {
+        flow_proven_free(&pr.p);
+        mr_fail(err, MR_ERR_INVALID, "%s waits for our call before it to be mined (dry run)",
+                flow_step_function(r->m.kind, s));
+        if (r->wait_state == NULL)
+            r->wait_state = "progressing";
+        return FLOW_R_WAIT;
+    }
     if (calldata(r, s, &pr.p, &cd, &len, err) != MR_OK) {
         flow_proven_free(&pr.p);
         return FLOW_R_ERROR;
@@ -997,6 +1011,16 @@ retry:
     log_warn("flow", LOG_ID(.job = r->job->id, .flow = r->state[0] ? flow_name(r) : NULL,
                             .msg_hash = r->mh_hex[0] ? r->m.hash : NULL),
              "%s (will retry)", err.msg);
+    /* A node that cannot be reached (timeout, refused, 5xx, 429, every
+     * circuit breaker open) says nothing about the message: come back like
+     * a waiting message, within the wait cap, instead of through the
+     * queue's backoff, which doubles up to an hour and dead-letters after
+     * max attempts.  An outage of a few minutes (the breaker makes every
+     * attempt fail at once) used to leave messages whose calls were all
+     * mined sitting for minutes (make chaos, seed 101), and a long one
+     * dead-lettered them. */
+    if (err.code == MR_ERR_IO && r->state[0] != '\0' && !db_conn_lost(r->conn))
+        return finish(r, FLOW_WAIT, r->state, err.msg, errmsg, errcap);
     return QUEUE_RETRY;
 }
 

@@ -147,6 +147,60 @@ static int too_many(const char *body, size_t len, int max)
     return over;
 }
 
+/* The eth_blockNumber answer v (an object of reply) made `lag` lower. */
+static void lag_one(json_t *v, int lag)
+{
+    json_t *res = json_object_get(v, "result");
+    const char *h = json_string_value(res);
+    unsigned long long n;
+    char out[32];
+
+    if (h == NULL || strncmp(h, "0x", 2) != 0)
+        return;
+    n = strtoull(h + 2, NULL, 16);
+    n = n > (unsigned long long)lag ? n - (unsigned long long)lag : 0;
+    snprintf(out, sizeof(out), "0x%llx", n);
+    json_object_set_new(v, "result", json_string(out));
+}
+
+/* FP_LAG_HEAD: the reply out[olen] to req with every eth_blockNumber
+ * result lowered by lag; a new body (malloc'd) or NULL to keep out. */
+static char *lag_head(json_t *req, const char *out, size_t olen, int lag, size_t *nlen)
+{
+    json_t *rep = json_loadb(out, olen, 0, NULL);
+    char *body = NULL;
+    int hit = 0;
+
+    if (json_is_object(req) && json_is_object(rep)) {
+        const char *m = json_string_value(json_object_get(req, "method"));
+        if (m != NULL && strcmp(m, "eth_blockNumber") == 0) {
+            lag_one(rep, lag);
+            hit = 1;
+        }
+    } else if (json_is_array(req) && json_is_array(rep)) {
+        size_t i, j;
+        json_t *q, *a;
+        json_array_foreach(req, i, q) {
+            const char *m = json_string_value(json_object_get(q, "method"));
+            json_t *id = json_object_get(q, "id");
+            if (m == NULL || strcmp(m, "eth_blockNumber") != 0 || id == NULL)
+                continue;
+            json_array_foreach(rep, j, a) {
+                if (json_equal(json_object_get(a, "id"), id)) {
+                    lag_one(a, lag);
+                    hit = 1;
+                }
+            }
+        }
+    }
+    if (hit)
+        body = json_dumps(rep, JSON_COMPACT);
+    json_decref(rep);
+    if (body != NULL)
+        *nlen = strlen(body);
+    return body;
+}
+
 static int send_all(int fd, const char *s, size_t n)
 {
     while (n > 0) {
@@ -279,6 +333,12 @@ static void *serve(void *arg)
                 count_locked(p, "(refused)");
                 pthread_mutex_unlock(&p->mu);
                 ok = reply(fd, 200, nb, (size_t)n, (size_t)n) == 0;
+            } else if (r.action == FP_LAG_HEAD) {
+                size_t nlen = 0;
+                char *nb = lag_head(req, out, olen, r.param, &nlen);
+                ok = nb != NULL ? reply(fd, 200, nb, nlen, nlen) == 0
+                                : reply(fd, 200, out, olen, olen) == 0;
+                free(nb);
             } else if (r.action == FP_REWRITE && r.from[0] != '\0') {
                 char *hit = strstr(out, r.from);
                 if (hit != NULL && strlen(r.from) == strlen(r.to))

@@ -26,9 +26,13 @@ enum fp_action {
     FP_LOG_LIMIT,    /* forward; a result array longer than param becomes the
                       * node error -32005 "query returned more than param
                       * results" (counted as method "(refused)") */
-    FP_NODE_ERROR    /* not forwarded: answer {"jsonrpc":"2.0","id":..,"error":
+    FP_NODE_ERROR,   /* not forwarded: answer {"jsonrpc":"2.0","id":..,"error":
                       * {"code":param,"message":to}} with HTTP 200 (counted
                       * as method "(node error)" too) */
+    FP_LAG_HEAD      /* forward; every eth_blockNumber answer in the reply
+                      * (alone or in a batch) is param blocks lower: a node
+                      * whose head lags (use with method "*": batches are
+                      * method "(batch)") */
 };
 
 struct fproxy;

@@ -72,6 +72,19 @@ static void hold_progress(void)
              " FOR EACH ROW EXECUTE FUNCTION mosaic.test_hold_progress()");
 }
 
+/* Waits (at most 60 s) until the daemon has tried to record a progress step
+ * against the closed gate: a redeem's progressUnstake is not pipelined
+ * behind the confirmation, so the first try may come a poll after it. */
+static void wait_tried(void)
+{
+    for (int i = 0; i < 600; i++) {
+        if (tv_pg_int64(E.db, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM"
+                              " mosaic.test_held") > 0)
+            return;
+        tv_sleep_ms(100);
+    }
+}
+
 /* Opens the gate; fails unless the daemon tried to record a progress step
  * while it was closed (else the test would not have raced anything). */
 static void release_progress(void)
@@ -374,6 +387,7 @@ static void test_redeem_target_progressed_by_other(void **state)
     assert_int_equal(txs_for(&r, "confirmRedeemIntent"), 1);
     assert_int_equal(txs_for(&r, "progressUnstake"), 0);
     assert_int_equal(txs_for(&r, "progressRedeem"), 0);
+    wait_tried();
 
     /* Someone else progresses the target side (origin) with the secret. */
     args[0] = abi_v_bytes(r.mh, 32);

@@ -1558,6 +1558,51 @@ static void test_anchorer_interval_and_quorum(void **state)
     no_reverts();
 }
 
+/* A node that cannot be reached says nothing about a message: its run comes
+ * back like a waiting message's (a new job scheduled within the wait cap),
+ * not through the queue's doubling backoff (up to an hour, then a dead
+ * letter).  make chaos (seed 101) saw messages whose calls were all mined
+ * sit for minutes after an RPC outage. */
+static void test_node_outage_waits(void **state)
+{
+    struct config *c2 = malloc(sizeof(*c2));
+    struct flow_ctx x;
+    struct fproxy *px;
+    struct tmsg m;
+    char mh[67];
+
+    REQUIRE();
+    assert_non_null(c2);
+    memcpy(c2, F.cfg, sizeof(*c2));
+    px = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(px);
+    snprintf(c2->chains[0].endpoints[0], sizeof(c2->chains[0].endpoints[0]), "%s",
+             fproxy_url(px));
+    c2->chains[0].n_endpoints = 1;
+    c2->chains[0].quorum = 1;
+    flow_ctx_init(&x, c2, F.fac, 1, F.fac);
+    do_stake(&m, 1000, NULL);
+    insert_message(&m, 1);
+    hex_encode_data(m.hash, 32, mh, sizeof(mh));
+    fproxy_rule(px, "*", FP_STATUS, 500, 0, NULL, NULL);
+    pass_with(&x);
+    tv_sleep_ms(1300);
+    pass_with(&x);
+    assert_true(fproxy_count(px, "*") > 0);
+    assert_int_equal(q64("SELECT count(*) FROM jobs WHERE kind = 'msg' AND args->>'message_hash'"
+                         " = '%s' AND state IN ('retryable', 'failed')", mh), 0);
+    assert_int_equal(q64("SELECT count(*) FROM jobs WHERE kind = 'msg' AND args->>'message_hash'"
+                         " = '%s' AND state = 'scheduled' AND attempt = 0"
+                         " AND run_at <= now() + interval '31 s'", mh), 1);
+    fproxy_clear(px);
+    drive(&m, 1, "completed");
+    fproxy_stop(px);
+    flow_thread_release();
+    flow_ctx_destroy(&x);
+    free(c2);
+    no_reverts();
+}
+
 /* Two gateway pairs on the same chains (sharing the anchors): a stake on
  * each, carried together; one anchor serves both, each co-gateway proves its
  * own gateway. */
@@ -1892,6 +1937,7 @@ int main(void)
         cmocka_unit_test(test_no_anchor_key_waits),
         cmocka_unit_test(test_anchorer_interval_and_quorum),
         cmocka_unit_test(test_bad_anchor_halts),
+        cmocka_unit_test(test_node_outage_waits),
         cmocka_unit_test(test_burst_through_daemon),
         cmocka_unit_test(test_roles_apart),
     };

@@ -165,6 +165,38 @@ static void test_delayed_and_schedule(void **state)
     queue_job_clear(&jobs[0]);
 }
 
+/* queue_wake: new work for a key whose live job waits (scheduled) makes it
+ * due now; a running job, other keys and unknown keys are left alone. */
+static void test_wake(void **state)
+{
+    struct queue_job jobs[4];
+    const char *keys[3] = {"msg:0xa", "msg:0xb", "msg:\"odd\\"};
+    size_t n, moved, woken;
+    int64_t a, b, c, dup;
+    FX();
+
+    enq(f->c, "msg", 0, 60000, "msg:0xa", &a);
+    enq(f->c, "msg", 0, 60000, "msg:0xc", &c);
+    enq(f->c, "msg", 0, 0, "msg:0xb", &b);
+    assert_int_equal(queue_claim(f->c, "w", NULL, 0, jobs, 4, &n, &err), MR_OK);
+    assert_int_equal(n, 1); /* b runs; a and c wait a minute */
+    enq(f->c, "msg", 0, 0, "msg:0xa", &dup);
+    assert_int_equal(dup, 0); /* deduplicated against the waiting one */
+    assert_int_equal(queue_wake(f->c, keys, 3, &woken, &err), MR_OK);
+    assert_int_equal(woken, 1);
+    assert_int_equal(queue_schedule(f->c, &moved, &err), MR_OK);
+    assert_int_equal(moved, 1);
+    queue_job_clear(&jobs[0]);
+    assert_int_equal(queue_claim(f->c, "w", NULL, 0, jobs, 4, &n, &err), MR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(jobs[0].id, a);
+    queue_job_clear(&jobs[0]);
+    assert_int_equal(queue_wake(f->c, keys, 0, &woken, &err), MR_OK);
+    assert_int_equal(woken, 0);
+    assert_int_equal(tv_pg_int64(f->c, "SELECT count(*) FROM mosaic.jobs WHERE dedup_key ="
+                                       " 'msg:0xc' AND state = 'scheduled'"), 1);
+}
+
 /* A job reaped from a silent worker and re-run by another cannot be
  * completed, failed or cancelled by the first one afterwards. */
 static void test_fence_after_reap(void **state)
@@ -459,6 +491,7 @@ int main(void)
         T(test_enqueue_claim_complete),
         T(test_dedup),
         T(test_delayed_and_schedule),
+        T(test_wake),
         T(test_fence_after_reap),
         T(test_timeout_reaped),
         T(test_retry_backoff_dead_letter),
