@@ -79,6 +79,16 @@ uint64_t flow_step_gas_bound(enum flow_step s)
     return (unsigned)s < FLOW_STEP_COUNT ? steps[s].gas : 0;
 }
 
+int flow_step_needs_dry_run(enum mosaic_kind kind, enum flow_step s)
+{
+    /* progressUnstake pays from the stake vault, which only other messages'
+     * progressStake calls fill: whether it succeeds depends on calls outside
+     * this message, so it is never sent unchecked (make chaos, seed 606:
+     * pipelined unstakes reverted with "Insufficient balance." when a
+     * redeem outran the stake backing it). */
+    return kind == MOSAIC_REDEEM && (s == FLOW_PROGRESS_TARGET || s == FLOW_PROGRESS_TARGET_PROOF);
+}
+
 int flow_step_effect(enum flow_step s, int *on_target)
 {
     if ((unsigned)s >= FLOW_STEP_COUNT)

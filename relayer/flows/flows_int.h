@@ -42,6 +42,10 @@ const char *flow_step_function(enum mosaic_kind kind, enum flow_step s);
 int flow_step_on_target(enum flow_step s);
 /* The gas limit of the step when pipelined (ANVIL.md, generous but bounded). */
 uint64_t flow_step_gas_bound(enum flow_step s);
+/* Whether the step's success depends on other messages' calls (a redeem's
+ * progressUnstake pays from the shared stake vault): it is never pipelined
+ * behind a call of ours not mined yet, so that it is dry-run first. */
+int flow_step_needs_dry_run(enum mosaic_kind kind, enum flow_step s);
 
 #define FLOW_GAS_ANCHOR 150000
 #define FLOW_GAS_PROVE 400000

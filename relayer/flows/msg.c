@@ -630,13 +630,9 @@ static enum flow_res do_step(struct run *r, enum flow_step s, struct mr_error *e
     for (int i = 0; i < FLOW_STEP_COUNT; i++)
         if ((r->f.inflight & (1u << i)) && flow_step_on_target((enum flow_step)i) == on_target)
             pipelined = 1;
-    /* progressUnstake pays from the stake vault, which only the stakes'
-     * progressStake calls fill (other messages, other jobs): pipelined, it
-     * cannot be dry-run, and it reverted ("Insufficient balance.") when a
-     * redeem outran the stake backing it (make chaos, seed 606).  It waits
-     * for our call before it to be mined and is dry-run like any other. */
-    if (pipelined && r->m.kind == MOSAIC_REDEEM &&
-        (s == FLOW_PROGRESS_TARGET || s == FLOW_PROGRESS_TARGET_PROOF)) {
+    /* A call whose success depends on other messages' calls is not sent
+     * unchecked: it waits for our call before it to be mined. */
+    if (pipelined && flow_step_needs_dry_run(r->m.kind, s)) {
         flow_proven_free(&pr.p);
         mr_fail(err, MR_ERR_INVALID, "%s waits for our call before it to be mined (dry run)",
                 flow_step_function(r->m.kind, s));

@@ -163,6 +163,12 @@ static void test_step_names(void **state)
     assert_int_equal(flow_step_parse("nope"), -1);
     /* ANVIL.md: a confirm used up to 505k in a burst. */
     assert_true(flow_step_gas_bound(FLOW_CONFIRM) > 505000);
+    /* Only a redeem's unstake pays from a balance other messages fill. */
+    for (int s = 0; s < FLOW_STEP_COUNT; s++) {
+        int unstake = s == FLOW_PROGRESS_TARGET || s == FLOW_PROGRESS_TARGET_PROOF;
+        assert_int_equal(flow_step_needs_dry_run(MOSAIC_REDEEM, (enum flow_step)s), unstake);
+        assert_int_equal(flow_step_needs_dry_run(MOSAIC_STAKE, (enum flow_step)s), 0);
+    }
 }
 
 static void sel_is(const char *sig, const char *hex)
