@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "eth/key.h"
 #include "relayer/keyfile.h"
+#include "tests/lib/faultproxy.h"
 
 int txmfx_open(struct txmfx *f, const char *sk_hex, const char *url)
 {
@@ -233,4 +234,23 @@ struct txs_intent txmfx_call(void)
     in.to = to;
     in.gas_limit = 50000;
     return in;
+}
+
+int txmfx_open_proxied(struct txmfx *f, struct fproxy **p, const char *sk_hex)
+{
+    *p = NULL;
+    if (tv_anvil_url("ORIGIN") == NULL || tv_pg_base() == NULL)
+        return 0;
+    *p = fproxy_start(tv_anvil_url("ORIGIN"));
+    assert_non_null(*p);
+    return txmfx_open(f, sk_hex, fproxy_url(*p)) == 0;
+}
+
+void txmfx_close_proxied(struct txmfx *f, struct fproxy *p, int ready)
+{
+    if (ready) {
+        fproxy_clear(p);
+        txmfx_close(f);
+    }
+    fproxy_stop(p);
 }

@@ -29,6 +29,14 @@ int txmfx_open(struct txmfx *f, const char *sk_hex, const char *url);
 /* Closes what txmfx_open made (automine back on). */
 void txmfx_close(struct txmfx *f);
 
+/* txmfx_open against the ORIGIN test chain behind a fault proxy started
+ * here (*p, for the test's rules).  Returns 1 when ready; 0 when the test
+ * database or chains are absent (*p then NULL: the test skips). */
+struct fproxy;
+int txmfx_open_proxied(struct txmfx *f, struct fproxy **p, const char *sk_hex);
+/* Closes what txmfx_open_proxied made (the proxy's rules cleared first). */
+void txmfx_close_proxied(struct txmfx *f, struct fproxy *p, int ready);
+
 /* Opens the signer again (after txmfx_release): the per-key lock of a
  * killed process may take a moment to go; retried for up to 10 s. */
 void txmfx_signer(struct txmfx *f);

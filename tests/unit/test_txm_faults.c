@@ -40,11 +40,7 @@ static int setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
 
     *state = f;
-    if (tv_anvil_url("ORIGIN") == NULL || tv_pg_base() == NULL)
-        return 0;
-    f->p = fproxy_start(tv_anvil_url("ORIGIN"));
-    assert_non_null(f->p);
-    f->ready = txmfx_open(&f->x, dev_sk, fproxy_url(f->p)) == 0;
+    f->ready = txmfx_open_proxied(&f->x, &f->p, dev_sk);
     return 0;
 }
 
@@ -52,11 +48,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
-    if (f->ready) {
-        fproxy_clear(f->p);
-        txmfx_close(&f->x);
-    }
-    fproxy_stop(f->p);
+    txmfx_close_proxied(&f->x, f->p, f->ready);
     free(f);
     return 0;
 }
